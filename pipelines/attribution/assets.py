@@ -1,0 +1,213 @@
+"""Dagster assets for attribution: cost_attribution, cost_by_category_daily (daily) and reconciliation (monthly).
+
+SQL lives in sql/<asset>.sql; the days of a run are computed in one pass (single-run backfill), not day by day.
+"""
+
+
+from datetime import timedelta
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines import lake
+from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
+from pipelines.billing.assets import line_items, table_schema
+from pipelines.partitions import billing_periods, days
+from pipelines.resources import MlcostResource
+from pipelines.warehouse import refresh_catalog
+
+# Money is compared to the cent: a difference under half a cent is floating-point noise, not a lost dollar.
+CENT = 0.005
+UNATTRIBUTED_WARN_SHARE = 0.10
+
+
+def _day_range(context: AssetExecutionContext):
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - timedelta(days=1)
+
+
+@asset(
+    partitions_def=days,
+    deps=[line_items],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="attribution",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("cost_attribution")},
+    check_specs=[
+        AssetCheckSpec("every_line_has_one_category", asset="cost_attribution", blocking=True),
+        AssetCheckSpec("attributed_equals_source_per_day", asset="cost_attribution", blocking=True),
+        AssetCheckSpec("no_negative_usage_quantity", asset="cost_attribution", blocking=True),
+        AssetCheckSpec("unattributed_share", asset="cost_attribution", blocking=False),
+    ],
+)
+def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
+    """Every dollar of line_items per line and day, with category, workload and rule_id (sql/cost_attribution.sql)."""
+    settings = mlcost.settings()
+    rules = mlcost.rules()
+    start, end = _day_range(context)
+    con = lake.connect(settings)
+    written = attribute(con, settings, rules, start, end)
+    refresh_catalog(settings)
+    lake.register_views(con, settings, ["cost_attribution", "line_items"])
+    params = {"start_date": start, "end_date": end}
+    uncategorized = con.execute(
+        "SELECT count(*) FROM cost_attribution WHERE usage_date BETWEEN $start_date AND $end_date "
+        "AND (category IS NULL OR rule_id IS NULL OR workload IS NULL)",
+        params,
+    ).fetchone()[0]
+    # Source amount per day, computed independently of the SQL under test: each line's cost times the share of its
+    # charge period that falls in the day, summed over the days of the run.
+    per_day = con.execute(
+        """
+        WITH a AS (
+            SELECT usage_date, billing_currency, sum(effective_cost) AS attributed
+            FROM cost_attribution WHERE usage_date BETWEEN $start_date AND $end_date GROUP BY ALL
+        ), periods AS (
+            SELECT DISTINCT billing_period FROM cost_attribution WHERE usage_date BETWEEN $start_date AND $end_date
+        ), s AS (
+            SELECT billing_period, billing_currency, sum(effective_cost) AS source FROM line_items
+            WHERE billing_period IN (SELECT billing_period FROM periods) GROUP BY ALL
+        ), full_periods AS (
+            SELECT billing_period, billing_currency, sum(effective_cost) AS attributed FROM cost_attribution
+            WHERE billing_period IN (SELECT billing_period FROM periods) GROUP BY ALL
+        )
+        SELECT s.billing_period, s.billing_currency, s.source, coalesce(f.attributed, 0) AS attributed
+        FROM s LEFT JOIN full_periods f USING (billing_period, billing_currency)
+        """,
+        params,
+    ).fetchall()
+    worst = max((abs(attr - src) for _, _, src, attr in per_day), default=0.0)
+    negative = con.execute(
+        "SELECT count(*), any_value(source_file) FROM line_items WHERE usage_quantity < 0 "
+        "AND charge_category = 'Usage' AND line_item_type IS DISTINCT FROM 'SavingsPlanNegation' "
+        "AND usage_date BETWEEN $start_date AND $end_date",
+        params,
+    ).fetchone()
+    share = con.execute(
+        "SELECT coalesce(sum(effective_cost) FILTER (WHERE workload = 'unattributed' AND category <> 'shared') "
+        "/ nullif(sum(effective_cost) FILTER (WHERE category <> 'shared'), 0), 0) FROM cost_attribution "
+        "WHERE usage_date BETWEEN $start_date AND $end_date",
+        params,
+    ).fetchone()[0]
+    rows = sum(written.values())
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "days_written": len([d for d, n in written.items() if n]),
+            "unattributed_share": float(share),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="every_line_has_one_category",
+                passed=uncategorized == 0,
+                metadata={"rows_without_category": uncategorized},
+            ),
+            AssetCheckResult(
+                check_name="attributed_equals_source_per_day",
+                passed=worst <= CENT,
+                description="Σ attributed effective cost = Σ line_items effective cost per billing period "
+                "(over the published days of each period the run touched)",
+                metadata={
+                    "worst_difference": worst,
+                    "periods": MetadataValue.md(
+                        "\n".join(
+                            ["| period | currency | source | attributed |", "|---|---|---:|---:|"]
+                            + [f"| {p} | {c} | {s:,.2f} | {a:,.2f} |" for p, c, s, a in per_day]
+                        )
+                    ),
+                },
+            ),
+            AssetCheckResult(
+                check_name="no_negative_usage_quantity",
+                passed=negative[0] == 0,
+                metadata={"negative_usage_lines": negative[0], "example_file": str(negative[1] or "")},
+            ),
+            AssetCheckResult(
+                check_name="unattributed_share",
+                passed=share <= UNATTRIBUTED_WARN_SHARE,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"unattributed_share": float(share), "threshold": UNATTRIBUTED_WARN_SHARE},
+            ),
+        ],
+    )
+
+
+@asset(
+    partitions_def=days,
+    deps=[cost_attribution],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="attribution",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("cost_by_category_daily")},
+)
+def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
+    """Day × category × workload totals after sharing (sql/cost_by_category_daily.sql)."""
+    settings = mlcost.settings()
+    start, end = _day_range(context)
+    con = lake.connect(settings)
+    written = summarize_by_category(con, settings, start, end)
+    refresh_catalog(settings)
+    lake.register_views(con, settings, ["cost_by_category_daily"])
+    top = con.execute(
+        "SELECT category, round(sum(effective_cost), 2) FROM cost_by_category_daily "
+        "WHERE usage_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
+        [start, end],
+    ).fetchall()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "by_category": MetadataValue.md(
+                "\n".join(["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top])
+            ),
+        }
+    )
+
+
+@asset(
+    partitions_def=billing_periods,
+    deps=[cost_attribution, line_items],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="attribution",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("reconciliation")},
+    check_specs=[AssetCheckSpec("attributed_equals_billed", asset="reconciliation", blocking=True)],
+)
+def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
+    """Per billing period: source billed/effective totals, attributed total and the difference (must be 0.00)."""
+    settings = mlcost.settings()
+    window = context.partition_time_window
+    con = lake.connect(settings)
+    rows = reconcile(con, settings, window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1))
+    refresh_catalog(settings)
+    worst = max((abs(r["difference"]) for r in rows), default=0.0)
+    table = ["| period | currency | source effective | attributed | difference |", "|---|---|---:|---:|---:|"] + [
+        f"| {r['billing_period']} | {r['billing_currency']} | {r['source_effective_cost']:,.2f} "
+        f"| {r['attributed_effective_cost']:,.2f} | {r['difference']:,.4f} |"
+        for r in rows
+    ]
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "difference": worst,
+            "preview": MetadataValue.md("\n".join(table)),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="attributed_equals_billed",
+                passed=bool(rows) and worst <= CENT,
+                description="attributed effective cost equals the bill's effective cost, to the cent, per period",
+                metadata={"worst_difference": worst, "periods": len(rows)},
+            )
+        ],
+    )

@@ -1,0 +1,180 @@
+"""Load and validate the attribution rules file (YAML), and turn it into rows DuckDB can join on.
+
+The file format is documented at the top of `default_rules.yaml` and in docs/attribution.md. A file with an
+error (unknown field, bad pattern, duplicate id, unknown category) is refused at load with a message naming the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from pipelines.billing.formats import tag_key
+from pipelines.errors import InputError
+
+DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
+CATEGORIES = ("training", "inference", "storage", "egress", "other", "shared")
+SHARED_KINDS = ("tax", "support", "credit", "refund", "commitment", "other")
+STRATEGIES = ("keep", "proportional", "even")
+MATCH_FIELDS = (
+    "usage_type",
+    "service_code",
+    "product_family",
+    "operation",
+    "line_item_type",
+    "charge_category",
+    "resource_id",
+    "charge_description",
+    "commitment_id",
+)
+RULE_FIELDS = {"id", "priority", "category", "shared_kind", "match", "description"}
+# The last resort, so that every line gets exactly one category.
+UNMATCHED = {"rule_id": "unmatched", "priority": 1_000_000, "category": "other", "shared_kind": None}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A validated rules file: rule rows for SQL, workload settings and sharing strategies."""
+
+    path: str
+    rules: list[dict]
+    tag_keys: list[str]
+    resource_mappings: list[dict]
+    sagemaker_names: bool
+    strategies: dict[str, str] = field(default_factory=dict)
+
+
+def _check_pattern(path: Path, rule_id: str, name: str, pattern: object) -> str:
+    if not isinstance(pattern, str) or not pattern:
+        raise InputError(path, f"rule {rule_id!r}: match field {name!r} must be a non-empty pattern string")
+    try:  # DuckDB's regex engine (RE2) is the one that runs the pattern: ask it, not Python's re.
+        duckdb.sql("SELECT regexp_matches('', ?)", params=["(?i)" + pattern]).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(path, f"rule {rule_id!r}: bad pattern {pattern!r} for {name!r} ({exc})") from None
+    return "(?i)" + pattern
+
+
+def load_rules(path: Path | str | None = None) -> Rules:
+    """Read and validate a rules file (the shipped defaults when `path` is None)."""
+    path = Path(path) if path else DEFAULT_RULES
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "rules file not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not valid YAML ({exc})") from None
+    if not isinstance(doc, dict):
+        raise InputError(path, "a rules file is a mapping with `rules`, `workload` and `shared`")
+    unknown = set(doc) - {"rules", "workload", "shared"}
+    if unknown:
+        raise InputError(path, f"unknown top-level field(s): {', '.join(sorted(unknown))}")
+
+    rows: list[dict] = []
+    seen: set[str] = set()
+    for n, rule in enumerate(doc.get("rules") or [], start=1):
+        if not isinstance(rule, dict) or "id" not in rule:
+            raise InputError(path, f"rule #{n} has no id")
+        rid = str(rule["id"])
+        bad = set(rule) - RULE_FIELDS
+        if bad:
+            raise InputError(path, f"rule {rid!r}: unknown field(s) {', '.join(sorted(bad))}")
+        if rid in seen or rid == UNMATCHED["rule_id"]:
+            raise InputError(path, f"rule {rid!r}: duplicate id")
+        seen.add(rid)
+        if rule.get("category") not in CATEGORIES:
+            raise InputError(path, f"rule {rid!r}: category must be one of {', '.join(CATEGORIES)}")
+        if not isinstance(rule.get("priority"), int):
+            raise InputError(path, f"rule {rid!r}: priority must be an integer")
+        kind = rule.get("shared_kind")
+        if rule["category"] == "shared" and kind not in SHARED_KINDS:
+            raise InputError(path, f"rule {rid!r}: a shared rule needs shared_kind, one of {', '.join(SHARED_KINDS)}")
+        if rule["category"] != "shared" and kind is not None:
+            raise InputError(path, f"rule {rid!r}: shared_kind is only for category shared")
+        match = rule.get("match") or {}
+        if not isinstance(match, dict) or not match:
+            raise InputError(path, f"rule {rid!r}: `match` must name at least one field")
+        row = {"rule_id": rid, "priority": rule["priority"], "category": rule["category"], "shared_kind": kind}
+        for name in MATCH_FIELDS:
+            row[name] = _check_pattern(path, rid, name, match[name]) if name in match else None
+        tags = match.get("tags") or {}
+        if not isinstance(tags, dict) or len(tags) > 1:
+            raise InputError(path, f"rule {rid!r}: `tags` takes one {{tag key: pattern}} (split into two rules)")
+        row["tag_key"], row["tag_pattern"] = None, None
+        for key, pattern in tags.items():
+            row["tag_key"] = tag_key(str(key))
+            row["tag_pattern"] = _check_pattern(path, rid, f"tags.{key}", pattern)
+        unknown_match = set(match) - set(MATCH_FIELDS) - {"tags"}
+        if unknown_match:
+            raise InputError(path, f"rule {rid!r}: unknown match field(s) {', '.join(sorted(unknown_match))}")
+        rows.append(row)
+    rows.append({**UNMATCHED, **{name: None for name in MATCH_FIELDS}, "tag_key": None, "tag_pattern": None})
+
+    workload = doc.get("workload") or {}
+    bad = set(workload) - {"tag_keys", "resource_mappings", "sagemaker_names"}
+    if bad:
+        raise InputError(path, f"workload: unknown field(s) {', '.join(sorted(bad))}")
+    mappings = []
+    for n, item in enumerate(workload.get("resource_mappings") or [], start=1):
+        if not isinstance(item, dict) or set(item) != {"pattern", "workload"}:
+            raise InputError(path, f"workload.resource_mappings #{n}: needs exactly `pattern` and `workload`")
+        mappings.append(
+            {
+                "position": n,
+                "pattern": _check_pattern(path, f"resource_mappings #{n}", "pattern", item["pattern"]),
+                "workload": str(item["workload"]),
+            }
+        )
+    shared = doc.get("shared") or {}
+    bad = set(shared) - {"default", "strategies"}
+    if bad:
+        raise InputError(path, f"shared: unknown field(s) {', '.join(sorted(bad))}")
+    default = shared.get("default", "keep")
+    strategies = {kind: default for kind in SHARED_KINDS}
+    for kind, strategy in (shared.get("strategies") or {}).items():
+        if kind not in SHARED_KINDS:
+            raise InputError(path, f"shared.strategies: unknown shared kind {kind!r}")
+        strategies[kind] = strategy
+    for kind, strategy in strategies.items():
+        if strategy not in STRATEGIES:
+            raise InputError(path, f"shared strategy for {kind!r} must be one of {', '.join(STRATEGIES)}")
+    return Rules(
+        path=str(path),
+        rules=rows,
+        tag_keys=[tag_key(str(k)) for k in workload.get("tag_keys", ["user:model", "user:team"])],
+        resource_mappings=mappings,
+        sagemaker_names=bool(workload.get("sagemaker_names", True)),
+        strategies=strategies,
+    )
+
+
+def with_strategy(rules: Rules, strategy: str) -> Rules:
+    """The same rules with one sharing strategy for every shared kind (tests and what-if runs)."""
+    return Rules(**{**rules.__dict__, "strategies": {kind: strategy for kind in SHARED_KINDS}})
+
+
+def register(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
+    """Create the temp tables `attribution_rules`, `workload_mappings` and `sharing_strategies` for the SQL."""
+    import polars as pl
+
+    text_columns = ["rule_id", "category", "shared_kind", *MATCH_FIELDS, "tag_key", "tag_pattern"]
+    rule_frame = pl.DataFrame(
+        rules.rules, schema={"priority": pl.Int64, **{c: pl.Utf8 for c in text_columns}}
+    )
+    mapping_frame = pl.DataFrame(
+        rules.resource_mappings or [],
+        schema={"position": pl.Int64, "pattern": pl.Utf8, "workload": pl.Utf8},
+    )
+    strategy_frame = pl.DataFrame(
+        {"shared_kind": list(rules.strategies), "strategy": list(rules.strategies.values())}
+    )
+    con.register("rule_rows", rule_frame)
+    con.register("mapping_rows", mapping_frame)
+    con.register("strategy_rows", strategy_frame)
+    con.execute("CREATE OR REPLACE TEMP TABLE attribution_rules AS SELECT * FROM rule_rows")
+    con.execute("CREATE OR REPLACE TEMP TABLE workload_mappings AS SELECT * FROM mapping_rows")
+    con.execute("CREATE OR REPLACE TEMP TABLE sharing_strategies AS SELECT * FROM strategy_rows")
+    for name in ("rule_rows", "mapping_rows", "strategy_rows"):
+        con.unregister(name)

@@ -1,0 +1,98 @@
+"""Dagster asset `line_items`: the current delivery of each billing period, normalized (sql/line_items.sql)."""
+
+
+from datetime import date
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+
+from pipelines import lake
+from pipelines.billing.ingest import ingest_deliveries, published_state
+from pipelines.catalog import TABLES
+from pipelines.errors import InputError
+from pipelines.partitions import billing_periods, month_keys
+from pipelines.resources import MlcostResource
+from pipelines.warehouse import refresh_catalog
+
+
+def table_schema(table: str) -> TableSchema:
+    """The column schema shown in the Dagster UI, from the catalog descriptions."""
+    return TableSchema(
+        columns=[TableColumn(name, "", description=text) for name, text in TABLES[table]["columns"].items()]
+    )
+
+
+def _is_transient(exc: Exception) -> bool:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        return code in {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"}
+    return isinstance(exc, BotoCoreError)
+
+
+@asset(
+    partitions_def=billing_periods,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="billing",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("line_items")},
+)
+def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
+    """Every line of the current billing delivery per billing period; a re-delivery replaces its month whole."""
+    from pipelines.billing.deliveries import discover_deliveries
+
+    settings = mlcost.settings()
+    if not settings.cur_source:
+        raise InputError("MLCOST_CUR_SOURCE", "no billing source configured (a folder, a file or s3://bucket/prefix)")
+    window = context.partition_time_window
+    periods = {date.fromisoformat(k) for k in month_keys(window.start.date(), window.end.date())
+               if date.fromisoformat(k) < window.end.date()}
+    lake.clean_scratch(settings)
+    unchanged = {state["fingerprint"] for p in periods if (state := published_state(settings, p.isoformat()))}
+    try:
+        deliveries = discover_deliveries(
+            settings.cur_source,
+            staging_dir=settings.staging,
+            endpoint_url=settings.s3_endpoint_url,
+            skip_fingerprints=unchanged,
+        )
+    except Exception as exc:
+        if _is_transient(exc):
+            raise RetryRequested(max_retries=3, seconds_to_wait=30) from exc
+        raise
+    con = lake.connect(settings)
+    written = ingest_deliveries(con, settings, deliveries, periods)
+    refresh_catalog(settings)
+    rows = sum(v["rows"] for v in written.values())
+    lines = ["| billing period | delivery | rows | billed | effective |", "|---|---|---:|---:|---:|"]
+    for period, info in sorted(written.items()):
+        for currency, money in info["currencies"].items():
+            lines.append(
+                f"| {period} | {info['delivery_id']} | {info['rows']:,} | {money['billed_cost']:,.2f} {currency} "
+                f"| {money['effective_cost']:,.2f} {currency} |"
+            )
+    skipped = sorted(p.isoformat() for p in periods if p.isoformat() not in written)
+    context.log.info(f"line_items: wrote {sorted(written)}; unchanged or without delivery: {skipped}")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "periods_written": ", ".join(sorted(written)) or "none",
+            "periods_unchanged_or_missing": ", ".join(skipped) or "none",
+            "delivery_ids": ", ".join(sorted({v["delivery_id"] for v in written.values()})) or "none",
+            "billed_cost": sum(m["billed_cost"] for v in written.values() for m in v["currencies"].values()),
+            "effective_cost": sum(m["effective_cost"] for v in written.values() for m in v["currencies"].values()),
+            "preview": MetadataValue.md("\n".join(lines)),
+        }
+    )

@@ -1,0 +1,271 @@
+"""Tell billing export flavours apart from their header, and project each onto canonical column names.
+
+Flavours (see docs/ingestion.md): `cur2` (Data Exports, Parquet, MAP columns), `cur1` (legacy CUR: CSV with
+`lineItem/...` headers, or Parquet with Athena snake_case names), `focus` (FOCUS 1.0–1.3, CSV or Parquet).
+The projection gives every column the staging SQL needs, present or not (missing → NULL), so that one SQL file per
+flavour can be written against stable names while real exports gain and lose columns month to month.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipelines.errors import InputError
+from pipelines.sqlfiles import quote_ident
+
+# Canonical CUR column → DuckDB type. Names are the Athena/CUR 2.0 snake_case names.
+CUR_COLUMNS: dict[str, str] = {
+    "bill_billing_period_start_date": "TIMESTAMP",
+    "bill_payer_account_id": "VARCHAR",
+    "bill_invoice_id": "VARCHAR",
+    "line_item_usage_account_id": "VARCHAR",
+    "line_item_line_item_type": "VARCHAR",
+    "line_item_usage_start_date": "TIMESTAMP",
+    "line_item_usage_end_date": "TIMESTAMP",
+    "line_item_product_code": "VARCHAR",
+    "line_item_usage_type": "VARCHAR",
+    "line_item_operation": "VARCHAR",
+    "line_item_resource_id": "VARCHAR",
+    "line_item_availability_zone": "VARCHAR",
+    "line_item_usage_amount": "DOUBLE",
+    "line_item_unblended_cost": "DOUBLE",
+    "line_item_currency_code": "VARCHAR",
+    "line_item_line_item_description": "VARCHAR",
+    "product_region_code": "VARCHAR",
+    "product_region": "VARCHAR",
+    "product_instance_type": "VARCHAR",
+    "product_product_family": "VARCHAR",
+    "product_servicecode": "VARCHAR",
+    "product_gpu": "VARCHAR",
+    "pricing_public_on_demand_cost": "DOUBLE",
+    "pricing_unit": "VARCHAR",
+    "reservation_reservation_a_r_n": "VARCHAR",
+    "reservation_effective_cost": "DOUBLE",
+    "reservation_unused_amortized_upfront_fee_for_billing_period": "DOUBLE",
+    "reservation_unused_recurring_fee": "DOUBLE",
+    "savings_plan_savings_plan_a_r_n": "VARCHAR",
+    "savings_plan_savings_plan_effective_cost": "DOUBLE",
+    "savings_plan_total_commitment_to_date": "DOUBLE",
+    "savings_plan_used_commitment": "DOUBLE",
+}
+CUR_REQUIRED = (
+    "line_item_line_item_type",
+    "line_item_usage_start_date",
+    "line_item_usage_end_date",
+    "line_item_product_code",
+    "line_item_usage_type",
+    "line_item_unblended_cost",
+)
+
+FOCUS_COLUMNS: dict[str, str] = {
+    "BillingPeriodStart": "TIMESTAMP",
+    "ChargePeriodStart": "TIMESTAMP",
+    "ChargePeriodEnd": "TIMESTAMP",
+    "ProviderName": "VARCHAR",
+    "BillingAccountId": "VARCHAR",
+    "SubAccountId": "VARCHAR",
+    "ServiceName": "VARCHAR",
+    "ChargeCategory": "VARCHAR",
+    "ChargeClass": "VARCHAR",
+    "ChargeDescription": "VARCHAR",
+    "CommitmentDiscountId": "VARCHAR",
+    "CommitmentDiscountStatus": "VARCHAR",
+    "ResourceId": "VARCHAR",
+    "RegionId": "VARCHAR",
+    "AvailabilityZone": "VARCHAR",
+    "ConsumedQuantity": "DOUBLE",
+    "PricingUnit": "VARCHAR",
+    "BilledCost": "DOUBLE",
+    "EffectiveCost": "DOUBLE",
+    "ListCost": "DOUBLE",
+    "BillingCurrency": "VARCHAR",
+    "InvoiceId": "VARCHAR",
+    "SkuId": "VARCHAR",
+    "x_ServiceCode": "VARCHAR",
+    "x_UsageType": "VARCHAR",
+    "x_Operation": "VARCHAR",
+    "x_InstanceType": "VARCHAR",
+    "x_LineItemType": "VARCHAR",
+    "x_ProductFamily": "VARCHAR",
+}
+FOCUS_REQUIRED = ("BilledCost", "ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "ChargeCategory")
+# Columns whose absence means a FOCUS file is unusable even though it looks like FOCUS (EffectiveCost exists in
+# every FOCUS version; we never invent amortization for FOCUS rows).
+FOCUS_REQUIRED += ("EffectiveCost",)
+
+
+def snake_case(name: str) -> str:
+    """AWS's Athena rule: `/:-.` become `_`, each capital letter starts a word (`ARN` → `a_r_n`)."""
+    name = re.sub(r"[/:\-.\s]", "_", name)
+    name = re.sub(r"([A-Z])", r"_\1", name)
+    return re.sub(r"_+", "_", name).strip("_").lower()
+
+
+def tag_key(key: str) -> str:
+    """Normalize a tag key the way CUR 2.0 writes it (`user:workload-type` → `user_workload_type`)."""
+    return snake_case(key)
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What a billing file is: its flavour, container and original column names."""
+
+    path: Path
+    flavour: str  # cur2 | cur1 | focus
+    container: str  # parquet | csv
+    columns: tuple[str, ...]
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    try:
+        if head == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                raw = fh.readline(1 << 20)
+        else:
+            with open(path, "rb") as fh:
+                raw = fh.readline(1 << 20)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(path, f"cannot decompress the gzip file ({exc})") from None
+    if b"\x00" in raw:
+        raise InputError(path, "binary data (NUL bytes) where a CSV header was expected")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(path, "the first line is not UTF-8 text: not a CSV billing export") from None
+    return next(csv.reader(io.StringIO(text)), [])
+
+
+def detect(path: Path) -> Detected:
+    """Read a file's schema or header and say which export flavour it is, or raise InputError."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1" or path.name.endswith(".parquet"):
+        try:
+            names = tuple(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise InputError(path, f"not a readable Parquet file ({exc})") from None
+        container = "parquet"
+    else:
+        names = tuple(c.strip() for c in _csv_header(path))
+        container = "csv"
+    cols = set(names)
+    if "BilledCost" in cols and "ChargePeriodStart" in cols:
+        flavour = "focus"
+    elif "bill_payer_account_name" in cols or ("product" in cols and "resource_tags" in cols):
+        flavour = "cur2"
+    elif "lineItem/UsageStartDate" in cols or "line_item_usage_start_date" in cols:
+        flavour = "cur1"
+    else:
+        shown = ", ".join(list(names)[:6]) or "(empty)"
+        raise InputError(
+            path,
+            "unknown billing export format: the header has none of lineItem/UsageStartDate, "
+            f"line_item_usage_start_date, BilledCost+ChargePeriodStart (it starts: {shown})",
+        )
+    return Detected(path=path, flavour=flavour, container=container, columns=names)
+
+
+def _cast(expr: str, duck_type: str, container: str) -> str:
+    # Empty strings stand for missing values in CUR Parquet and CSV; FOCUS CSVs also write the word NULL.
+    if container == "csv" or duck_type != "VARCHAR":
+        text = f"NULLIF(NULLIF(trim(CAST({expr} AS VARCHAR)), ''), 'NULL')"
+        return f"CAST({text} AS {duck_type})" if duck_type != "VARCHAR" else text
+    return f"NULLIF({expr}, '')"
+
+
+def _normalized_names(det: Detected) -> dict[str, str]:
+    """Canonical (snake_case) name → original column name, for CUR flavours."""
+    out: dict[str, str] = {}
+    for name in det.columns:
+        if "/" in name:
+            category, _, field = name.partition("/")
+            if category == "resourceTags":
+                canon = "resource_tags_" + tag_key(field)
+            else:
+                canon = snake_case(category) + "_" + snake_case(field)
+        else:
+            canon = name
+        out.setdefault(canon, name)
+    return out
+
+
+def missing_required(det: Detected) -> list[str]:
+    """Required canonical columns that the file lacks."""
+    if det.flavour == "focus":
+        return [c for c in FOCUS_REQUIRED if c not in det.columns]
+    names = _normalized_names(det)
+    return [c for c in CUR_REQUIRED if c not in names]
+
+
+def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str:
+    """SELECT-list text mapping the file's columns onto the canonical ones (absent → typed NULL).
+
+    `all_columns` is the union of columns over the files read together (union_by_name).
+    """
+    cols = all_columns or det.columns
+    merged = Detected(det.path, det.flavour, det.container, tuple(cols))
+    parts: list[str] = []
+    if det.flavour == "focus":
+        present = set(cols)
+        for name, duck_type in FOCUS_COLUMNS.items():
+            expr = _cast(quote_ident(name), duck_type, det.container) if name in present else f"NULL::{duck_type}"
+            parts.append(f"{expr} AS {quote_ident(name)}")
+        parts.append(_focus_tags(present))
+    else:
+        names = _normalized_names(merged)
+        for canon, duck_type in CUR_COLUMNS.items():
+            if canon in names:
+                expr = _cast(quote_ident(names[canon]), duck_type, det.container)
+            elif canon == "product_gpu" and "product" in names:
+                expr = f"NULLIF(CAST(element_at({quote_ident('product')}, 'gpu')[1] AS VARCHAR), '')"
+            else:
+                expr = f"NULL::{duck_type}"
+            parts.append(f"{expr} AS {quote_ident(canon)}")
+        parts.append(_cur_tags(names))
+    parts.append("filename AS source_file")
+    return ",\n       ".join(parts)
+
+
+def _cur_tags(names: dict[str, str]) -> str:
+    if "resource_tags" in names:
+        # CUR 2.0 already writes normalized keys; drop empty values so a blank tag equals no tag.
+        return (
+            "map_from_entries(list_filter(map_entries(CAST(resource_tags AS MAP(VARCHAR, VARCHAR))), "
+            "e -> e.value IS NOT NULL AND e.value <> '')) AS tags"
+        )
+    tag_cols = [(canon[len("resource_tags_") :], orig) for canon, orig in names.items()
+                if canon.startswith("resource_tags_")]
+    if not tag_cols:
+        return "MAP(CAST([] AS VARCHAR[]), CAST([] AS VARCHAR[])) AS tags"
+    entries = ", ".join(
+        f"{{'key': '{key}', 'value': NULLIF(trim(CAST({quote_ident(orig)} AS VARCHAR)), '')}}"
+        for key, orig in sorted(tag_cols)
+        if re.fullmatch(r"[a-z0-9_]+", key)  # keys are spliced as literals: allow only snake_case
+    )
+    return f"map_from_entries(list_filter([{entries}], e -> e.value IS NOT NULL)) AS tags"
+
+
+def _focus_tags(present: set[str]) -> str:
+    if "Tags" not in present:
+        return "CAST([] AS STRUCT(key VARCHAR, value VARCHAR)[]) AS tag_entries"
+    # FOCUS Tags is a JSON object string (or a MAP in Parquet); keys are normalized like CUR 2.0's.
+    return (
+        "list_transform(list_filter(map_entries(CAST(CAST(NULLIF(NULLIF(trim(CAST(\"Tags\" AS VARCHAR)),"
+        " ''), 'NULL') AS JSON) AS MAP(VARCHAR, VARCHAR))), e -> e.value IS NOT NULL AND e.value <> ''), "
+        "e -> {'key': trim(regexp_replace(regexp_replace(lower(regexp_replace(regexp_replace(e.key, "
+        "'[/:.\\s-]', '_', 'g'), '([A-Z])', '_\\1', 'g')), '_+', '_', 'g'), '^_|_$', '', 'g')), "
+        "'value': e.value}) AS tag_entries"
+    )

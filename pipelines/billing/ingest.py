@@ -1,0 +1,248 @@
+"""Load billing deliveries into the `line_items` table, one partition per billing period.
+
+A delivery (see pipelines/billing/deliveries.py) is the set of current files of one export refresh. Each is
+detected (formats.py), projected onto canonical columns, normalized by `sql/staging/<flavour>_lines.sql` and
+`sql/line_items.sql`, validated, and only then published: a delivery replaces its billing period's partition
+whole (AWS re-delivers the complete month-to-date every time), never appends to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines import lake
+from pipelines.billing.formats import Detected, detect, missing_required, projection
+from pipelines.config import Settings
+from pipelines.errors import InputError
+from pipelines.sqlfiles import load_sql, quote_ident, quote_literal
+
+STATE_FILE = "_delivery.json"
+
+
+@dataclass
+class DeliveryLoad:
+    """What one delivery contributed: its id, flavour, and rows and totals per billing period."""
+
+    delivery_id: str
+    fingerprint: str
+    flavour: str
+    files: list[str]
+    table: str
+    periods: dict[str, dict] = field(default_factory=dict)
+
+
+def _read_function(det: Detected, files: list[Path]) -> str:
+    paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
+    if det.container == "parquet":
+        return f"read_parquet({paths}, union_by_name = true, filename = true)"
+    # Legacy CUR and FOCUS CSVs: every column as text, cast by the projection, so a bad value is reported by name.
+    return (
+        f"read_csv({paths}, header = true, all_varchar = true, union_by_name = true, filename = true, "
+        "auto_detect = true, sample_size = -1)"
+    )
+
+
+def _diagnose_cast_failure(con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], exc: Exception):
+    """Find the first file, column and row whose value does not cast, to say exactly what is wrong."""
+    from pipelines.billing.formats import CUR_COLUMNS, FOCUS_COLUMNS, _normalized_names
+
+    spec = FOCUS_COLUMNS if det.flavour == "focus" else CUR_COLUMNS
+    names = {c: c for c in det.columns} if det.flavour == "focus" else _normalized_names(det)
+    for path in files:
+        source = _read_function(det, [path])
+        for canon, duck_type in spec.items():
+            if duck_type == "VARCHAR" or canon not in names:
+                continue
+            col = quote_ident(names[canon])
+            bad = con.execute(
+                f"SELECT rn, v FROM (SELECT row_number() OVER () AS rn, "
+                f"NULLIF(NULLIF(trim(CAST({col} AS VARCHAR)), ''), 'NULL') AS v FROM {source}) "
+                f"WHERE v IS NOT NULL AND TRY_CAST(v AS {duck_type}) IS NULL LIMIT 1"
+            ).fetchone()
+            if bad:
+                raise InputError(
+                    path, f"value {bad[1]!r} is not a valid {duck_type.lower()}", column=names[canon], line=bad[0] + 1
+                ) from None
+    raise InputError(files[0], f"a value could not be converted ({exc})") from None
+
+
+def stage_delivery(
+    con: duckdb.DuckDBPyConnection, files: list[Path], *, delivery_id: str, name: str
+) -> tuple[str, Detected]:
+    """Normalize one delivery's files into the temp table `name`; raise InputError for anything unreadable."""
+    if not files:
+        raise InputError("(delivery)", "no data files")
+    detected = [detect(p) for p in files]
+    first = detected[0]
+    for det in detected:
+        if (det.flavour, det.container) != (first.flavour, first.container):
+            raise InputError(
+                det.path,
+                f"is {det.flavour}/{det.container} but {first.path.name} of the same delivery is "
+                f"{first.flavour}/{first.container}",
+            )
+        missing = missing_required(det)
+        if missing:
+            raise InputError(det.path, "required column is missing", column=missing[0])
+    all_columns: list[str] = []
+    for det in detected:
+        all_columns += [c for c in det.columns if c not in all_columns]
+    select_list = projection(first, tuple(all_columns))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_lines AS SELECT {select_list} FROM {_read_function(first, files)}")
+    staging = "staging/focus_lines" if first.flavour == "focus" else "staging/cur_lines"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {load_sql('line_items')}",
+            {"delivery_id": delivery_id, "source_format": first.flavour},
+        )
+    except duckdb.ConversionException as exc:
+        _diagnose_cast_failure(con, first, files, exc)
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise InputError(_guess_file(str(exc), files), f"cannot read the file ({_first_line(exc)})") from None
+    _validate(con, name, files)
+    return name, first
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300]
+
+
+def _guess_file(message: str, files: list[Path]) -> Path:
+    for path in files:
+        if str(path) in message or path.name in message:
+            return path
+    return files[0]
+
+
+def _validate(con: duckdb.DuckDBPyConnection, name: str, files: list[Path]) -> None:
+    """Refuse lines that cannot be placed in time: no charge period start, or no billing period."""
+    for column in ("charge_period_start", "billing_period"):
+        bad = con.execute(
+            f"SELECT source_file, count(*) FROM {quote_ident(name)} WHERE {column} IS NULL GROUP BY 1 LIMIT 1"
+        ).fetchone()
+        if bad:
+            raise InputError(bad[0], f"{bad[1]} line(s) have no value for {column}", column=column)
+
+
+def period_totals(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, dict]:
+    """Rows and billed/effective totals per billing period and currency of a staged delivery."""
+    out: dict[str, dict] = {}
+    rows = con.execute(
+        f"SELECT CAST(billing_period AS VARCHAR), billing_currency, count(*), sum(billed_cost), sum(effective_cost) "
+        f"FROM {quote_ident(name)} GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    for period, currency, n, billed, effective in rows:
+        entry = out.setdefault(period, {"rows": 0, "currencies": {}})
+        entry["rows"] += n
+        entry["currencies"][currency] = {"billed_cost": round(billed, 6), "effective_cost": round(effective, 6)}
+    return out
+
+
+def published_state(settings: Settings, period: str) -> dict | None:
+    """The record of the delivery currently published for a billing period, if any."""
+    path = lake.partition_path(settings, "line_items", period).parent / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_state(settings: Settings, period: str, state: dict) -> None:
+    path = lake.partition_path(settings, "line_items", period).parent / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def ingest_deliveries(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    deliveries: list,
+    periods: set[date] | None = None,
+) -> dict[str, dict]:
+    """Stage every delivery, check that no billing period comes from two of them, then publish all at once.
+
+    `deliveries` are `pipelines.billing.deliveries.Delivery` objects; `periods` limits the billing periods
+    written (None: every period found). Returns, per billing period written, the delivery and its totals.
+    """
+    wanted = {p.isoformat() for p in periods} if periods is not None else None
+    loads: list[DeliveryLoad] = []
+    owner: dict[str, DeliveryLoad] = {}
+    for i, delivery in enumerate(deliveries):
+        if delivery.billing_period is not None and wanted is not None and delivery.billing_period.isoformat() not in wanted:
+            continue
+        if not delivery.files:
+            continue  # an empty delivery (the manifest lists no file yet): nothing to replace the month with
+        table, det = stage_delivery(con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}")
+        load = DeliveryLoad(
+            delivery_id=delivery.delivery_id,
+            fingerprint=delivery.fingerprint,
+            flavour=det.flavour,
+            files=[str(f) for f in delivery.files],
+            table=table,
+            periods=period_totals(con, table),
+        )
+        if delivery.billing_period is not None:
+            expected = delivery.billing_period.isoformat()
+            others = sorted(set(load.periods) - {expected})
+            if others:
+                raise InputError(
+                    delivery.manifest or delivery.files[0],
+                    f"the manifest says billing period {expected} but lines carry {', '.join(others)}",
+                    column="bill_billing_period_start_date",
+                )
+        for period in load.periods:
+            if wanted is not None and period not in wanted:
+                continue
+            if period in owner:
+                raise InputError(
+                    delivery.source,
+                    f"billing period {period} is in two deliveries ({owner[period].delivery_id} and "
+                    f"{load.delivery_id}); point the source at one export so no dollar is counted twice",
+                )
+            owner[period] = load
+        loads.append(load)
+
+    written: dict[str, dict] = {}
+    with lake.PartitionWriter(con, settings, "line_items") as writer:
+        for period, load in sorted(owner.items()):
+            writer.stage(period, f"SELECT * FROM {quote_ident(load.table)} WHERE billing_period = ?", [period])
+            written[period] = {
+                "delivery_id": load.delivery_id,
+                "fingerprint": load.fingerprint,
+                "flavour": load.flavour,
+                "files": load.files,
+                **load.periods[period],
+            }
+        writer.publish()
+    for period, state in written.items():
+        write_state(settings, period, state)
+    for load in loads:
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(load.table)}")
+    return written
+
+
+def source_periods(settings: Settings) -> list[date]:
+    """Billing periods present in the configured source: from manifests, else by reading plain files' data."""
+    from pipelines.billing.deliveries import discover_deliveries
+
+    deliveries = discover_deliveries(
+        settings.cur_source, staging_dir=settings.staging, endpoint_url=settings.s3_endpoint_url
+    )
+    found: set[date] = set()
+    con = lake.connect(settings)
+    for i, delivery in enumerate(deliveries):
+        if delivery.billing_period is not None:
+            found.add(delivery.billing_period)
+        elif delivery.files:
+            table, _ = stage_delivery(con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"probe_{i}")
+            found.update(r[0] for r in con.execute(f"SELECT DISTINCT billing_period FROM {quote_ident(table)}").fetchall())
+            con.execute(f"DROP TABLE {quote_ident(table)}")
+    return sorted(found)

@@ -1,0 +1,58 @@
+"""Settings read from the environment in one place (MLCOST_HOME, sources, limits)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and where it comes from. Built from environment variables by ``Settings.from_env``."""
+
+    home: Path
+    cur_source: str | None = None
+    gpu_source: str | None = None
+    predictions_source: str | None = None
+    s3_endpoint_url: str | None = None
+    rules_path: Path | None = None  # None: the shipped pipelines/attribution/default_rules.yaml
+    duckdb_memory_limit: str = "2GB"
+    duckdb_threads: int = 2
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(_env("MLCOST_HOME", str(REPO_ROOT / "data"))).resolve()
+        return cls(
+            home=home,
+            cur_source=_env("MLCOST_CUR_SOURCE"),
+            gpu_source=_env("MLCOST_GPU_SOURCE"),
+            predictions_source=_env("MLCOST_PREDICTIONS_SOURCE"),
+            s3_endpoint_url=_env("MLCOST_S3_ENDPOINT_URL"),
+            rules_path=Path(_env("MLCOST_RULES")) if _env("MLCOST_RULES") else None,
+            duckdb_memory_limit=_env("MLCOST_DUCKDB_MEMORY_LIMIT", "2GB"),
+            duckdb_threads=int(_env("MLCOST_DUCKDB_THREADS", "2")),
+        )
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def staging(self) -> Path:
+        return self.home / "staging"
+
+    @property
+    def tmp(self) -> Path:
+        return self.home / "tmp"

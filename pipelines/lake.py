@@ -1,0 +1,193 @@
+"""The Parquet lake and the DuckDB catalog analysts open.
+
+Every table is a folder of Parquet files, one per partition (`lake/<table>/<key>=<value>/data.parquet`).
+A partition is written to a temporary file and renamed into place, so a reader sees the old or the new version of
+each partition, never half of one. `warehouse.duckdb` holds only views over those folders; it is rebuilt in a
+temporary file and renamed too, so no process ever holds a write lock on the file analysts open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipelines.config import Settings
+from pipelines.sqlfiles import quote_ident, quote_literal
+
+# Which column partitions each table on disk. The order is the order of the layers.
+PARTITION_COLUMNS: dict[str, str] = {
+    "line_items": "billing_period",
+    "cost_attribution": "usage_date",
+    "cost_by_category_daily": "usage_date",
+    "reconciliation": "billing_period",
+    "gpu_samples": "usage_date",
+    "gpu_efficiency_daily": "usage_date",
+    "predictions_daily": "usage_date",
+    "cost_per_prediction_daily": "usage_date",
+}
+DATA_FILE = "data.parquet"
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one step's compute, with a memory cap and a spill folder inside MLCOST_HOME."""
+    settings.tmp.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "threads": settings.duckdb_threads,
+            "temp_directory": str(settings.tmp / "duckdb_spill"),
+            # Keep row order within a file stable so identical inputs give byte-identical outputs.
+            "preserve_insertion_order": True,
+        },
+    )
+    # Billing timestamps are UTC; a TIMESTAMPTZ must never be shifted by the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def table_dir(settings: Settings, table: str) -> Path:
+    return settings.lake / table
+
+
+def partition_path(settings: Settings, table: str, value: str) -> Path:
+    """Path of one partition's file, e.g. lake/line_items/billing_period=2026-10-01/data.parquet."""
+    return table_dir(settings, table) / f"{PARTITION_COLUMNS[table]}={value}" / DATA_FILE
+
+
+def table_glob(settings: Settings, table: str) -> str:
+    return str(table_dir(settings, table) / "*" / DATA_FILE)
+
+
+def has_data(settings: Settings, table: str) -> bool:
+    return any(table_dir(settings, table).glob(f"*/{DATA_FILE}"))
+
+
+def published_partitions(settings: Settings, table: str) -> list[str]:
+    """Partition values that have a published file, sorted."""
+    prefix = PARTITION_COLUMNS[table] + "="
+    return sorted(p.parent.name[len(prefix) :] for p in table_dir(settings, table).glob(f"*/{DATA_FILE}"))
+
+
+class PartitionWriter:
+    """Stage partitions of one table in a scratch folder, then publish them all at once by renames.
+
+    Nothing published changes until `publish()`: a failure while staging (bad input, a crash, a kill) leaves
+    every reader's data as it was, and the scratch folder is removed (or cleaned by the next run).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings, table: str):
+        self.con = con
+        self.settings = settings
+        self.table = table
+        self.column = PARTITION_COLUMNS[table]
+        self.scratch = settings.tmp / f"write-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.scratch.mkdir(parents=True)
+        self.staged: dict[str, Path] = {}
+        self.rows: dict[str, int] = {}
+        self.removed: set[str] = set()
+
+    def __enter__(self) -> PartitionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def stage(self, value: str, query: str, params: dict | Sequence | None = None) -> int:
+        """Write the rows of `query` (all belonging to partition `value`) to a scratch file."""
+        tmp = self.scratch / f"{self.column}={value}.parquet"
+        rows = self.con.execute(
+            f"COPY ({query}) TO {quote_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)", params
+        ).fetchone()[0]
+        self.staged[value] = tmp
+        self.rows[value] = int(rows)
+        return int(rows)
+
+    def stage_many(self, query: str, params: dict | Sequence | None = None) -> dict[str, int]:
+        """Write the rows of `query` split by the table's partition column, in one pass over the query."""
+        out = self.scratch / "many"
+        self.con.execute(
+            f"COPY ({query}) TO {quote_literal(str(out))} "
+            f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({quote_ident(self.column)}), "
+            "WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true)",
+            params,
+        )
+        found: dict[str, int] = {}
+        prefix = self.column + "="
+        for folder in sorted(out.glob(prefix + "*")):
+            files = sorted(folder.glob("*.parquet"))
+            value = folder.name[len(prefix) :]
+            if len(files) == 1:
+                target = files[0]
+            else:  # several writer threads: merge into one file per partition
+                target = folder / "merged.parquet"
+                self.con.execute(
+                    f"COPY (SELECT * FROM read_parquet({quote_literal(str(folder))} || '/*.parquet')) "
+                    f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+                )
+            self.staged[value] = target
+            found[value] = pq.ParquetFile(target).metadata.num_rows
+        self.rows.update(found)
+        return found
+
+    def remove(self, value: str) -> None:
+        """Mark a partition for removal at publish time (its data is gone upstream)."""
+        self.removed.add(value)
+
+    def publish(self) -> dict[str, int]:
+        """Rename every staged file into place (each rename is atomic) and drop removed partitions."""
+        for value, tmp in sorted(self.staged.items()):
+            target = partition_path(self.settings, self.table, value)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        for value in sorted(self.removed - set(self.staged)):
+            target = partition_path(self.settings, self.table, value)
+            if target.exists():
+                target.unlink()
+                with contextlib.suppress(OSError):
+                    target.parent.rmdir()
+        return dict(self.rows)
+
+
+def clean_scratch(settings: Settings) -> int:
+    """Remove temporary files left by a killed run (their names carry a pid that is no longer alive)."""
+    removed = 0
+    if not settings.tmp.exists():
+        return 0
+    for path in settings.tmp.glob("write-*"):
+        try:
+            pid = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register_views(con: duckdb.DuckDBPyConnection, settings: Settings, tables: Sequence[str]) -> None:
+    """Create views named after lake tables in a compute connection (a table with no data yet is an error)."""
+    for table in tables:
+        if not has_data(settings, table):
+            raise RuntimeError(f"{table} has no published data under {table_dir(settings, table)}: run it first")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote_ident(table)} AS "
+            f"SELECT * FROM read_parquet({quote_literal(table_glob(settings, table))}, union_by_name = true)"
+        )

@@ -1,0 +1,91 @@
+"""`mlcost run`: materialize everything for a range of billing periods through Dagster, in three runs.
+
+Each run is recorded in the Dagster instance at $DAGSTER_HOME (default: $MLCOST_HOME/dagster_home), so the
+runs of `make demo` appear in `make ui`'s history.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dagster import DagsterInstance
+
+from pipelines.config import Settings
+from pipelines.partitions import days, month_keys
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+class RunFailed(Exception):
+    """A Dagster run failed; the message is the failing step's error (an InputError's text for bad input)."""
+
+
+@dataclass
+class RunReport:
+    run_ids: dict[str, str] = field(default_factory=dict)
+    months: list[str] = field(default_factory=list)
+    first_day: str | None = None
+    last_day: str | None = None
+
+
+def dagster_instance(settings: Settings) -> DagsterInstance:
+    """The persistent instance (run history) under DAGSTER_HOME, created under MLCOST_HOME if unset."""
+    home = os.environ.get("DAGSTER_HOME") or str(settings.home / "dagster_home")
+    os.makedirs(home, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = os.path.abspath(home)
+    return DagsterInstance.get()
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure or event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            while error.cause is not None and error.cls_name not in ("InputError",):
+                if error.cls_name in ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"):
+                    error = error.cause
+                else:
+                    break
+            return f"{error.cls_name}: {error.message.strip()}" if error.cls_name != "InputError" else error.message.strip()
+    return "the run failed (see the Dagster UI for the run's logs)"
+
+
+def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: str) -> str:
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(
+        instance=instance,
+        # The run's full event log is in the Dagster instance (make ui); the terminal gets warnings only.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={RANGE_START: start, RANGE_END: end, "mlcost/launched_by": "mlcost run"},
+        raise_on_error=False,
+    )
+    if not result.success:
+        raise RunFailed(f"{job_name} ({start} … {end}): {_failure_message(result)}")
+    return result.run_id
+
+
+def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
+    """Ingest `months` (YYYY-MM-01 keys), then compute their days, then reconcile them."""
+    from pipelines.definitions import defs
+
+    instance = dagster_instance(settings)
+    report = RunReport(months=months)
+    report.run_ids["ingest_billing"] = _execute(defs, "ingest_billing", instance, months[0], months[-1])
+    last_partition = days.get_last_partition_key()
+    first_day = months[0]
+    last_month = date.fromisoformat(months[-1])
+    month_end = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    last_day = min(month_end.isoformat(), last_partition) if last_partition else month_end.isoformat()
+    report.first_day, report.last_day = first_day, last_day
+    if first_day <= last_day:
+        report.run_ids["daily_tables"] = _execute(defs, "daily_tables", instance, first_day, last_day)
+    report.run_ids["monthly_reconciliation"] = _execute(
+        defs, "monthly_reconciliation", instance, months[0], months[-1]
+    )
+    return report
+
+
+def months_between(start: date, end: date) -> list[str]:
+    return month_keys(start, end)

@@ -1,0 +1,51 @@
+-- reconciliation: does every dollar of the bill appear, once, in the attributed tables?
+-- Grain: one row per billing_period × billing_currency.
+-- Reads: line_items, cost_attribution (views). Parameters: $start_period, $end_period (first days of months).
+with source as (
+    select
+        billing_period,
+        billing_currency,
+        count(*) as source_lines,
+        sum(billed_cost) as source_billed_cost,
+        sum(effective_cost) as source_effective_cost,
+        any_value(delivery_id) as delivery_id
+    from line_items
+    where billing_period between cast($start_period as date) and cast($end_period as date)
+    group by all
+),
+
+attributed as (
+    select
+        billing_period,
+        billing_currency,
+        sum(billed_cost) as attributed_billed_cost,
+        sum(effective_cost) as attributed_effective_cost,
+        sum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared')
+            as unattributed_effective_cost,
+        count(distinct usage_date) as attributed_days
+    from cost_attribution
+    where billing_period between cast($start_period as date) and cast($end_period as date)
+    group by all
+),
+
+final as (
+    select
+        s.billing_period,
+        s.billing_currency,
+        s.delivery_id,
+        s.source_lines,
+        s.source_billed_cost,
+        s.source_effective_cost,
+        coalesce(a.attributed_billed_cost, 0) as attributed_billed_cost,
+        coalesce(a.attributed_effective_cost, 0) as attributed_effective_cost,
+        coalesce(a.attributed_effective_cost, 0) - s.source_effective_cost as difference,
+        coalesce(a.attributed_billed_cost, 0) - s.source_billed_cost as billed_difference,
+        coalesce(a.unattributed_effective_cost, 0) as unattributed_effective_cost,
+        coalesce(a.attributed_days, 0) as attributed_days,
+        day(last_day(s.billing_period)) as days_in_period
+    from source as s
+    left join attributed as a
+        on s.billing_period = a.billing_period and s.billing_currency = a.billing_currency
+)
+
+select * from final order by billing_period, billing_currency
