@@ -202,12 +202,24 @@ def _normalized_names(det: Detected) -> dict[str, str]:
     return out
 
 
+# How the required CUR columns are spelled in a legacy CSV header, for messages a user can search their file for.
+CUR1_CSV_NAMES = {
+    "line_item_line_item_type": "lineItem/LineItemType",
+    "line_item_usage_start_date": "lineItem/UsageStartDate",
+    "line_item_usage_end_date": "lineItem/UsageEndDate",
+    "line_item_product_code": "lineItem/ProductCode",
+    "line_item_usage_type": "lineItem/UsageType",
+    "line_item_unblended_cost": "lineItem/UnblendedCost",
+}
+
+
 def missing_required(det: Detected) -> list[str]:
-    """Required canonical columns that the file lacks."""
+    """Required columns that the file lacks, spelled as in the file's own header style."""
     if det.flavour == "focus":
         return [c for c in FOCUS_REQUIRED if c not in det.columns]
     names = _normalized_names(det)
-    return [c for c in CUR_REQUIRED if c not in names]
+    csv_style = any("/" in c for c in det.columns)
+    return [CUR1_CSV_NAMES[c] if csv_style else c for c in CUR_REQUIRED if c not in names]
 
 
 def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str:

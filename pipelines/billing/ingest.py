@@ -8,7 +8,9 @@ whole (AWS re-delivers the complete month-to-date every time), never appends to 
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -43,7 +45,8 @@ def _read_function(det: Detected, files: list[Path]) -> str:
     # Legacy CUR and FOCUS CSVs: every column as text, cast by the projection, so a bad value is reported by name.
     return (
         f"read_csv({paths}, header = true, all_varchar = true, union_by_name = true, filename = true, "
-        "auto_detect = true, sample_size = -1)"
+        # Billing CSVs are always comma-separated with double quotes; sniffing guesses wrong on sparse files.
+        "delim = ',', quote = '\"', escape = '\"')"
     )
 
 
@@ -93,10 +96,13 @@ def stage_delivery(
     for det in detected:
         all_columns += [c for c in det.columns if c not in all_columns]
     select_list = projection(first, tuple(all_columns))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_lines AS SELECT {select_list} FROM {_read_function(first, files)}")
     staging = "staging/focus_lines" if first.flavour == "focus" else "staging/cur_lines"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
     try:
+        # Creating the view reads the header (CSV sniffing): a damaged file can fail here already.
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW raw_lines AS SELECT {select_list} FROM {_read_function(first, files)}"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {load_sql('line_items')}",
             {"delivery_id": delivery_id, "source_format": first.flavour},
@@ -104,9 +110,32 @@ def stage_delivery(
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        raise InputError(_guess_file(str(exc), files), f"cannot read the file ({_first_line(exc)})") from None
+        message = _first_line(exc)
+        damaged = _damaged_gzip(files)
+        if damaged is not None:
+            raise InputError(damaged[0], f"the gzip stream is truncated or damaged ({damaged[1]})") from None
+        if "sniffing" in message or "CSV Error" in str(exc):
+            message = "not a well-formed CSV: rows do not match the header's fields, or the file is not text"
+        elif "gzip" in message.lower() or "zlib" in message.lower():
+            message = f"the gzip stream is damaged or truncated ({message})"
+        raise InputError(_guess_file(str(exc), files), f"cannot read the file: {message}") from None
     _validate(con, name, files)
     return name, first
+
+
+def _damaged_gzip(files: list[Path]) -> tuple[Path, str] | None:
+    """After a read failed: the first gzip file that does not decompress to its end, and why."""
+    for path in files:
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                continue
+        try:
+            with gzip.open(path, "rb") as fh:
+                while fh.read(1 << 20):
+                    pass
+        except (OSError, EOFError, zlib.error) as exc:
+            return path, str(exc)
+    return None
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,0 +1,48 @@
+"""Shared test fixtures: a fresh MLCOST_HOME per test, a compute connection, and the real-data folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipelines import lake
+from pipelines.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+
+
+@dataclass(frozen=True)
+class FileDelivery:
+    """A delivery made of given files (what deliveries.discover_deliveries returns), for tests."""
+
+    files: tuple[Path, ...]
+    delivery_id: str = "test"
+    fingerprint: str = "test"
+    billing_period: date | None = None
+    manifest: Path | None = None
+    source: str = "test"
+    flavour: str | None = None
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def con(settings: Settings):
+    connection = lake.connect(settings)
+    yield connection
+    connection.close()
+
+
+def realdata(*parts: str) -> Path:
+    """A file of ../shared/realdata, or skip the test with the reason when that folder is absent."""
+    path = REALDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent (it lives in the shared folder beside the repo)")
+    return path
