@@ -31,14 +31,10 @@ def table_schema(table: str) -> TableSchema:
 
 
 def _is_transient(exc: Exception) -> bool:
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover
-        return False
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        return code in {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"}
-    return isinstance(exc, BotoCoreError)
+    """S3 throttling, 5xx and timeouts (after botocore's own retries) are worth a later retry of the run step."""
+    from pipelines.billing.s3 import TransientS3Error
+
+    return isinstance(exc, TransientS3Error)
 
 
 @asset(

@@ -159,6 +159,46 @@ def _validate(con: duckdb.DuckDBPyConnection, name: str, files: list[Path]) -> N
             raise InputError(bad[0], f"{bad[1]} line(s) have no value for {column}", column=column)
 
 
+@dataclass(frozen=True)
+class _PlainFiles:
+    """Manifest-less files of one flavour read as one delivery (a FOCUS export split into several files)."""
+
+    files: tuple[Path, ...]
+    delivery_id: str
+    fingerprint: str
+    source: str
+    billing_period: None = None
+    manifest: None = None
+
+
+def _group_plain_files(deliveries: list) -> list:
+    """Merge manifest-less deliveries of the same flavour, so a month split over files is one delivery."""
+    import hashlib
+
+    groups: dict[tuple[str, str], list] = {}
+    out: list = []
+    for delivery in deliveries:
+        if delivery.billing_period is not None or not delivery.files:
+            out.append(delivery)
+            continue
+        det = detect(delivery.files[0])
+        groups.setdefault((det.flavour, det.container), []).append(delivery)
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        digest = hashlib.sha256("\n".join(sorted(d.fingerprint for d in group)).encode()).hexdigest()[:16]
+        out.append(
+            _PlainFiles(
+                files=tuple(f for d in group for f in d.files),
+                delivery_id=f"files-{digest}",
+                fingerprint=digest,
+                source=", ".join(sorted({d.source for d in group})),
+            )
+        )
+    return out
+
+
 def period_totals(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, dict]:
     """Rows and billed/effective totals per billing period and currency of a staged delivery."""
     out: dict[str, dict] = {}
@@ -202,6 +242,7 @@ def ingest_deliveries(
     written (None: every period found). Returns, per billing period written, the delivery and its totals.
     """
     wanted = {p.isoformat() for p in periods} if periods is not None else None
+    deliveries = _group_plain_files(deliveries)
     loads: list[DeliveryLoad] = []
     owner: dict[str, DeliveryLoad] = {}
     for i, delivery in enumerate(deliveries):
