@@ -1,0 +1,186 @@
+"""The rows a format parser collects from one file, before resources and intervals are settled."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+GR_ENGINE_ACTIVE = "gr_engine_active"
+GPU_UTIL = "gpu_util"
+SM_ACTIVE = "sm_active"
+METRICS = (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE)
+
+SOURCE_FORMATS = (
+    "dcgm_prometheus",
+    "dcgm_csv",
+    "nvidia_smi",
+    "cloudwatch_json",
+    "cloudwatch_csv",
+    "sagemaker_json",
+    "sagemaker_csv",
+)
+
+# Interval of a series that shows no gap of its own (a single sample, in a file of single samples):
+# the exporter's default scrape interval, nvidia-smi's usual `-l 1`, CloudWatch's standard 1-minute period.
+DEFAULT_INTERVAL_SECONDS = {
+    "dcgm_prometheus": 30.0,
+    "dcgm_csv": 30.0,
+    "nvidia_smi": 1.0,
+    "cloudwatch_json": 60.0,
+    "cloudwatch_csv": 60.0,
+    "sagemaker_json": 60.0,
+    "sagemaker_csv": 60.0,
+}
+
+# Values that nvidia-smi and exporters write when a reading is missing.
+MISSING_MARKERS = frozenset({"", "n/a", "[n/a]", "na", "nan", "none", "null", "-"})
+
+RAW_SCHEMA = {
+    "ts_us": pl.Int64,
+    "explicit_resource": pl.Utf8,
+    "host": pl.Utf8,
+    "provider_id": pl.Utf8,
+    "gpu_index": pl.Int32,
+    "gpu_uuid": pl.Utf8,
+    "gpu_model": pl.Utf8,
+    "metric": pl.Utf8,
+    "value": pl.Float64,
+    "period_seconds": pl.Float64,
+    "period_start": pl.Boolean,
+    "divide_by_gpu_count": pl.Boolean,
+    "gpu_count": pl.Int32,
+    "source_format": pl.Utf8,
+    "line": pl.Int64,
+}
+
+
+# Logs repeat the same cells (GPU names, indexes, "0 %") on every line: parsing each distinct cell once
+# makes reading a day of 1-second samples several times faster.
+_CELL_CACHE = 65536
+
+
+@lru_cache(maxsize=_CELL_CACHE)
+def _clean_str(s: str) -> str | None:
+    s = s.strip()
+    if s.lower() in MISSING_MARKERS or (s.startswith("[") and s.endswith("]")):
+        return None
+    return s
+
+
+def clean(text: object) -> str | None:
+    """A label or cell value stripped, with empty strings and N/A markers as None."""
+    if text is None:
+        return None
+    return _clean_str(text if isinstance(text, str) else str(text))
+
+
+def parse_int(text: object) -> int | None:
+    """An integer cell (GPU index, GPU count), None when missing or not an integer."""
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text
+    return _parse_int_str(str(text))
+
+
+@lru_cache(maxsize=_CELL_CACHE)
+def _parse_int_str(text: str) -> int | None:
+    s = _clean_str(text)
+    if s is None:
+        return None
+    try:
+        value = float(s)
+    except ValueError:
+        return None
+    return int(value) if math.isfinite(value) and value == int(value) else None
+
+
+def parse_number(text: object) -> float | None:
+    """A reading with an optional unit (``95 %``, ``95``); None when missing or not a finite number."""
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, int | float):
+        return float(text) if math.isfinite(text) else None
+    return _parse_number_str(str(text))
+
+
+@lru_cache(maxsize=_CELL_CACHE)
+def _parse_number_str(text: str) -> float | None:
+    s = _clean_str(text)
+    if s is None:
+        return None
+    try:
+        value = float(s.removesuffix("%").strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class SampleRows:
+    """The samples read from one file (tuples in ``RAW_SCHEMA`` order) and the count of skipped lines."""
+
+    path: str
+    records: list[tuple] = field(default_factory=list)
+    skipped: int = 0
+    first_problem: str | None = None
+
+    def add(
+        self,
+        *,
+        ts_us: int,
+        metric: str,
+        value: float,
+        source_format: str,
+        host: str | None = None,
+        gpu_index: int | None = None,
+        gpu_uuid: str | None = None,
+        gpu_model: str | None = None,
+        explicit_resource: str | None = None,
+        provider_id: str | None = None,
+        period_seconds: float | None = None,
+        period_start: bool = False,
+        divide_by_gpu_count: bool = False,
+        gpu_count: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        """Record one sample; ``value`` is already a 0–1 ratio (before any division by the GPU count)."""
+        self.records.append(
+            (
+                ts_us,
+                explicit_resource,
+                host,
+                provider_id,
+                gpu_index,
+                gpu_uuid,
+                gpu_model,
+                metric,
+                value,
+                period_seconds,
+                period_start,
+                divide_by_gpu_count,
+                gpu_count,
+                source_format,
+                line,
+            )
+        )
+
+    def skip(self, where: str, problem: str, count: int = 1) -> None:
+        """Count ``count`` unreadable lines (or values); the first problem is kept for the log and errors."""
+        self.skipped += count
+        if self.first_problem is None:
+            self.first_problem = f"{where}: {problem}"
+            log.warning("%s, %s: %s (line skipped and counted)", self.path, where, problem)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def frame(self) -> pl.DataFrame:
+        """The collected rows as a frame with ``RAW_SCHEMA``."""
+        return pl.DataFrame(self.records, schema=RAW_SCHEMA, orient="row")

@@ -1,0 +1,343 @@
+"""Front door of the GPU log readers: a file or folder of logs in, one normalized ``gpu_samples`` frame out.
+
+Each file's format is detected from its content (``pipelines.gpu.detect``); the readers are in
+``pipelines.gpu.dcgm``, ``pipelines.gpu.nvidia_smi`` and ``pipelines.gpu.cloudwatch``; the resource
+mapping rules are in ``pipelines.gpu.resources``. A file that cannot be read as a whole is rejected with
+an :class:`~pipelines.errors.InputError` message and the others are still read; unreadable lines are counted.
+
+A sample at ``ts`` stands for [ts - interval_seconds, ts). A series is one (resource_id, host, gpu_index,
+gpu_uuid, metric); its nominal interval is the period the source states (CloudWatch) or else the median gap
+between its samples (else the file's median gap, else the format's default). ``interval_seconds`` is the gap
+to the previous sample capped at the nominal interval, so a hole in a log stays unobserved; a series' first
+sample gets the nominal interval. Samples repeated in a series at the same ``ts`` (overlapping exports) are
+kept once, the first file in path order winning.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import numbers
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.errors import InputError
+from pipelines.gpu import cloudwatch, dcgm, detect, nvidia_smi
+from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, SampleRows
+from pipelines.gpu.resources import MAPPING_FILE_NAME, ResourceResolver
+from pipelines.gpu.timestamps import TimestampParser
+
+log = logging.getLogger(__name__)
+
+SAMPLES_SCHEMA = {
+    "ts": pl.Datetime("us"),
+    "resource_id": pl.Utf8,
+    "host": pl.Utf8,
+    "gpu_index": pl.Int32,
+    "gpu_uuid": pl.Utf8,
+    "gpu_model": pl.Utf8,
+    "metric": pl.Utf8,
+    "value": pl.Float64,
+    "interval_seconds": pl.Float64,
+    "source_file": pl.Utf8,
+    "source_format": pl.Utf8,
+}
+SERIES_KEY = ["resource_id", "host", "gpu_index", "gpu_uuid", "metric"]
+SORT_KEY = ["resource_id", "gpu_index", "metric", "ts", "host", "gpu_uuid"]
+# A ratio may exceed 1 by float rounding of a percentage (e.g. a sum over GPUs divided back), not by more.
+_RATIO_TOLERANCE = 1e-9
+
+
+@dataclass
+class GpuReadResult:
+    """The samples of a read, and what happened to each file."""
+
+    samples: pl.DataFrame
+    files_read: list[str] = field(default_factory=list)
+    skipped_lines: dict[str, int] = field(default_factory=dict)
+    rejected_files: dict[str, str] = field(default_factory=dict)
+    duplicate_samples: int = 0  # samples dropped as repeats of a series' sample at the same ts
+
+
+def read_gpu_samples(
+    source: str | Path,
+    *,
+    resource_map: dict[str, str] | None = None,
+    mapping_file: Path | None = None,
+    timezone: str = "UTC",
+    gpu_counts: dict[str, int] | None = None,
+) -> GpuReadResult:
+    """Read every GPU log under ``source`` (a file or a folder, walked recursively) into ``gpu_samples``.
+
+    ``timezone`` is the IANA zone of timestamps that carry none (nvidia-smi). Rejected files are listed in
+    ``rejected_files`` with the reason; only a bad argument or mapping file raises InputError.
+    """
+    result, _ = _read(Path(source), resource_map, mapping_file, timezone, gpu_counts)
+    return result
+
+
+def read_gpu_file(
+    path: str | Path,
+    *,
+    resource_map: dict[str, str] | None = None,
+    mapping_file: Path | None = None,
+    timezone: str = "UTC",
+    gpu_counts: dict[str, int] | None = None,
+) -> GpuReadResult:
+    """Read one GPU log file; InputError (naming the file and the problem) if it is rejected."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder: use read_gpu_samples for folders")
+    result, errors = _read(path, resource_map, mapping_file, timezone, gpu_counts)
+    if errors:
+        raise next(iter(errors.values()))
+    return result
+
+
+def list_log_files(source: Path, mapping_file: Path | None = None) -> list[Path]:
+    """The log files of ``source``, in path order, leaving out hidden files, mapping files and sidecars."""
+    if not source.exists():
+        raise InputError(source, "GPU log source does not exist")
+    if source.is_file():
+        return [source]
+    mapping = Path(mapping_file).resolve() if mapping_file is not None else None
+    found = []
+    for folder, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if (
+                name.startswith(".")
+                or name == MAPPING_FILE_NAME
+                or name.endswith(".header")
+                or cloudwatch.is_sidecar(path)
+                or (mapping is not None and path.resolve() == mapping)
+            ):
+                continue
+            found.append(path)
+    return sorted(found)
+
+
+def _read(source, resource_map, mapping_file, timezone, gpu_counts):
+    times = TimestampParser(timezone)
+    files = list_log_files(source, mapping_file)
+    resolver = ResourceResolver(source, resource_map, mapping_file)
+    for path in files:
+        resolver.preload(path)  # a broken hosts.csv stops the read: it would misassign every file below it
+    result = GpuReadResult(samples=pl.DataFrame(schema=SAMPLES_SCHEMA))
+    errors: dict[str, InputError] = {}
+    frames = []
+    for path in files:
+        try:
+            frame, skipped = _guarded_read_file(path, times, resolver, dict(gpu_counts or {}))
+        except InputError as exc:
+            errors[str(path)] = exc
+            result.rejected_files[str(path)] = str(exc)
+            log.warning("GPU log rejected: %s", exc)
+            continue
+        frames.append(frame)
+        result.files_read.append(str(path))
+        result.skipped_lines[str(path)] = skipped
+    if frames:
+        result.samples, result.duplicate_samples = finalize(pl.concat(frames))
+    return result, errors
+
+
+_PARSERS = {
+    detect.PROMETHEUS_TEXT: dcgm.parse_prometheus_text,
+    detect.DCGM_CSV: dcgm.parse_prometheus_csv,
+    detect.NVIDIA_SMI: nvidia_smi.parse_nvidia_smi,
+    detect.CLOUDWATCH_CSV: cloudwatch.parse_cloudwatch_csv,
+}
+_JSON_PARSERS = {
+    detect.PROMETHEUS_JSON: dcgm.parse_prometheus_json,
+    detect.CLOUDWATCH_JSON: cloudwatch.parse_cloudwatch_json,
+}
+
+
+def _guarded_read_file(
+    path: Path, times: TimestampParser, resolver: ResourceResolver, gpu_counts: dict[str, int]
+) -> tuple[pl.DataFrame, int]:
+    try:
+        return _read_file(path, times, resolver, gpu_counts)
+    except InputError:
+        raise
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        csv.Error,
+        pl.exceptions.PolarsError,
+    ) as exc:
+        # Input shaped in a way no reader foresaw: reject this file with the reason instead of
+        # aborting the whole read; the traceback goes to the log for whoever maintains the readers.
+        log.exception("unexpected error reading GPU log %s", path)
+        raise InputError(path, f"cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def _read_file(
+    path: Path, times: TimestampParser, resolver: ResourceResolver, gpu_counts: dict[str, int]
+) -> tuple[pl.DataFrame, int]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    text = detect.decode(path, raw)
+    kind, payload = detect.detect(path, text)
+    rows: SampleRows
+    if kind in _JSON_PARSERS:
+        rows = _JSON_PARSERS[kind](path, payload, times)
+    else:
+        rows = _PARSERS[kind](path, text, times)
+    frame = rows.frame()
+    if frame.is_empty():
+        if rows.skipped:
+            raise InputError(
+                path,
+                f"no readable sample: all {rows.skipped} sample lines were unreadable ({rows.first_problem})",
+            )
+        raise InputError(
+            path, "no GPU utilization samples (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE, utilization.gpu)"
+        )
+    frame = _map_resources(path, frame, resolver)
+    frame = _divide_summed(path, frame, gpu_counts)
+    frame = _drop_out_of_range(path, frame, rows)
+    if frame.is_empty():
+        raise InputError(path, f"no readable sample: all values are outside 0-100 % ({rows.first_problem})")
+    _check_gpus_distinguishable(path, frame)
+    frame = frame.with_columns(
+        pl.col("ts_us").cast(pl.Datetime("us")).alias("ts"),
+        pl.lit(str(path)).alias("source_file"),
+    )
+    return frame, rows.skipped
+
+
+def _map_resources(path: Path, frame: pl.DataFrame, resolver: ResourceResolver) -> pl.DataFrame:
+    ids = ["explicit_resource", "host", "provider_id"]
+    combos = frame.select(ids).unique(maintain_order=True)
+    resolved = [resolver.resolve(path, *combo) for combo in combos.iter_rows()]
+    unmapped = [combo for combo, rid in zip(combos.iter_rows(), resolved, strict=True) if rid is None]
+    if unmapped:
+        hosts = sorted({str(h) for _, h, _ in unmapped if h})
+        what = f"host {', '.join(hosts)}" if hosts else "its samples (no host in the file)"
+        raise InputError(
+            path,
+            f"cannot map {what} to a resource: no instance_id/InstanceId/resource_id/EndpointName"
+            " column, not in resource_map or a host,resource_id mapping file, no providerID label and no"
+            " i-... in the path",
+        )
+    combos = combos.with_columns(pl.Series("resource_id", resolved, dtype=pl.Utf8))
+    return frame.join(combos, on=ids, how="left", nulls_equal=True, maintain_order="left")
+
+
+def _divide_summed(path: Path, frame: pl.DataFrame, gpu_counts: dict[str, int]) -> pl.DataFrame:
+    summed = frame.filter(pl.col("divide_by_gpu_count"))
+    if summed.is_empty():
+        return frame
+    if (summed["gpu_count"] < 1).any():
+        raise InputError(path, "gpu_count must be a positive integer", column="gpu_count")
+    counts: dict[str, int] = {}
+    missing = []
+    lowered = {str(k).lower(): v for k, v in gpu_counts.items()}
+    for resource in summed.filter(pl.col("gpu_count").is_null())["resource_id"].unique().sort():
+        # Endpoint names are case-insensitive and bills name endpoints by ARN: accept either spelling.
+        name = resource.rsplit("/", 1)[-1]
+        n = next(
+            (c for c in (gpu_counts.get(resource), gpu_counts.get(name), lowered.get(name.lower())) if c),
+            None,
+        )
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1:
+            counts[resource] = int(n)
+        else:
+            missing.append(resource)
+    if missing:
+        raise InputError(
+            path,
+            f"GPUUtilization is summed over the instance's GPUs but the GPU count of {', '.join(missing)} is"
+            f" unknown: pass gpu_counts={{{missing[0]!r}: n}} or add a gpu_count column",
+        )
+    divisor = pl.coalesce(
+        pl.col("gpu_count"),
+        pl.col("resource_id").replace_strict(counts, default=None, return_dtype=pl.Int32),
+    )
+    return frame.with_columns(
+        pl.when(pl.col("divide_by_gpu_count")).then(pl.col("value") / divisor).otherwise(pl.col("value"))
+    )
+
+
+def _drop_out_of_range(path: Path, frame: pl.DataFrame, rows: SampleRows) -> pl.DataFrame:
+    ok = pl.col("value").is_between(0.0, 1.0 + _RATIO_TOLERANCE)
+    bad = frame.filter(~ok)
+    if bad.is_empty():
+        return frame
+    first = bad.row(0, named=True)
+    where = f"line {first['line']}" if first["line"] is not None else "sample"
+    rows.skip(where, f"{first['metric']} of {first['value'] * 100:g} % is outside 0-100 %", bad.height)
+    return frame.filter(ok).with_columns(pl.col("value").clip(0.0, 1.0))
+
+
+def _check_gpus_distinguishable(path: Path, frame: pl.DataFrame) -> None:
+    anonymous = frame.filter(pl.col("gpu_index").is_null() & pl.col("gpu_uuid").is_null())
+    if anonymous.is_empty():
+        return
+    models = (
+        anonymous.filter(pl.col("gpu_model").is_not_null())
+        .group_by("resource_id", "host")
+        .agg(pl.col("gpu_model").unique().sort())
+        .filter(pl.col("gpu_model").list.len() > 1)
+    )
+    if not models.is_empty():
+        names = models["gpu_model"][0].to_list()
+        raise InputError(
+            path,
+            f"GPU models {' and '.join(names)} are mixed without a GPU index or UUID: their samples cannot be"
+            " told apart (add index or uuid to --query-gpu)",
+        )
+    clashes = (
+        anonymous.group_by("resource_id", "host", "metric", "ts_us")
+        .agg(pl.col("value").n_unique().alias("values"), pl.col("line").min())
+        .filter(pl.col("values") > 1)
+    )
+    if not clashes.is_empty():
+        line = clashes.sort("line")["line"][0]
+        raise InputError(
+            path,
+            "several GPUs report at the same time without a GPU index or UUID: their samples cannot be told"
+            " apart (add index or uuid to the log)",
+            line=line,
+        )
+
+
+def finalize(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop repeated samples, give each sample its interval, order the columns and rows of gpu_samples."""
+    before = frame.height
+    frame = frame.unique(subset=[*SERIES_KEY, "ts"], keep="first", maintain_order=True)
+    duplicates = before - frame.height
+    frame = frame.sort([*SERIES_KEY, "ts"])
+    gap = pl.col("ts").diff().over(SERIES_KEY).dt.total_microseconds() / 1e6
+    frame = frame.with_columns(gap.alias("gap"))
+    default = pl.col("source_format").replace_strict(DEFAULT_INTERVAL_SECONDS, return_dtype=pl.Float64)
+    nominal = pl.coalesce(
+        pl.col("period_seconds"),
+        pl.col("gap").median().over(SERIES_KEY),
+        pl.col("gap").median().over("source_file"),
+        default,
+    )
+    frame = frame.with_columns(nominal.alias("nominal"))
+    frame = frame.with_columns(
+        pl.when(pl.col("period_start"))
+        .then(pl.col("ts") + pl.duration(microseconds=(pl.col("nominal") * 1e6).round().cast(pl.Int64)))
+        .otherwise(pl.col("ts"))
+        .alias("ts"),
+        pl.when(pl.col("gap").is_not_null() & (pl.col("gap") < pl.col("nominal")))
+        .then(pl.col("gap"))
+        .otherwise(pl.col("nominal"))
+        .alias("interval_seconds"),
+    )
+    samples = frame.select([pl.col(name).cast(dtype) for name, dtype in SAMPLES_SCHEMA.items()])
+    return samples.sort(SORT_KEY, nulls_last=True, maintain_order=True), duplicates
