@@ -3,6 +3,8 @@ docs/tables.md by `mlcost docs tables`; a test fails when a published column has
 
 from __future__ import annotations
 
+from dagster import TableColumn, TableSchema
+
 _MONEY = "in the billing currency"
 
 TABLES: dict[str, dict] = {
@@ -117,3 +119,88 @@ TABLES: dict[str, dict] = {
         },
     },
 }
+
+TABLES["gpu_samples"] = {
+    "description": "GPU utilization samples from every readable log (DCGM exporter, nvidia-smi, CloudWatch agent, "
+    "SageMaker), one metric per row as a 0–1 ratio. A sample at ts stands for [ts − interval_seconds, ts). "
+    "Partitioned by usage_date (the UTC date its interval starts).",
+    "columns": {
+        "usage_date": "UTC date the sample's interval starts.",
+        "ts": "Time the sample was taken (UTC).",
+        "resource_id": "Billed resource: EC2 instance id, or SageMaker endpoint / training job name.",
+        "host": "Host name found in the log, if any.",
+        "gpu_index": "GPU index on the host, when known.",
+        "gpu_uuid": "GPU UUID, when known.",
+        "gpu_model": "GPU model name, when known.",
+        "metric": "gr_engine_active, gpu_util or sm_active.",
+        "value": "Utilization over the interval, 0–1.",
+        "interval_seconds": "Seconds the sample stands for (capped at the series' nominal interval: gaps stay gaps).",
+        "source_file": "Log file the sample came from.",
+        "source_format": "dcgm_prometheus, dcgm_csv, nvidia_smi, cloudwatch_json/csv, sagemaker_json/csv.",
+    },
+}
+TABLES["gpu_efficiency_daily"] = {
+    "description": "GPU efficiency per GPU resource and UTC day: allocated GPU hours from the bill, active GPU hours "
+    "from the logs, η, coverage and the cost of idle GPU time.",
+    "columns": {
+        "usage_date": "UTC day.",
+        "resource_id": "Billed GPU resource (instance id or SageMaker ARN).",
+        "workload": "Workload of the resource's compute cost that day.",
+        "category": "Category of the resource's compute cost (training, inference, other).",
+        "instance_type": "Instance type.",
+        "gpu_count": "GPUs per instance (bill's product gpu, else pipelines/reference/gpu_instance_types.csv).",
+        "allocated_gpu_hours": "Billed instance hours × GPUs.",
+        "observed_gpu_hours": "GPU hours of allocated time that had samples.",
+        "active_gpu_hours": "Σ utilization × time over the observed GPU hours.",
+        "eta": "η per eta_basis (default observed: active / observed); NULL where coverage is 0.",
+        "coverage": "observed / allocated GPU hours.",
+        "eta_observed": "active / observed GPU hours (unobserved time not counted as idle).",
+        "eta_allocated": "active / allocated GPU hours (unobserved time counted as idle: a lower bound).",
+        "eta_sm": "SM-weighted η from DCGM_FI_PROF_SM_ACTIVE where the logs have it.",
+        "gpu_cost": f"Effective cost of the resource's GPU compute lines that day, {_MONEY}.",
+        "idle_cost": f"gpu_cost × (1 − eta), {_MONEY}; NULL where eta is NULL.",
+        "unobserved_cost": f"gpu_cost × (1 − coverage): spend with no utilization data, {_MONEY}.",
+        "eta_basis": "observed or allocated (MLCOST_ETA_BASIS).",
+        "metric_source": "Log format and metric η came from (none when unobserved).",
+    },
+}
+TABLES["predictions_daily"] = {
+    "description": "Successful predictions per UTC day, workload and endpoint, from SageMaker invocation metrics, "
+    "request logs or pre-aggregated counts.",
+    "columns": {
+        "usage_date": "UTC day.",
+        "workload": "Workload: mapping file, else the endpoint's tags on the bill, else the endpoint name.",
+        "endpoint": "SageMaker endpoint name or the model / endpoint field of the logs.",
+        "predictions": "Successful predictions ((invocations − failed) × predictions per invocation).",
+        "invocations": "Requests or invocations.",
+        "failed_requests": "Requests that failed (4XX / 5XX / error status).",
+        "source": "Formats the counts came from.",
+    },
+}
+TABLES["cost_per_prediction_daily"] = {
+    "description": "What a prediction of each workload cost each UTC day, on a direct basis (inference compute) and "
+    "a loaded basis (plus storage, egress and spread shared cost).",
+    "columns": {
+        "usage_date": "UTC day.",
+        "workload": "Model / workload.",
+        "predictions": "Successful predictions that day (0 when none were counted).",
+        "failed_requests": "Failed requests that day.",
+        "endpoints": "Endpoints the predictions came from.",
+        "inference_cost": f"Direct inference compute cost of the workload, {_MONEY}.",
+        "loaded_cost": f"Inference + storage + egress cost, including shared cost spread onto them, {_MONEY}.",
+        "cost_per_prediction": "inference_cost / predictions; NULL when there are no predictions.",
+        "cost_per_1k_predictions": "1000 × inference_cost / predictions.",
+        "loaded_cost_per_prediction": "loaded_cost / predictions.",
+        "loaded_cost_per_1k_predictions": "1000 × loaded_cost / predictions.",
+        "eta": "η (active / observed) of the workload's inference GPUs that day.",
+        "inference_idle_gpu_cost": f"Idle cost of the workload's inference GPUs, {_MONEY}.",
+        "billing_currency": "Currency of the money columns.",
+    },
+}
+
+
+def table_schema(table: str) -> TableSchema:
+    """The column schema shown in the Dagster UI, from these descriptions."""
+    return TableSchema(
+        columns=[TableColumn(name, "", description=text) for name, text in TABLES[table]["columns"].items()]
+    )

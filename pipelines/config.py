@@ -24,6 +24,8 @@ class Settings:
     predictions_source: str | None = None
     s3_endpoint_url: str | None = None
     rules_path: Path | None = None  # None: the shipped pipelines/attribution/default_rules.yaml
+    gpu_timezone: str = "UTC"  # zone of GPU log timestamps written without one (nvidia-smi host-local time)
+    eta_basis: str = "observed"  # observed: unobserved GPU time is not idle; allocated: it counts as idle
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
@@ -37,6 +39,8 @@ class Settings:
             predictions_source=_env("MLCOST_PREDICTIONS_SOURCE"),
             s3_endpoint_url=_env("MLCOST_S3_ENDPOINT_URL"),
             rules_path=Path(_env("MLCOST_RULES")) if _env("MLCOST_RULES") else None,
+            gpu_timezone=_env("MLCOST_GPU_TIMEZONE", "UTC"),
+            eta_basis=_env("MLCOST_ETA_BASIS", "observed"),
             duckdb_memory_limit=_env("MLCOST_DUCKDB_MEMORY_LIMIT", "2GB"),
             duckdb_threads=int(_env("MLCOST_DUCKDB_THREADS", "2")),
         )

@@ -2,18 +2,24 @@
 
 from dagster import Definitions
 
-from pipelines.attribution import assets as attribution_assets
-from pipelines.billing import assets as billing_assets
+from pipelines.attribution import assets as attribution
+from pipelines.billing import assets as billing
 from pipelines.config import Settings
+from pipelines.gpu import assets as gpu
 from pipelines.jobs import JOBS
+from pipelines.predictions import assets as predictions
 from pipelines.resources import MlcostResource
 
 defs = Definitions(
     assets=[
-        billing_assets.line_items,
-        attribution_assets.cost_attribution,
-        attribution_assets.cost_by_category_daily,
-        attribution_assets.reconciliation,
+        billing.line_items,
+        attribution.cost_attribution,
+        attribution.cost_by_category_daily,
+        attribution.reconciliation,
+        gpu.gpu_samples,
+        gpu.gpu_efficiency_daily,
+        predictions.predictions_daily,
+        predictions.cost_per_prediction_daily,
     ],
     jobs=JOBS,
     resources={"mlcost": MlcostResource.from_settings(Settings.from_env())},

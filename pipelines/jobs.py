@@ -12,7 +12,14 @@ ingest_billing = define_asset_job(
 )
 daily_tables = define_asset_job(
     "daily_tables",
-    selection=AssetSelection.assets("cost_attribution", "cost_by_category_daily"),
+    selection=AssetSelection.assets(
+        "cost_attribution",
+        "cost_by_category_daily",
+        "gpu_samples",
+        "gpu_efficiency_daily",
+        "predictions_daily",
+        "cost_per_prediction_daily",
+    ),
     partitions_def=days,
 )
 monthly_reconciliation = define_asset_job(

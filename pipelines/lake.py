@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -191,3 +192,41 @@ def register_views(con: duckdb.DuckDBPyConnection, settings: Settings, tables: S
             f"CREATE OR REPLACE TEMP VIEW {quote_ident(table)} AS "
             f"SELECT * FROM read_parquet({quote_literal(table_glob(settings, table))}, union_by_name = true)"
         )
+
+
+def register_view_or_empty(
+    con: duckdb.DuckDBPyConnection, settings: Settings, table: str, empty_columns: str
+) -> bool:
+    """Register a lake table as a view, or as an empty typed table when it has no data yet (no logs configured).
+
+    `empty_columns` is the column list of the empty table, e.g. "usage_date DATE, resource_id VARCHAR".
+    Returns whether the table had data.
+    """
+    if has_data(settings, table):
+        register_views(con, settings, [table])
+        return True
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({empty_columns})")
+    return False
+
+
+def days_between(start: date, end: date) -> list[str]:
+    """Every UTC day from start to end inclusive, as ISO strings (the daily partition keys)."""
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def publish_days(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    table: str,
+    query: str,
+    params: dict,
+    start: date,
+    end: date,
+) -> dict[str, int]:
+    """Publish a daily table for start..end in one pass of `query`; days it returns no row for are removed."""
+    with PartitionWriter(con, settings, table) as writer:
+        writer.stage_many(query, params)
+        for day in days_between(start, end):
+            if day not in writer.staged:
+                writer.remove(day)
+        return writer.publish()

@@ -18,6 +18,8 @@ class MlcostResource(ConfigurableResource):
     predictions_source: str | None = None
     s3_endpoint_url: str | None = None
     rules_path: str | None = None
+    gpu_timezone: str = "UTC"
+    eta_basis: str = "observed"
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
@@ -30,6 +32,8 @@ class MlcostResource(ConfigurableResource):
             predictions_source=settings.predictions_source,
             s3_endpoint_url=settings.s3_endpoint_url,
             rules_path=str(settings.rules_path) if settings.rules_path else None,
+            gpu_timezone=settings.gpu_timezone,
+            eta_basis=settings.eta_basis,
             duckdb_memory_limit=settings.duckdb_memory_limit,
             duckdb_threads=settings.duckdb_threads,
         )
@@ -42,6 +46,8 @@ class MlcostResource(ConfigurableResource):
             predictions_source=self.predictions_source,
             s3_endpoint_url=self.s3_endpoint_url,
             rules_path=Path(self.rules_path) if self.rules_path else None,
+            gpu_timezone=self.gpu_timezone,
+            eta_basis=self.eta_basis,
             duckdb_memory_limit=self.duckdb_memory_limit,
             duckdb_threads=self.duckdb_threads,
         )

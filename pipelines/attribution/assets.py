@@ -19,7 +19,8 @@ from dagster import (
 
 from pipelines import lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
-from pipelines.billing.assets import line_items, table_schema
+from pipelines.billing.assets import line_items
+from pipelines.catalog import table_schema
 from pipelines.partitions import billing_periods, days
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog

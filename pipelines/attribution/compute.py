@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 
@@ -10,11 +10,6 @@ from pipelines import lake
 from pipelines.attribution.rules import Rules, register
 from pipelines.config import Settings
 from pipelines.sqlfiles import load_sql
-
-
-def days_between(start: date, end: date) -> list[str]:
-    """Every UTC day from start to end inclusive, as ISO strings (the daily partition keys)."""
-    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
 def attribute(
@@ -29,23 +24,14 @@ def attribute(
         "tag_keys": rules.tag_keys,
         "sagemaker_names": rules.sagemaker_names,
     }
-    with lake.PartitionWriter(con, settings, "cost_attribution") as writer:
-        writer.stage_many(load_sql("cost_attribution"), params)
-        for day in days_between(start, end):
-            if day not in writer.staged:
-                writer.remove(day)
-        return writer.publish()
+    return lake.publish_days(con, settings, "cost_attribution", load_sql("cost_attribution"), params, start, end)
 
 
 def summarize_by_category(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     """Publish cost_by_category_daily for start..end from the published cost_attribution."""
     lake.register_views(con, settings, ["cost_attribution"])
-    with lake.PartitionWriter(con, settings, "cost_by_category_daily") as writer:
-        writer.stage_many(load_sql("cost_by_category_daily"), {"start_date": start, "end_date": end})
-        for day in days_between(start, end):
-            if day not in writer.staged:
-                writer.remove(day)
-        return writer.publish()
+    params = {"start_date": start, "end_date": end}
+    return lake.publish_days(con, settings, "cost_by_category_daily", load_sql("cost_by_category_daily"), params, start, end)
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date) -> list[dict]:

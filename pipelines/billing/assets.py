@@ -9,25 +9,16 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     RetryRequested,
-    TableColumn,
-    TableSchema,
     asset,
 )
 
 from pipelines import lake
 from pipelines.billing.ingest import ingest_deliveries, published_state
-from pipelines.catalog import TABLES
+from pipelines.catalog import table_schema
 from pipelines.errors import InputError
 from pipelines.partitions import billing_periods, month_keys
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
-
-
-def table_schema(table: str) -> TableSchema:
-    """The column schema shown in the Dagster UI, from the catalog descriptions."""
-    return TableSchema(
-        columns=[TableColumn(name, "", description=text) for name, text in TABLES[table]["columns"].items()]
-    )
 
 
 def _is_transient(exc: Exception) -> bool:

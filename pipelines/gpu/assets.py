@@ -1,0 +1,135 @@
+"""Dagster assets for GPU efficiency: gpu_samples (the logs, normalized) and gpu_efficiency_daily (η, idle cost)."""
+
+from datetime import timedelta
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines import lake
+from pipelines.attribution.assets import cost_attribution
+from pipelines.catalog import table_schema
+from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
+from pipelines.partitions import days
+from pipelines.resources import MlcostResource
+from pipelines.warehouse import refresh_catalog
+
+# Below this share of billed GPU time with samples, η describes too little of the fleet to act on.
+COVERAGE_WARN_BELOW = 0.5
+
+
+def _day_range(context: AssetExecutionContext):
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - timedelta(days=1)
+
+
+@asset(
+    partitions_def=days,
+    deps=[cost_attribution],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="gpu",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("gpu_samples")},
+)
+def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
+    """GPU utilization samples from DCGM, nvidia-smi and CloudWatch/SageMaker exports, one metric per row (0–1)."""
+    settings = mlcost.settings()
+    start, end = _day_range(context)
+    con = lake.connect(settings)
+    lake.register_views(con, settings, ["cost_attribution"])
+    result = read_source(settings, gpu_counts_from_bill(con))
+    written = publish_samples(con, settings, result, start, end)
+    refresh_catalog(settings)
+    for path, reason in result.rejected_files.items():
+        context.log.warning(f"GPU log rejected: {reason}")
+    rejected = "\n".join(f"- {reason}" for reason in result.rejected_files.values()) or "none"
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "files_read": len(result.files_read),
+            "files_rejected": len(result.rejected_files),
+            "lines_skipped": sum(result.skipped_lines.values()),
+            "duplicate_samples_dropped": result.duplicate_samples,
+            "rejected": MetadataValue.md(rejected),
+        }
+    )
+
+
+@asset(
+    partitions_def=days,
+    deps=[cost_attribution, gpu_samples],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="gpu",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("gpu_efficiency_daily")},
+    check_specs=[
+        AssetCheckSpec("eta_between_0_and_1", asset="gpu_efficiency_daily", blocking=True),
+        AssetCheckSpec("active_not_above_allocated", asset="gpu_efficiency_daily", blocking=True),
+        AssetCheckSpec("coverage_above_threshold", asset="gpu_efficiency_daily", blocking=False),
+    ],
+)
+def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
+    """η = active / allocated GPU time per GPU resource and day, coverage, and the cost of idle GPU time."""
+    settings = mlcost.settings()
+    start, end = _day_range(context)
+    con = lake.connect(settings)
+    written = compute_efficiency(con, settings, start, end, settings.eta_basis)
+    refresh_catalog(settings)
+    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily", "usage_date DATE")
+    params = [start, end]
+    where = "WHERE usage_date BETWEEN ? AND ?"
+    if lake.has_data(settings, "gpu_efficiency_daily"):
+        bad_eta, bad_active, totals = (
+            con.execute(f"SELECT count(*) FROM gpu_efficiency_daily {where} AND (eta < 0 OR eta > 1)", params).fetchone()[0],
+            con.execute(
+                f"SELECT count(*) FROM gpu_efficiency_daily {where} AND active_gpu_hours > allocated_gpu_hours + 1e-9",
+                params,
+            ).fetchone()[0],
+            con.execute(
+                f"SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), "
+                f"sum(gpu_cost), sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) "
+                f"FROM gpu_efficiency_daily {where}",
+                params,
+            ).fetchone(),
+        )
+        top = con.execute(
+            f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
+            "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
+            params,
+        ).fetchall()
+    else:
+        bad_eta, bad_active, totals, top = 0, 0, (None, None, None, None), []
+    coverage = float(totals[0] or 0)
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "coverage": coverage,
+            "eta": float(totals[3]) if totals[3] is not None else None,
+            "idle_cost": float(totals[1] or 0),
+            "gpu_cost": float(totals[2] or 0),
+            "top_idle": MetadataValue.md(
+                "\n".join(["| resource | workload | idle cost |", "|---|---|---:|"] + [f"| {r} | {w} | {c:,.2f} |" for r, w, c in top])
+            ),
+        },
+        check_results=[
+            AssetCheckResult(check_name="eta_between_0_and_1", passed=bad_eta == 0, metadata={"rows": bad_eta}),
+            AssetCheckResult(
+                check_name="active_not_above_allocated", passed=bad_active == 0, metadata={"rows": bad_active}
+            ),
+            AssetCheckResult(
+                check_name="coverage_above_threshold",
+                passed=coverage >= COVERAGE_WARN_BELOW,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"coverage": coverage, "threshold": COVERAGE_WARN_BELOW},
+            ),
+        ],
+    )

@@ -1,0 +1,85 @@
+"""Publish gpu_samples and gpu_efficiency_daily for a range of days (sql/gpu_samples.sql, gpu_efficiency_daily.sql)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from pipelines import lake
+from pipelines.config import REPO_ROOT, Settings
+from pipelines.gpu.samples import SAMPLES_SCHEMA, GpuReadResult, read_gpu_samples
+from pipelines.sqlfiles import load_sql, quote_literal
+
+GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
+GPU_SAMPLES_COLUMNS = (
+    "usage_date DATE, ts TIMESTAMP, resource_id VARCHAR, host VARCHAR, gpu_index INTEGER, gpu_uuid VARCHAR, "
+    "gpu_model VARCHAR, metric VARCHAR, value DOUBLE, interval_seconds DOUBLE, source_file VARCHAR, "
+    "source_format VARCHAR"
+)
+GPU_EFFICIENCY_COLUMNS = (
+    "usage_date DATE, resource_id VARCHAR, workload VARCHAR, category VARCHAR, instance_type VARCHAR, "
+    "gpu_count INTEGER, allocated_gpu_hours DOUBLE, observed_gpu_hours DOUBLE, active_gpu_hours DOUBLE, eta DOUBLE, "
+    "coverage DOUBLE, eta_observed DOUBLE, eta_allocated DOUBLE, eta_sm DOUBLE, gpu_cost DOUBLE, idle_cost DOUBLE, "
+    "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR"
+)
+ETA_BASES = ("observed", "allocated")
+
+
+def register_gpu_types(con: duckdb.DuckDBPyConnection) -> None:
+    """The shipped table of GPUs per instance type, used where the bill has no product gpu count."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE gpu_instance_types AS SELECT * FROM read_csv({quote_literal(str(GPU_TYPES))}, "
+        "header = true, columns = {'instance_type': 'VARCHAR', 'gpu_count': 'INTEGER', 'gpu_model': 'VARCHAR'})"
+    )
+
+
+def gpu_counts_from_bill(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """GPUs per SageMaker endpoint name (lower-cased) from the bill: SageMaker's GPUUtilization is a sum over them."""
+    register_gpu_types(con)
+    rows = con.execute(
+        """
+        SELECT lower(regexp_extract(a.resource_id, '/([^/]+)$', 1)) AS name,
+               max(coalesce(nullif(a.product_gpu_count, 0), t.gpu_count)) AS gpus
+        FROM cost_attribution a
+        LEFT JOIN gpu_instance_types t
+          ON regexp_replace(lower(coalesce(a.instance_type, regexp_extract(a.usage_type, ':(.*)$', 1))), '^ml\\.', '')
+             = t.instance_type
+        WHERE a.resource_id LIKE 'arn:aws:sagemaker:%' GROUP BY 1 HAVING gpus > 0
+        """
+    ).fetchall()
+    return {name: int(gpus) for name, gpus in rows}
+
+
+def read_source(settings: Settings, gpu_counts: dict[str, int] | None = None) -> GpuReadResult:
+    """Read the configured GPU source, or an empty result when none is configured."""
+    if not settings.gpu_source:
+        return GpuReadResult(samples=pl.DataFrame(schema=SAMPLES_SCHEMA))
+    return read_gpu_samples(settings.gpu_source, gpu_counts=gpu_counts, timezone=settings.gpu_timezone)
+
+
+def publish_samples(
+    con: duckdb.DuckDBPyConnection, settings: Settings, result: GpuReadResult, start: date, end: date
+) -> dict[str, int]:
+    """Publish the samples whose interval starts in start..end, one file per day."""
+    con.register("gpu_sample_rows", result.samples)
+    try:
+        return lake.publish_days(con, settings, "gpu_samples", load_sql("gpu_samples"), {"start_date": start, "end_date": end}, start, end)
+    finally:
+        con.unregister("gpu_sample_rows")
+
+
+def compute_efficiency(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date, eta_basis: str = "observed"
+) -> dict[str, int]:
+    """Publish gpu_efficiency_daily for start..end from cost_attribution and gpu_samples."""
+    if eta_basis not in ETA_BASES:
+        raise ValueError(f"eta basis must be one of {ETA_BASES}")
+    register_gpu_types(con)
+    lake.register_views(con, settings, ["cost_attribution"])
+    lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
+    return lake.publish_days(con, settings, "gpu_efficiency_daily", 
+            load_sql("gpu_efficiency_daily"), {"start_date": start, "end_date": end, "eta_basis": eta_basis}
+        , start, end)
+

@@ -1,0 +1,118 @@
+"""Dagster assets for cost per prediction: predictions_daily and cost_per_prediction_daily."""
+
+from datetime import timedelta
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines import lake
+from pipelines.attribution.assets import cost_attribution
+from pipelines.catalog import table_schema
+from pipelines.gpu.assets import gpu_efficiency_daily
+from pipelines.partitions import days
+from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions, read_source
+from pipelines.resources import MlcostResource
+from pipelines.warehouse import refresh_catalog
+
+
+def _day_range(context: AssetExecutionContext):
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - timedelta(days=1)
+
+
+@asset(
+    partitions_def=days,
+    deps=[cost_attribution],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="predictions",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("predictions_daily")},
+)
+def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
+    """Successful predictions per day, workload and endpoint, from invocation metrics, request logs or counts."""
+    settings = mlcost.settings()
+    start, end = _day_range(context)
+    result = read_source(settings)
+    if result is not None:
+        # A file that cannot be read would make cost per prediction wrong: stop the partition and say why.
+        result.raise_for_rejected()
+        for warning in result.warnings[:20]:
+            context.log.warning(warning)
+    con = lake.connect(settings)
+    written = publish_predictions(con, settings, result, start, end)
+    refresh_catalog(settings)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "files_read": len(result.files_read) if result else 0,
+            "lines_skipped": sum(result.skipped_lines.values()) if result else 0,
+            "conflicting_datapoints": result.conflicts if result else 0,
+        }
+    )
+
+
+@asset(
+    partitions_def=days,
+    deps=[cost_attribution, predictions_daily, gpu_efficiency_daily],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="mlcost_lake",
+    group_name="predictions",
+    kinds={"duckdb", "parquet"},
+    metadata={"dagster/column_schema": table_schema("cost_per_prediction_daily")},
+    check_specs=[
+        AssetCheckSpec("cost_without_predictions", asset="cost_per_prediction_daily", blocking=False),
+        AssetCheckSpec("predictions_not_negative", asset="cost_per_prediction_daily", blocking=True),
+    ],
+)
+def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostResource):
+    """Per day and workload: predictions, direct and loaded inference cost, cost per 1k predictions, η."""
+    settings = mlcost.settings()
+    start, end = _day_range(context)
+    con = lake.connect(settings)
+    written = compute_cost_per_prediction(con, settings, start, end)
+    refresh_catalog(settings)
+    rows, negative, table = [], 0, []
+    if lake.has_data(settings, "cost_per_prediction_daily"):
+        lake.register_views(con, settings, ["cost_per_prediction_daily"])
+        params = [start, end]
+        rows = con.execute(
+            "SELECT workload, count(*), round(sum(inference_cost), 2) FROM cost_per_prediction_daily "
+            "WHERE usage_date BETWEEN ? AND ? AND predictions = 0 AND inference_cost <> 0 GROUP BY 1 ORDER BY 1",
+            params,
+        ).fetchall()
+        negative = con.execute(
+            "SELECT count(*) FROM cost_per_prediction_daily WHERE usage_date BETWEEN ? AND ? AND predictions < 0",
+            params,
+        ).fetchone()[0]
+        table = con.execute(
+            "SELECT workload, sum(predictions), 1000 * sum(inference_cost) / nullif(sum(predictions), 0), "
+            "1000 * sum(loaded_cost) / nullif(sum(predictions), 0) FROM cost_per_prediction_daily "
+            "WHERE usage_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1",
+            params,
+        ).fetchall()
+    preview = ["| workload | predictions | $/1k direct | $/1k loaded |", "|---|---:|---:|---:|"] + [
+        f"| {w} | {p:,.0f} | {d if d is None else round(d, 4)} | {lo if lo is None else round(lo, 4)} |"
+        for w, p, d, lo in table
+    ]
+    yield MaterializeResult(
+        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))},
+        check_results=[
+            AssetCheckResult(
+                check_name="cost_without_predictions",
+                passed=not rows,
+                severity=AssetCheckSeverity.WARN,
+                description="workloads with inference cost but no predictions on some days (cost per prediction NULL)",
+                metadata={"workloads": MetadataValue.md("\n".join(f"- {w}: {n} day(s), {c:,.2f}" for w, n, c in rows) or "none")},
+            ),
+            AssetCheckResult(check_name="predictions_not_negative", passed=negative == 0, metadata={"rows": negative}),
+        ],
+    )
