@@ -26,6 +26,7 @@ class Settings:
     rules_path: Path | None = None  # None: the shipped pipelines/attribution/default_rules.yaml
     gpu_timezone: str = "UTC"  # zone of GPU log timestamps written without one (nvidia-smi host-local time)
     eta_basis: str = "observed"  # observed: unobserved GPU time is not idle; allocated: it counts as idle
+    history_versions: int = 5  # superseded versions of a restated billing period kept under lake/_history
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
@@ -41,6 +42,7 @@ class Settings:
             rules_path=Path(_env("MLCOST_RULES")) if _env("MLCOST_RULES") else None,
             gpu_timezone=_env("MLCOST_GPU_TIMEZONE", "UTC"),
             eta_basis=_env("MLCOST_ETA_BASIS", "observed"),
+            history_versions=int(_env("MLCOST_HISTORY_VERSIONS", "5")),
             duckdb_memory_limit=_env("MLCOST_DUCKDB_MEMORY_LIMIT", "2GB"),
             duckdb_threads=int(_env("MLCOST_DUCKDB_THREADS", "2")),
         )

@@ -20,6 +20,7 @@ class MlcostResource(ConfigurableResource):
     rules_path: str | None = None
     gpu_timezone: str = "UTC"
     eta_basis: str = "observed"
+    history_versions: int = 5
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
@@ -34,6 +35,7 @@ class MlcostResource(ConfigurableResource):
             rules_path=str(settings.rules_path) if settings.rules_path else None,
             gpu_timezone=settings.gpu_timezone,
             eta_basis=settings.eta_basis,
+            history_versions=settings.history_versions,
             duckdb_memory_limit=settings.duckdb_memory_limit,
             duckdb_threads=settings.duckdb_threads,
         )
@@ -48,6 +50,7 @@ class MlcostResource(ConfigurableResource):
             rules_path=Path(self.rules_path) if self.rules_path else None,
             gpu_timezone=self.gpu_timezone,
             eta_basis=self.eta_basis,
+            history_versions=self.history_versions,
             duckdb_memory_limit=self.duckdb_memory_limit,
             duckdb_threads=self.duckdb_threads,
         )

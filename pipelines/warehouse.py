@@ -42,6 +42,19 @@ def refresh_catalog(settings: Settings) -> list[str]:
                             f"COMMENT ON COLUMN {quote_ident(table)}.{quote_ident(column)} IS {quote_literal(text)}"
                         )
             exposed.append(table)
+        history = settings.lake / "_history" / "line_items"
+        if any(history.glob("*/*/*.parquet")):
+            # Superseded versions of restated billing periods: "what did we report for that month last week".
+            con.execute(
+                "CREATE VIEW line_items_history AS SELECT * FROM "
+                f"read_parquet({quote_literal(str(history / '*' / '*' / '*.parquet'))}, hive_partitioning = true, "
+                "union_by_name = true)"
+            )
+            con.execute(
+                "COMMENT ON VIEW line_items_history IS 'Superseded versions of restated billing periods "
+                "(line_items columns plus superseded, the UTC time the next delivery replaced them).'"
+            )
+            exposed.append("line_items_history")
         con.execute("CHECKPOINT")
     finally:
         con.close()

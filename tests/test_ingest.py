@@ -134,3 +134,30 @@ def test_cli_bad_source_exits_non_zero_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "unknown billing export format" in proc.stderr and str(bad) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_restatement_replaces_and_keeps_the_superseded_version(tmp_path, settings, con):
+    from pipelines.warehouse import refresh_catalog
+
+    first = write_csv(tmp_path / "a.csv", CUR1_HEADER, GOOD_ROWS)
+    ingest_deliveries(con, settings, [FileDelivery(files=(first,), delivery_id="A", fingerprint="a")])
+    restated = write_csv(tmp_path / "b.csv", CUR1_HEADER, [GOOD_ROWS[0][:6] + ["2.5", "1"], GOOD_ROWS[1]])
+    written = ingest_deliveries(con, settings, [FileDelivery(files=(restated,), delivery_id="B", fingerprint="b")])
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(2.75)
+    refresh_catalog(settings)
+    import duckdb
+
+    ro = duckdb.connect(str(settings.warehouse), read_only=True)
+    assert ro.execute("SELECT sum(billed_cost), count(*) FROM line_items").fetchone() == (pytest.approx(2.75), 2)
+    old = ro.execute("SELECT delivery_id, sum(billed_cost), count(DISTINCT superseded) FROM line_items_history GROUP BY 1").fetchall()
+    assert old == [("A", pytest.approx(1.256), 1)]
+    ro.close()
+    # Retention: only the newest `history_versions` superseded versions are kept.
+    from dataclasses import replace
+
+    short = replace(settings, history_versions=1)
+    for n, cost in enumerate(["3", "4"]):
+        again = write_csv(tmp_path / f"c{n}.csv", CUR1_HEADER, [GOOD_ROWS[0][:6] + [cost, "1"]])
+        ingest_deliveries(con, short, [FileDelivery(files=(again,), delivery_id=f"C{n}", fingerprint=f"c{n}")])
+    versions = list((settings.lake / "_history" / "line_items" / "billing_period=2026-10-01").glob("superseded=*"))
+    assert len(versions) == 1

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import re
+import shutil
 import zlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -281,6 +284,8 @@ def ingest_deliveries(
         loads.append(load)
 
     written: dict[str, dict] = {}
+    for period, load in owner.items():
+        keep_history(settings, period, load.delivery_id)
     with lake.PartitionWriter(con, settings, "line_items") as writer:
         for period, load in sorted(owner.items()):
             writer.stage(period, f"SELECT * FROM {quote_ident(load.table)} WHERE billing_period = ?", [period])
@@ -297,6 +302,32 @@ def ingest_deliveries(
     for load in loads:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(load.table)}")
     return written
+
+
+def keep_history(settings: Settings, period: str, new_delivery_id: str) -> Path | None:
+    """Before a restatement replaces a billing period, keep the published version under lake/_history.
+
+    A hard link (a copy where links are impossible) costs nothing and survives the rename that publishes the new
+    version; only the newest `settings.history_versions` versions per period are kept.
+    """
+    current = lake.partition_path(settings, "line_items", period)
+    state = published_state(settings, period)
+    if not current.exists() or state is None or state.get("delivery_id") == new_delivery_id:
+        return None
+    folder = settings.lake / "_history" / "line_items" / f"billing_period={period}"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(state.get("delivery_id")))
+    target = folder / f"superseded={stamp}" / f"{safe_id}.parquet"
+    target.parent.mkdir()
+    try:
+        os.link(current, target)
+    except OSError:
+        shutil.copy2(current, target)
+    versions = sorted(folder.glob("superseded=*"))
+    for old in versions[: max(0, len(versions) - settings.history_versions)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def source_periods(settings: Settings) -> list[date]:
