@@ -44,6 +44,7 @@ TABLES: dict[str, dict] = {
             "product_gpu_count": "GPUs per instance as the bill states it (product gpu), when present.",
             "tags": "Resource tags as a MAP; keys normalized like CUR 2.0 (user:workload-type → user_workload_type).",
             "source_file": "File the line was read from.",
+            "source_row": "Row of the line in its Parquet source file (1-based); NULL for CSV sources.",
             "delivery_id": "Delivery (CUR 2.0 executionId, legacy assemblyId, or file hash) the line came from.",
             "source_format": "Export flavour: cur2, cur1 or focus.",
         },

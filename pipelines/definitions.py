@@ -7,6 +7,7 @@ from pipelines.billing import assets as billing
 from pipelines.config import Settings
 from pipelines.gpu import assets as gpu
 from pipelines.jobs import JOBS
+from pipelines.operations import SCHEDULES, SENSORS, with_freshness
 from pipelines.predictions import assets as predictions
 from pipelines.resources import MlcostResource
 
@@ -22,5 +23,9 @@ defs = Definitions(
         predictions.cost_per_prediction_daily,
     ],
     jobs=JOBS,
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources={"mlcost": MlcostResource.from_settings(Settings.from_env())},
 )
+# The daily tables turn red in the UI when older than 36 hours (docs/operations.md).
+defs = with_freshness(defs)

@@ -89,6 +89,9 @@ class PartitionWriter:
         self.settings = settings
         self.table = table
         self.column = PARTITION_COLUMNS[table]
+        # Every writer is an entry point (an asset, a test, a UI rerun of one day): each clears what killed
+        # runs left behind, so no entry point can forget to.
+        clean_scratch(settings)
         self.scratch = settings.tmp / f"write-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.scratch.mkdir(parents=True)
         self.staged: dict[str, Path] = {}
@@ -158,17 +161,24 @@ class PartitionWriter:
 
 
 def clean_scratch(settings: Settings) -> int:
-    """Remove temporary files left by a killed run (their names carry a pid that is no longer alive)."""
+    """Remove temporary files left by a killed run (their names carry a pid that is no longer alive).
+
+    Partition scratch folders (`tmp/write-<pid>-*`) and catalogs being rebuilt (`.warehouse-<pid>-*.duckdb`).
+    """
     removed = 0
-    if not settings.tmp.exists():
-        return 0
-    for path in settings.tmp.glob("write-*"):
+    leftovers = list(settings.tmp.glob("write-*")) if settings.tmp.exists() else []
+    if settings.home.exists():
+        leftovers += settings.home.glob(".warehouse-*")
+    for path in leftovers:
         try:
             pid = int(path.name.split("-")[1])
         except (IndexError, ValueError):
             continue
         if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(path, ignore_errors=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
     return removed
 

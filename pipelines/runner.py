@@ -40,15 +40,20 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
 
 
 def _failure_message(result) -> str:
+    """The failing step's error, as one line for a user: an InputError's own text, else its class and text."""
     for event in result.all_events:
-        if event.is_step_failure or event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            while error.cause is not None and error.cls_name not in ("InputError",):
-                if error.cls_name in ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"):
-                    error = error.cause
-                else:
-                    break
-            return f"{error.cls_name}: {error.message.strip()}" if error.cls_name != "InputError" else error.message.strip()
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.event_specific_data.error
+        chain = []
+        while error is not None:
+            chain.append(error)
+            error = error.cause
+        for err in chain:
+            if err.cls_name in ("InputError", "DownloadError", "TransientS3Error"):
+                return err.message.strip().removeprefix(f"pipelines.errors.{err.cls_name}: ").splitlines()[0]
+        last = chain[-1]
+        return f"{last.cls_name}: {last.message.strip().splitlines()[0]}"
     return "the run failed (see the Dagster UI for the run's logs)"
 
 
@@ -56,8 +61,9 @@ def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: st
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance,
-        # The run's full event log is in the Dagster instance (make ui); the terminal gets warnings only.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        # The run's full event log, tracebacks included, is in the Dagster instance (make ui); the terminal
+        # gets only this module's one-line summary of a failure.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         tags={RANGE_START: start, RANGE_END: end, "mlcost/launched_by": "mlcost run"},
         raise_on_error=False,
     )

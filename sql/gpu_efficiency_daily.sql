@@ -49,8 +49,8 @@ gpu_lines as (
     where coalesce(nullif(c.product_gpu_count, 0), t.gpu_count) > 0
 ),
 
--- One billed interval per resource and charge period (split lines of one hour, such as partial commitment
--- coverage, are summed so that samples are not counted twice).
+-- One billed interval per resource and charge period: lines of one hour (partial commitment coverage splits an
+-- instance hour into fractions) are summed, so samples are matched once.
 billed as (
     select
         usage_date,
@@ -60,7 +60,8 @@ billed as (
         charge_period_end as interval_end,
         any_value(instance_type) as instance_type,
         max(gpu_count) as gpu_count,
-        least(sum(usage_quantity) * 3600, epoch(charge_period_end) - epoch(charge_period_start)) as billed_seconds,
+        -- Instance hours, not wall time: an endpoint of two instances bills two hours per hour.
+        sum(usage_quantity) * 3600 as billed_seconds,
         sum(effective_cost) as gpu_cost,
         arg_max(workload, effective_cost) as workload,
         arg_max(category, effective_cost) as category

@@ -38,6 +38,7 @@ final as (
         product_gpu_count,
         coalesce(tags, map()) as tags,
         source_file,
+        source_row,
         $delivery_id as delivery_id,
         $source_format as source_format
     from staged

@@ -559,7 +559,7 @@ def test_hosts_csv_in_source_folder_and_explicit_mapping_file(tmp_path):
 
 def test_broken_mapping_file_is_an_input_error(tmp_path):
     write(tmp_path / "hosts.csv", "name,instance\nnode-1,i-1\n")
-    with pytest.raises(InputError, match="host,resource_id"):
+    with pytest.raises(InputError, match="needs columns host"):
         read_gpu_samples(tmp_path)
 
 
@@ -689,3 +689,13 @@ def test_any_input_is_read_or_rejected_with_an_input_error(prefix, body):
         if result.samples.height:
             assert result.samples["value"].is_between(0.0, 1.0).all()
             assert (result.samples["interval_seconds"] > 0).all()
+
+
+def test_half_missing_samples_keep_the_true_interval(tmp_path):
+    """With samples lost, the typical gap is still 10 s: the first sample must not claim the median 20 s."""
+    seconds = [10, 20, 30, 40, 60, 90, 110, 140, 150]  # gaps: 10 s most common, median 15 s
+    text = "timestamp, index, utilization.gpu [%]\n" + "".join(
+        f"2026/01/01 12:{s // 60:02d}:{s % 60:02d}.000, 0, 50 %\n" for s in seconds
+    )
+    result = read_gpu_file(write(tmp_path / "gpu.csv", text), resource_map={"gpu.csv": INSTANCE})
+    assert result.samples["interval_seconds"].to_list() == [10.0] * 9

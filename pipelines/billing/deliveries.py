@@ -17,7 +17,7 @@ import re
 from collections.abc import Container, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -32,6 +32,10 @@ _CUR2_PERIOD = re.compile(r"^BILLING_PERIOD=(\d{4})-(\d{2})$")
 _LEGACY_PERIOD = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{4})(\d{2})(\d{2})$")
 _PERIOD_VALUE = re.compile(r"^(\d{4})-?(\d{2})")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# A delivery time as AWS writes it: 20240602T010000Z (create-new folder names) or ISO 8601 (manifest fields).
+_TIMESTAMP = re.compile(
+    r"^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)?(?=$|-)"
+)
 _DOWNLOAD_THREADS = 4
 
 
@@ -46,6 +50,8 @@ class Delivery:
     files: tuple[Path, ...]
     manifest: Path | None
     source: str
+    # When AWS delivered it (manifest deliveryTimestamp, else the create-new folder's time); None: unknown.
+    delivered_at: datetime | None = None
 
 
 def discover_deliveries(
@@ -107,6 +113,7 @@ class _Parsed:
     flavour: str | None
     entries: list[tuple[str, str | None, str]]  # (as written, bucket or None, bucket-relative key)
     bucket: str | None  # the manifest's own `bucket` field, when it has one
+    delivered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +236,54 @@ def _parse_manifest(data: bytes, where: str, ref: _ManifestRef) -> _Parsed:
             seen.add(raw)
             entries.append(_parse_entry(raw, where))
     bucket = doc.get("bucket") if isinstance(doc.get("bucket"), str) and doc.get("bucket") else None
-    return _Parsed(period, delivery_id.strip(), flavour, entries, bucket)
+    delivered_at = _delivery_time(doc, ref, entries, where)
+    return _Parsed(period, delivery_id.strip(), flavour, entries, bucket, delivered_at)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """A UTC time from `20240602T010000Z` or ISO 8601 text (a suffix after `-` is ignored), or None."""
+    m = _TIMESTAMP.match(text.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _iso_timestamp(text: str) -> datetime | None:
+    try:
+        stamp = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return parse_timestamp(text)
+    # A time without a zone in an AWS manifest is UTC, like every time AWS writes.
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def _delivery_time(doc: dict, ref: _ManifestRef, entries: list, where: str) -> datetime | None:
+    """When this refresh was delivered, from what the export itself says; None when it says nothing.
+
+    The manifest's `deliveryTimestamp` first; else the `<timestamp>-<executionId>` folder of a create-new
+    refresh (the manifest's own folder, or the one all its data files share). File times are never used: a
+    copy or a sync rewrites them, and an older delivery copied later would then look newer.
+    """
+    if "deliveryTimestamp" in doc:
+        value = doc["deliveryTimestamp"]
+        stamp = _iso_timestamp(value) if isinstance(value, str) else None
+        if stamp is None:
+            raise InputError(where, f"field 'deliveryTimestamp' has an unreadable value {value!r}")
+        return stamp
+    if ref.subfolder is not None and (stamp := parse_timestamp(ref.subfolder)) is not None:
+        return stamp
+    folders = set()
+    for _, _, key in entries:
+        parts = key.split("/")
+        folders.add(next((p for p in parts[:-1] if parse_timestamp(p) is not None), None))
+    if len(folders) == 1 and None not in folders:
+        return parse_timestamp(folders.pop())
+    return None
 
 
 def _looks_like_focus(doc: dict) -> bool:
@@ -667,6 +721,7 @@ def _deliveries(
                 files=files,
                 manifest=manifest,
                 source=store.where(found.ref.rel),
+                delivered_at=found.parsed.delivered_at,
             )
         )
 

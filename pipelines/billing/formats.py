@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
-from pipelines.sqlfiles import quote_ident
+from pipelines.sqlfiles import quote_ident, quote_literal
 
 # Canonical CUR column → DuckDB type. Names are the Athena/CUR 2.0 snake_case names.
 CUR_COLUMNS: dict[str, str] = {
@@ -248,6 +248,9 @@ def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str
             parts.append(f"{expr} AS {quote_ident(canon)}")
         parts.append(_cur_tags(names))
     parts.append("filename AS source_file")
+    # Parquet readers run in parallel over files: the row number keeps the output order (and so the published
+    # bytes) the same on every run. CSV rows keep their order (preserve_insertion_order) and carry no number.
+    parts.append("file_row_number + 1 AS source_row" if det.container == "parquet" else "NULL::BIGINT AS source_row")
     return ",\n       ".join(parts)
 
 
@@ -262,10 +265,11 @@ def _cur_tags(names: dict[str, str]) -> str:
                 if canon.startswith("resource_tags_")]
     if not tag_cols:
         return "MAP(CAST([] AS VARCHAR[]), CAST([] AS VARCHAR[])) AS tags"
+    # Keys come from the header and are quoted as literals, so any character survives; values are kept exactly
+    # as written (spaces, quotes, newlines): only an empty value means "no tag".
     entries = ", ".join(
-        f"{{'key': '{key}', 'value': NULLIF(trim(CAST({quote_ident(orig)} AS VARCHAR)), '')}}"
+        f"{{'key': {quote_literal(key)}, 'value': NULLIF(CAST({quote_ident(orig)} AS VARCHAR), '')}}"
         for key, orig in sorted(tag_cols)
-        if re.fullmatch(r"[a-z0-9_]+", key)  # keys are spliced as literals: allow only snake_case
     )
     return f"map_from_entries(list_filter([{entries}], e -> e.value IS NOT NULL)) AS tags"
 

@@ -9,7 +9,9 @@ whole (AWS re-delivers the complete month-to-date every time), never appends to 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from pipelines import lake
 from pipelines.billing.formats import Detected, detect, missing_required, projection
@@ -27,6 +30,8 @@ from pipelines.errors import InputError
 from pipelines.sqlfiles import load_sql, quote_ident, quote_literal
 
 STATE_FILE = "_delivery.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,12 +44,14 @@ class DeliveryLoad:
     files: list[str]
     table: str
     periods: dict[str, dict] = field(default_factory=dict)
+    source: str = ""
+    delivered_at: str | None = None  # ISO UTC time AWS delivered it, when the export says
 
 
 def _read_function(det: Detected, files: list[Path]) -> str:
     paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
     if det.container == "parquet":
-        return f"read_parquet({paths}, union_by_name = true, filename = true)"
+        return f"read_parquet({paths}, union_by_name = true, filename = true, file_row_number = true)"
     # Legacy CUR and FOCUS CSVs: every column as text, cast by the projection, so a bad value is reported by name.
     return (
         f"read_csv({paths}, header = true, all_varchar = true, union_by_name = true, filename = true, "
@@ -123,7 +130,84 @@ def stage_delivery(
             message = f"the gzip stream is damaged or truncated ({message})"
         raise InputError(_guess_file(str(exc), files), f"cannot read the file: {message}") from None
     _validate(con, name, files)
+    if len(files) > 1:
+        _refuse_repeated_lines(con, first, files, tuple(all_columns))
     return name, first
+
+
+def _refuse_repeated_lines(
+    con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], columns: tuple[str, ...]
+) -> None:
+    """Refuse a delivery in which a line of one file appears again, identical, in another file.
+
+    AWS never repeats a line across the parts of one delivery; an identical line in two files is a copied
+    or re-uploaded file, and loading both would count its dollars twice. Dropping one copy would hide that,
+    so the delivery is refused with both files named. Identical lines inside one file are kept: that is the
+    export's own content. Compares whole source rows (every column, not only those loaded) by a 64-bit hash.
+    """
+    digests: dict[str, Path] = {}
+    for path in files:
+        digest = _file_digest(path)
+        if digest in digests:
+            raise InputError(
+                path,
+                f"has exactly the same content as {digests[digest]} of the same delivery: every line would "
+                "be counted twice; remove the copy",
+            )
+        digests[digest] = path
+    row_hash = "hash(" + ", ".join(quote_ident(c) for c in columns) + ")"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE repeated_lines AS "
+        f"SELECT h, min(filename) AS first_file, max(filename) AS second_file, count(*) AS copies FROM ("
+        f"SELECT filename, {row_hash} AS h FROM {_read_function(det, files)}) "
+        "GROUP BY h HAVING count(DISTINCT filename) > 1"
+    )
+    try:
+        found = con.execute(
+            "SELECT first_file, second_file, count(*) OVER () FROM repeated_lines "
+            "ORDER BY first_file, second_file LIMIT 1"
+        ).fetchone()
+        if found is None:
+            return
+        first_file, second_file, lines = found
+        line = _first_repeated_line(con, det, Path(second_file), columns, row_hash)
+        raise InputError(
+            second_file,
+            f"{lines} line(s) are exact copies of lines in {first_file} of the same delivery; AWS never "
+            "repeats a line across the files of one delivery, so these dollars would be counted twice (a "
+            "copied or re-uploaded file?)",
+            line=line,
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS repeated_lines")
+
+
+def _first_repeated_line(
+    con: duckdb.DuckDBPyConnection, det: Detected, path: Path, columns: tuple[str, ...], row_hash: str
+) -> int | None:
+    """Line (CSV, header counted) or row (Parquet) number of the first repeated line in `path`, if known."""
+    try:
+        own = detect(path).columns
+        if set(own) != set(columns):
+            return None  # a file with other columns hashes differently on its own: no reliable number
+        source = _read_function(det, [path])
+        row = con.execute(
+            f"SELECT rn FROM (SELECT row_number() OVER () AS rn, {row_hash} AS h FROM {source}) "
+            "WHERE h IN (SELECT h FROM repeated_lines) ORDER BY rn LIMIT 1"
+        ).fetchone()
+    except (duckdb.Error, InputError):
+        return None
+    if row is None:
+        return None
+    return int(row[0]) + (1 if det.container == "csv" else 0)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _damaged_gzip(files: list[Path]) -> tuple[Path, str] | None:
@@ -252,7 +336,12 @@ def ingest_deliveries(
         if delivery.billing_period is not None and wanted is not None and delivery.billing_period.isoformat() not in wanted:
             continue
         if not delivery.files:
-            continue  # an empty delivery (the manifest lists no file yet): nothing to replace the month with
+            # An empty delivery (the manifest lists no file yet) is no statement that the month cost nothing.
+            log.warning("%s: the delivery lists no data file; the published month is kept", delivery.source)
+            continue
+        delivered_at = getattr(delivery, "delivered_at", None)
+        if delivery.billing_period is not None and _older_than_published(settings, delivery, delivered_at):
+            continue
         table, det = stage_delivery(con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}")
         load = DeliveryLoad(
             delivery_id=delivery.delivery_id,
@@ -261,7 +350,11 @@ def ingest_deliveries(
             files=[str(f) for f in delivery.files],
             table=table,
             periods=period_totals(con, table),
+            source=str(delivery.source),
+            delivered_at=delivered_at.isoformat() if delivered_at is not None else None,
         )
+        if not load.periods:
+            log.warning("%s: the delivery has no line; no billing period is replaced", delivery.source)
         if delivery.billing_period is not None:
             expected = delivery.billing_period.isoformat()
             others = sorted(set(load.periods) - {expected})
@@ -275,11 +368,15 @@ def ingest_deliveries(
             if wanted is not None and period not in wanted:
                 continue
             if period in owner:
+                other = owner[period]
+                same = " with the same delivery id" if other.delivery_id == load.delivery_id else ""
                 raise InputError(
                     delivery.source,
-                    f"billing period {period} is in two deliveries ({owner[period].delivery_id} and "
-                    f"{load.delivery_id}); point the source at one export so no dollar is counted twice",
+                    f"billing period {period} is in two deliveries{same} ({other.delivery_id} from "
+                    f"{other.source} and {load.delivery_id} from {load.source}); point the source at one "
+                    "export so no dollar is counted twice",
                 )
+            _refuse_changed_content(settings, period, load, delivery)
             owner[period] = load
         loads.append(load)
 
@@ -288,12 +385,17 @@ def ingest_deliveries(
         keep_history(settings, period, load.delivery_id)
     with lake.PartitionWriter(con, settings, "line_items") as writer:
         for period, load in sorted(owner.items()):
-            writer.stage(period, f"SELECT * FROM {quote_ident(load.table)} WHERE billing_period = ?", [period])
+            writer.stage(
+                period,
+                f"SELECT * FROM {quote_ident(load.table)} WHERE billing_period = ? ORDER BY source_file, source_row",
+                [period],
+            )
             written[period] = {
                 "delivery_id": load.delivery_id,
                 "fingerprint": load.fingerprint,
                 "flavour": load.flavour,
                 "files": load.files,
+                "delivered_at": load.delivered_at,
                 **load.periods[period],
             }
         writer.publish()
@@ -304,6 +406,64 @@ def ingest_deliveries(
     return written
 
 
+def _older_than_published(settings: Settings, delivery, delivered_at: datetime | None) -> bool:
+    """True (and say so in the log) when the period's published delivery is known to be newer than this one.
+
+    Deliveries can arrive out of order (a stale copy, a source pointed back at an old export). When both carry
+    a delivery time, the newer one stays published. Without a time on either side, the delivery found in the
+    source replaces the published one: the source's current manifest is the authority on what is current.
+    """
+    period = delivery.billing_period.isoformat()
+    state = published_state(settings, period)
+    if delivered_at is None or not state or not state.get("delivered_at"):
+        return False
+    published_at = datetime.fromisoformat(state["delivered_at"])
+    if delivered_at >= published_at:
+        return False
+    log.warning(
+        "billing period %s: delivery %s from %s was delivered at %s, before the published delivery %s (%s); "
+        "the newer published one is kept",
+        period,
+        delivery.delivery_id,
+        delivery.source,
+        delivered_at.isoformat(),
+        state.get("delivery_id"),
+        published_at.isoformat(),
+    )
+    return True
+
+
+def _refuse_changed_content(settings: Settings, period: str, load: DeliveryLoad, delivery) -> None:
+    """Refuse a delivery whose id is already published for the period but whose lines now add up differently.
+
+    An execution or assembly id names one refresh of the export, so new content under an old id means the
+    files changed under their manifest (an overwrite caught half way, a hand-edited file): publishing it could
+    mix two refreshes. Equal totals under a new fingerprint are the same content copied or synced again.
+    """
+    state = published_state(settings, period)
+    if not state or state.get("delivery_id") != load.delivery_id:
+        return
+    if state.get("fingerprint") == load.fingerprint:
+        return
+    new = load.periods[period]
+    old = {"rows": state.get("rows"), "currencies": state.get("currencies")}
+    if old == {"rows": new["rows"], "currencies": new["currencies"]}:
+        return
+    state_path = lake.partition_path(settings, "line_items", period).parent / STATE_FILE
+    raise InputError(
+        delivery.manifest or delivery.source,
+        f"delivery {load.delivery_id} of billing period {period} is already published with other content "
+        f"({old['rows']} lines, now {new['rows']}; totals {_money(old['currencies'])}, now "
+        f"{_money(new['currencies'])}): the files changed without a new manifest, perhaps mid-delivery. The "
+        f"published month is kept; the export's next delivery will replace it (to accept these files as they "
+        f"are, delete {state_path})",
+    )
+
+
+def _money(currencies: dict | None) -> str:
+    return ", ".join(f"{v['billed_cost']:.2f} {c}" for c, v in sorted((currencies or {}).items())) or "none"
+
+
 def keep_history(settings: Settings, period: str, new_delivery_id: str) -> Path | None:
     """Before a restatement replaces a billing period, keep the published version under lake/_history.
 
@@ -311,13 +471,19 @@ def keep_history(settings: Settings, period: str, new_delivery_id: str) -> Path 
     version; only the newest `settings.history_versions` versions per period are kept.
     """
     current = lake.partition_path(settings, "line_items", period)
-    state = published_state(settings, period)
-    if not current.exists() or state is None or state.get("delivery_id") == new_delivery_id:
+    # The delivery id is read from the published file itself, not from _delivery.json: a run killed between
+    # publishing a partition and recording its state leaves the record one delivery behind the file.
+    published_id = _file_delivery_id(current)
+    if published_id is None or published_id == new_delivery_id:
         return None
     folder = settings.lake / "_history" / "line_items" / f"billing_period={period}"
     folder.mkdir(parents=True, exist_ok=True)
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", published_id)
+    for kept in folder.glob(f"superseded=*/{safe_id}.parquet"):
+        # Kept already by a run that was stopped before it published: one version, not two.
+        if _same_file(kept, current):
+            return kept
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(state.get("delivery_id")))
     target = folder / f"superseded={stamp}" / f"{safe_id}.parquet"
     target.parent.mkdir()
     try:
@@ -328,6 +494,22 @@ def keep_history(settings: Settings, period: str, new_delivery_id: str) -> Path 
     for old in versions[: max(0, len(versions) - settings.history_versions)]:
         shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _file_delivery_id(path: Path) -> str | None:
+    """The delivery id recorded in a published line_items file (one delivery per file), or None if absent."""
+    try:
+        column = pq.read_table(path, columns=["delivery_id"]).column(0)
+    except (FileNotFoundError, KeyError):
+        return None
+    return str(column[0].as_py()) if len(column) else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b) or _file_digest(a) == _file_digest(b)
+    except OSError:
+        return False
 
 
 def source_periods(settings: Settings) -> list[date]:

@@ -68,10 +68,15 @@ def load_mapping_file(path: Path) -> dict[str, str]:
     if header is None:
         raise InputError(path, "mapping file is empty; expected columns host,resource_id")
     names = [h.strip().lower() for h in header]
-    for required in ("host", "resource_id"):
-        if required not in names:
-            raise InputError(path, "mapping file needs columns host,resource_id", column=required)
-    host_at, resource_at = names.index("host"), names.index("resource_id")
+    # The names people give these columns (hostname as DCGM labels it, instance_id as EC2 calls it) are accepted.
+    host_at = next((names.index(n) for n in ("host", "hostname", "node") if n in names), None)
+    resource_at = next(
+        (names.index(n) for n in ("resource_id", "instance_id", "instanceid", "endpointname") if n in names), None
+    )
+    if host_at is None or resource_at is None:
+        missing = "host" if host_at is None else "resource_id"
+        raise InputError(path, "mapping file needs columns host (or hostname) and resource_id (or instance_id)",
+                         column=missing)
     mapping: dict[str, str] = {}
     for line_no, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):

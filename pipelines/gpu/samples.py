@@ -6,8 +6,8 @@ mapping rules are in ``pipelines.gpu.resources``. A file that cannot be read as 
 an :class:`~pipelines.errors.InputError` message and the others are still read; unreadable lines are counted.
 
 A sample at ``ts`` stands for [ts - interval_seconds, ts). A series is one (resource_id, host, gpu_index,
-gpu_uuid, metric); its nominal interval is the period the source states (CloudWatch) or else the median gap
-between its samples (else the file's median gap, else the format's default). ``interval_seconds`` is the gap
+gpu_uuid, metric); its nominal interval is the period the source states (CloudWatch) or else the typical gap
+between its samples (the most common gap, refined by the median of the gaps near it) (else the file's median gap, else the format's default). ``interval_seconds`` is the gap
 to the previous sample capped at the nominal interval, so a hole in a log stays unobserved; a series' first
 sample gets the nominal interval. Samples repeated in a series at the same ``ts`` (overlapping exports) are
 kept once, the first file in path order winning.
@@ -322,9 +322,24 @@ def finalize(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     gap = pl.col("ts").diff().over(SERIES_KEY).dt.total_microseconds() / 1e6
     frame = frame.with_columns(gap.alias("gap"))
     default = pl.col("source_format").replace_strict(DEFAULT_INTERVAL_SECONDS, return_dtype=pl.Float64)
+    # The nominal interval is the typical gap, found robustly: the most common gap (to 10 ms) and then the
+    # median of the gaps near it. A plain median would double when half the samples are missing, and the first
+    # sample of a series would then claim time before the log began.
+    rounded = (pl.col("gap") * 100).round() / 100
+    typical = (
+        frame.filter(pl.col("gap") > 0)
+        .with_columns(rounded.alias("rounded"))
+        .group_by([*SERIES_KEY, "rounded"], maintain_order=True)
+        .agg(pl.len().alias("n"), pl.col("gap"))
+        .sort(["n", "rounded"], descending=[True, False], maintain_order=True)
+        .group_by(SERIES_KEY, maintain_order=True)
+        .first()
+        .select(*SERIES_KEY, pl.col("gap").list.median().alias("series_nominal"))
+    )
+    frame = frame.join(typical, on=SERIES_KEY, how="left", nulls_equal=True)
     nominal = pl.coalesce(
         pl.col("period_seconds"),
-        pl.col("gap").median().over(SERIES_KEY),
+        pl.col("series_nominal"),
         pl.col("gap").median().over("source_file"),
         default,
     )

@@ -54,9 +54,9 @@ def is_metric_document(value: Any) -> bool:
 
 def is_metric_table(columns: list[str]) -> bool:
     """True for a SageMaker metrics table: EndpointName plus MetricName/value, or metric columns."""
-    if find_column(columns, "endpointname") is None:
+    if find_column(columns, "endpointname", "endpoint_name") is None:
         return False
-    long = find_column(columns, "metricname") is not None and find_column(columns, "value", "sum") is not None
+    long = find_column(columns, "metricname", "metric_name") is not None and find_column(columns, "value", "sum") is not None
     return long or any(find_column(columns, key) is not None for key in METRICS)
 
 
@@ -243,14 +243,14 @@ def read_metric_table(path: Path, table: Table) -> FileRows:
     frame = table.frame
     columns = [c for c in frame.columns if c != LINE]
     ts_col = find_column(columns, *TIMESTAMP_ALIASES)
-    endpoint_col = find_column(columns, "endpointname")
+    endpoint_col = find_column(columns, "endpointname", "endpoint_name")
     if ts_col is None:
         raise InputError(
             path, "missing required column (SageMaker metrics need a timestamp)", column="timestamp"
         )
     assert endpoint_col is not None
-    variant_col = find_column(columns, "variantname")
-    metric_col = find_column(columns, "metricname")
+    variant_col = find_column(columns, "variantname", "variant_name")
+    metric_col = find_column(columns, "metricname", "metric_name")
     value_col = find_column(columns, "value", "sum")
     bad = BadLines(path)
     for line, problem in table.bad_lines:

@@ -60,7 +60,8 @@ typed as (
             else 'Usage'
         end as charge_category,
         tags,
-        source_file
+        source_file,
+        source_row
     from raw
 )
 
@@ -95,5 +96,6 @@ select
     commitment_id,
     tags,
     source_file,
+    source_row,
     cast(null as varchar) as commitment_status
 from typed

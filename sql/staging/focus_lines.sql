@@ -41,6 +41,7 @@ final as (
             tag_entries, (e, i) -> list_position(list_transform(tag_entries, x -> x.key), e.key) = i
         )) as tags,
         source_file,
+        source_row,
         "CommitmentDiscountStatus" as commitment_status
     from raw
 )

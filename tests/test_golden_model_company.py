@@ -1,0 +1,222 @@
+"""Golden tests: the pipeline on the seeded model company equals the answers the generator planted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from datetime import date
+
+import duckdb
+import pytest
+
+from pipelines import lake
+from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
+from pipelines.attribution.rules import load_rules
+from pipelines.billing.deliveries import discover_deliveries
+from pipelines.billing.ingest import ingest_deliveries
+from pipelines.config import Settings
+from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
+from pipelines.model_company import generate
+from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
+from pipelines.predictions.cost import read_source as read_predictions_source
+
+FIRST, LAST = date(2026, 9, 1), date(2026, 10, 31)
+CENT = 0.005
+
+
+@pytest.fixture(scope="session")
+def company(tmp_path_factory):
+    out = tmp_path_factory.mktemp("company")
+    answers = generate(out)
+    assert answers == json.loads((out / "answers.json").read_text())
+    return out, answers
+
+
+def _ingest(settings: Settings, source, periods=None):
+    con = lake.connect(settings)
+    deliveries = discover_deliveries(str(source), staging_dir=settings.staging)
+    return ingest_deliveries(con, settings, deliveries, periods), con
+
+
+@pytest.fixture(scope="session")
+def pipeline(company, tmp_path_factory):
+    """The whole pipeline (without Dagster: the same functions its assets call) on the CUR 2.0 export."""
+    out, answers = company
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"),
+        cur_source=str(out / "cur2"),
+        gpu_source=str(out / "gpu"),
+        predictions_source=str(out / "predictions"),
+    )
+    written, con = _ingest(settings, settings.cur_source)
+    attribute(con, settings, load_rules(), FIRST, LAST)
+    summarize_by_category(con, settings, FIRST, LAST)
+    reconcile(con, settings, FIRST, date(2026, 10, 1))
+    lake.register_views(con, settings, ["cost_attribution"])
+    samples = read_source(settings, gpu_counts_from_bill(con))
+    assert samples.rejected_files == {}
+    publish_samples(con, settings, samples, FIRST, LAST)
+    compute_efficiency(con, settings, FIRST, LAST)
+    predictions = read_predictions_source(settings)
+    assert predictions.rejected_files == {} and predictions.skipped_lines == {}
+    publish_predictions(con, settings, predictions, FIRST, LAST)
+    compute_cost_per_prediction(con, settings, FIRST, LAST)
+    for table in lake.PARTITION_COLUMNS:
+        lake.register_views(con, settings, [table])
+    return settings, con, answers, written
+
+
+@pytest.mark.parametrize("flavour, source", [("cur2", "cur2"), ("cur1", "cur1"), ("focus", "focus")])
+def test_line_items_totals_per_flavour_equal_the_answers(company, tmp_path, flavour, source):
+    out, answers = company
+    written, _ = _ingest(Settings(home=tmp_path / "home"), out / source)
+    assert sorted(written) == ["2026-09-01", "2026-10-01"]
+    for period, info in written.items():
+        planted = answers["billing_periods"][period[:7]][flavour]
+        assert info["rows"] == planted["lines"], period
+        money = info["currencies"]["USD"]
+        assert money["billed_cost"] == pytest.approx(planted["billed_cost"], abs=CENT), period
+        assert money["effective_cost"] == pytest.approx(planted["effective_cost"], abs=CENT), period
+
+
+def test_effective_minus_billed_is_amortized_minus_paid_upfront(pipeline):
+    settings, con, answers, written = pipeline
+    for period, info in written.items():
+        planted = answers["billing_periods"][period[:7]]
+        money = info["currencies"]["USD"]
+        expected = planted["amortized_upfront_fee"] - planted["upfront_fee_paid"]
+        assert money["effective_cost"] - money["billed_cost"] == pytest.approx(expected, abs=CENT)
+
+
+def test_cost_by_category_daily_equals_planted_days(pipeline):
+    settings, con, answers, _ = pipeline
+    got = {
+        (d.isoformat(), c, w): (b, e)
+        for d, c, w, b, e in con.execute(
+            "SELECT usage_date, category, workload, billed_cost, effective_cost FROM cost_by_category_daily"
+        ).fetchall()
+    }
+    planted = {(r["usage_date"], r["category"], r["workload"]): r for r in answers["daily"]}
+    missing = sorted(set(planted) - set(got))
+    extra = sorted(k for k in set(got) - set(planted) if abs(got[k][1]) > CENT or abs(got[k][0]) > CENT)
+    assert not missing and not extra, (missing[:5], extra[:5])
+    wrong = [
+        (key, got[key], (row["billed_cost"], row["effective_cost"]))
+        for key, row in planted.items()
+        if abs(got[key][0] - row["billed_cost"]) > CENT or abs(got[key][1] - row["effective_cost"]) > CENT
+    ]
+    assert not wrong, wrong[:5]
+
+
+def test_reconciliation_difference_is_zero(pipeline):
+    settings, con, answers, _ = pipeline
+    rows = con.execute("SELECT billing_period, difference, source_effective_cost FROM reconciliation").fetchall()
+    assert len(rows) == 2
+    for period, difference, source in rows:
+        assert difference == pytest.approx(0, abs=CENT)
+        assert source == pytest.approx(answers["billing_periods"][period.isoformat()[:7]]["cur2"]["effective_cost"])
+
+
+def test_gpu_efficiency_equals_planted(pipeline):
+    settings, con, answers, _ = pipeline
+    got = {
+        (r[0].isoformat(), r[1]): r[2:]
+        for r in con.execute(
+            "SELECT usage_date, resource_id, allocated_gpu_hours, observed_gpu_hours, active_gpu_hours, coverage, "
+            "eta, gpu_cost, idle_cost, gpu_count FROM gpu_efficiency_daily"
+        ).fetchall()
+    }
+    planted = {(r["usage_date"], r["resource_id"]): r for r in answers["gpu"]}
+    assert set(got) == set(planted)
+    for key, row in planted.items():
+        allocated, observed, active, coverage, eta, cost, idle, gpus = got[key]
+        assert gpus == row["gpu_count"], key
+        assert allocated == pytest.approx(row["allocated_gpu_hours"], abs=1e-6), key
+        assert observed == pytest.approx(row["observed_gpu_hours"], abs=1e-6), key
+        assert active == pytest.approx(row["active_gpu_hours"], abs=1e-6), key
+        assert coverage == pytest.approx(row["coverage"], abs=1e-6), key
+        assert cost == pytest.approx(row["gpu_cost"], abs=CENT), key
+        if row["eta"] is None:
+            assert eta is None and idle is None, key
+        else:
+            assert eta == pytest.approx(row["eta"], abs=1e-6), key
+            assert idle == pytest.approx(row["idle_cost"], abs=CENT), key
+
+
+def test_predictions_equal_planted(pipeline):
+    settings, con, answers, _ = pipeline
+    got = {
+        (d.isoformat(), w, e): (p, f)
+        for d, w, e, p, f in con.execute(
+            "SELECT usage_date, workload, endpoint, predictions, failed_requests FROM predictions_daily"
+        ).fetchall()
+    }
+    planted = {(r["usage_date"], r["workload"], r["endpoint"]): (r["predictions"], r["failures"]) for r in answers["predictions"]}
+    assert got == planted
+
+
+def test_cost_per_1k_predictions_equals_planted(pipeline):
+    """Expected: the planted inference cost of each workload and day over its planted predictions."""
+    settings, con, answers, _ = pipeline
+    inference = {(r["usage_date"], r["workload"]): r["effective_cost"] for r in answers["daily"] if r["category"] == "inference"}
+    predictions: dict = {}
+    for r in answers["predictions"]:
+        key = (r["usage_date"], r["workload"])
+        predictions[key] = predictions.get(key, 0) + r["predictions"]
+    got = {
+        (d.isoformat(), w): (p, c, k)
+        for d, w, p, c, k in con.execute(
+            "SELECT usage_date, workload, predictions, inference_cost, cost_per_1k_predictions "
+            "FROM cost_per_prediction_daily"
+        ).fetchall()
+    }
+    assert set(got) == set(inference) | set(predictions)
+    for key, (p, cost, per_1k) in got.items():
+        assert p == predictions.get(key, 0), key
+        assert cost == pytest.approx(inference.get(key, 0), abs=CENT), key
+        if p:
+            assert per_1k == pytest.approx(1000 * inference.get(key, 0) / p, abs=CENT), key
+        else:
+            assert per_1k is None, key
+
+
+def test_restatement_replaces_the_month_and_repeats_change_nothing(company, tmp_path):
+    out, answers = company
+    restated = answers["restatement"]
+    settings = Settings(home=tmp_path / "home")
+    source = tmp_path / "bucket"
+    shutil.copytree(out / "restatement" / "step1", source)
+    written, _ = _ingest(settings, source)
+    assert written["2026-10-01"]["rows"] == restated["step1"]["lines"]
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(restated["step1"]["billed_cost"])
+    shutil.rmtree(source)
+    shutil.copytree(out / "restatement" / "step2", source)
+    written, con = _ingest(settings, source)
+    info = written["2026-10-01"]
+    assert info["rows"] == restated["step2"]["lines"]
+    assert info["currencies"]["USD"]["effective_cost"] == pytest.approx(restated["step2"]["effective_cost"], abs=CENT)
+    target = lake.partition_path(settings, "line_items", "2026-10-01")
+    before = target.read_bytes()
+    _ingest(settings, source)
+    assert target.read_bytes() == before
+    ro = duckdb.connect()
+    assert ro.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0] == restated["step2"]["lines"]
+
+
+def test_definitions_materialize_line_items_for_one_partition(company, tmp_path, monkeypatch):
+    """The whole code location loads, and line_items materializes one billing period through Dagster."""
+    from dagster import materialize
+
+    from pipelines.definitions import defs
+    from pipelines.resources import MlcostResource
+
+    out, answers = company
+    settings = Settings(home=tmp_path / "home", cur_source=str(out / "cur2"))
+    assets = [defs.get_assets_def("line_items")]
+    result = materialize(assets, partition_key="2026-09-01", resources={"mlcost": MlcostResource.from_settings(settings)})
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("line_items")
+    assert mat.metadata["dagster/row_count"].value == answers["billing_periods"]["2026-09"]["cur2"]["lines"]
+    assert not lake.has_data(replace(settings), "cost_attribution")
+    assert len(defs.resolve_all_asset_keys()) == len(lake.PARTITION_COLUMNS)
