@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.errors import InputError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +29,9 @@ class Settings:
     gpu_timezone: str = "UTC"  # zone of GPU log timestamps written without one (nvidia-smi host-local time)
     eta_basis: str = "observed"  # observed: unobserved GPU time is not idle; allocated: it counts as idle
     history_versions: int = 5  # superseded versions of a restated billing period kept under lake/_history
+    # Predictions per invocation (batching) per endpoint, as "endpoint=4,other=2"; unlisted endpoints count 1.
+    predictions_per_invocation: str | None = None
+    endpoint_map: str | None = None  # CSV endpoint,workload naming the workload of endpoints the bill cannot
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
@@ -43,9 +48,28 @@ class Settings:
             gpu_timezone=_env("MLCOST_GPU_TIMEZONE", "UTC"),
             eta_basis=_env("MLCOST_ETA_BASIS", "observed"),
             history_versions=int(_env("MLCOST_HISTORY_VERSIONS", "5")),
+            predictions_per_invocation=_env("MLCOST_PREDICTIONS_PER_INVOCATION"),
+            endpoint_map=_env("MLCOST_ENDPOINT_MAP"),
             duckdb_memory_limit=_env("MLCOST_DUCKDB_MEMORY_LIMIT", "2GB"),
             duckdb_threads=int(_env("MLCOST_DUCKDB_THREADS", "2")),
         )
+
+    def batching(self) -> dict[str, float]:
+        """MLCOST_PREDICTIONS_PER_INVOCATION parsed: endpoint → predictions per invocation."""
+        out: dict[str, float] = {}
+        for item in (self.predictions_per_invocation or "").split(","):
+            if not item.strip():
+                continue
+            name, sep, value = item.partition("=")
+            try:
+                out[name.strip()] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep or not name.strip() or out.get(name.strip(), 0) <= 0:
+                raise InputError(
+                    "MLCOST_PREDICTIONS_PER_INVOCATION", f"{item.strip()!r} is not endpoint=positive number"
+                )
+        return out
 
     @property
     def lake(self) -> Path:

@@ -1,6 +1,6 @@
 """The one Dagster resource: where the lake lives and where the sources are, read from the environment."""
 
-
+from dataclasses import fields
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -8,9 +8,11 @@ from dagster import ConfigurableResource
 from pipelines.attribution.rules import Rules, load_rules
 from pipelines.config import Settings
 
+_PATHS = {"home", "rules_path"}
+
 
 class MlcostResource(ConfigurableResource):
-    """Settings for every asset; defaults come from MLCOST_* environment variables (pipelines/config.py)."""
+    """Every pipelines.config.Settings field, as plain values the Dagster UI can show (built from MLCOST_*)."""
 
     home: str
     cur_source: str | None = None
@@ -21,39 +23,19 @@ class MlcostResource(ConfigurableResource):
     gpu_timezone: str = "UTC"
     eta_basis: str = "observed"
     history_versions: int = 5
+    predictions_per_invocation: str | None = None
+    endpoint_map: str | None = None
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":
-        return cls(
-            home=str(settings.home),
-            cur_source=settings.cur_source,
-            gpu_source=settings.gpu_source,
-            predictions_source=settings.predictions_source,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            rules_path=str(settings.rules_path) if settings.rules_path else None,
-            gpu_timezone=settings.gpu_timezone,
-            eta_basis=settings.eta_basis,
-            history_versions=settings.history_versions,
-            duckdb_memory_limit=settings.duckdb_memory_limit,
-            duckdb_threads=settings.duckdb_threads,
-        )
+        values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+        return cls(**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()})
 
     def settings(self) -> Settings:
-        return Settings(
-            home=Path(self.home),
-            cur_source=self.cur_source,
-            gpu_source=self.gpu_source,
-            predictions_source=self.predictions_source,
-            s3_endpoint_url=self.s3_endpoint_url,
-            rules_path=Path(self.rules_path) if self.rules_path else None,
-            gpu_timezone=self.gpu_timezone,
-            eta_basis=self.eta_basis,
-            history_versions=self.history_versions,
-            duckdb_memory_limit=self.duckdb_memory_limit,
-            duckdb_threads=self.duckdb_threads,
-        )
+        values = {f.name: getattr(self, f.name) for f in fields(Settings)}
+        return Settings(**{k: Path(v) if k in _PATHS and v else v for k, v in values.items()})
 
     def rules(self) -> Rules:
         return load_rules(self.rules_path)

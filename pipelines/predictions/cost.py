@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -22,7 +23,11 @@ def read_source(settings: Settings) -> PredictionReadResult | None:
     """Read the configured predictions source; None when none is configured."""
     if not settings.predictions_source:
         return None
-    return read_predictions(settings.predictions_source)
+    return read_predictions(
+        settings.predictions_source,
+        predictions_per_invocation=settings.batching(),
+        mapping_file=Path(settings.endpoint_map) if settings.endpoint_map else None,
+    )
 
 
 def publish_predictions(
