@@ -21,12 +21,11 @@ from pipelines import lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
 from pipelines.billing.assets import line_items
 from pipelines.catalog import table_schema
+from pipelines.checks import CENT, check_rows, rows_table
 from pipelines.partitions import billing_periods, days
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
 
-# Money is compared to the cent: a difference under half a cent is floating-point noise, not a lost dollar.
-CENT = 0.005
 UNATTRIBUTED_WARN_SHARE = 0.10
 
 
@@ -59,84 +58,44 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     written = attribute(con, settings, rules, start, end)
     refresh_catalog(settings)
     lake.register_views(con, settings, ["cost_attribution", "line_items"])
-    params = {"start_date": start, "end_date": end}
-    uncategorized = con.execute(
-        "SELECT count(*) FROM cost_attribution WHERE usage_date BETWEEN $start_date AND $end_date "
-        "AND (category IS NULL OR rule_id IS NULL OR workload IS NULL)",
-        params,
-    ).fetchone()[0]
-    # Source amount per day, computed independently of the SQL under test: each line's cost times the share of its
-    # charge period that falls in the day, summed over the days of the run.
-    per_day = con.execute(
-        """
-        WITH a AS (
-            SELECT usage_date, billing_currency, sum(effective_cost) AS attributed
-            FROM cost_attribution WHERE usage_date BETWEEN $start_date AND $end_date GROUP BY ALL
-        ), periods AS (
-            SELECT DISTINCT billing_period FROM cost_attribution WHERE usage_date BETWEEN $start_date AND $end_date
-        ), s AS (
-            SELECT billing_period, billing_currency, sum(effective_cost) AS source FROM line_items
-            WHERE billing_period IN (SELECT billing_period FROM periods) GROUP BY ALL
-        ), full_periods AS (
-            SELECT billing_period, billing_currency, sum(effective_cost) AS attributed FROM cost_attribution
-            WHERE billing_period IN (SELECT billing_period FROM periods) GROUP BY ALL
-        )
-        SELECT s.billing_period, s.billing_currency, s.source, coalesce(f.attributed, 0) AS attributed
-        FROM s LEFT JOIN full_periods f USING (billing_period, billing_currency)
-        """,
-        params,
-    ).fetchall()
-    worst = max((abs(attr - src) for _, _, src, attr in per_day), default=0.0)
-    negative = con.execute(
-        "SELECT count(*), any_value(source_file) FROM line_items WHERE usage_quantity < 0 "
-        "AND charge_category = 'Usage' AND line_item_type IS DISTINCT FROM 'SavingsPlanNegation' "
-        "AND usage_date BETWEEN $start_date AND $end_date",
-        params,
-    ).fetchone()
-    share = con.execute(
-        "SELECT coalesce(sum(effective_cost) FILTER (WHERE workload = 'unattributed' AND category <> 'shared') "
-        "/ nullif(sum(effective_cost) FILTER (WHERE category <> 'shared'), 0), 0) FROM cost_attribution "
-        "WHERE usage_date BETWEEN $start_date AND $end_date",
-        params,
-    ).fetchone()[0]
-    rows = sum(written.values())
+    uncategorized = check_rows(con, "uncategorized_attribution", start, end)
+    periods = check_rows(con, "attribution_vs_source", start, end)
+    worst = max((abs(r["difference"]) for r in periods), default=0.0)
+    negative = check_rows(con, "negative_usage", start, end)
+    (share,) = check_rows(con, "unattributed_share", start, end)
     yield MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
+            "dagster/row_count": sum(written.values()),
             "days_written": len([d for d, n in written.items() if n]),
-            "unattributed_share": float(share),
+            "unattributed_share": float(share["unattributed_share"]),
         },
         check_results=[
             AssetCheckResult(
                 check_name="every_line_has_one_category",
-                passed=uncategorized == 0,
-                metadata={"rows_without_category": uncategorized},
+                passed=not uncategorized,
+                metadata={"rows_without_category": len(uncategorized), "examples": rows_table(uncategorized)},
             ),
             AssetCheckResult(
                 check_name="attributed_equals_source_per_day",
-                passed=worst <= CENT,
+                passed=worst < CENT,
                 description="Σ attributed effective cost = Σ line_items effective cost per billing period "
                 "(over the published days of each period the run touched)",
-                metadata={
-                    "worst_difference": worst,
-                    "periods": MetadataValue.md(
-                        "\n".join(
-                            ["| period | currency | source | attributed |", "|---|---|---:|---:|"]
-                            + [f"| {p} | {c} | {s:,.2f} | {a:,.2f} |" for p, c, s, a in per_day]
-                        )
-                    ),
-                },
+                metadata={"worst_difference": worst, "periods": rows_table(periods)},
             ),
             AssetCheckResult(
                 check_name="no_negative_usage_quantity",
-                passed=negative[0] == 0,
-                metadata={"negative_usage_lines": negative[0], "example_file": str(negative[1] or "")},
+                passed=not negative,
+                metadata={"negative_usage_lines": len(negative), "examples": rows_table(negative)},
             ),
             AssetCheckResult(
                 check_name="unattributed_share",
-                passed=share <= UNATTRIBUTED_WARN_SHARE,
+                passed=share["unattributed_share"] <= UNATTRIBUTED_WARN_SHARE,
                 severity=AssetCheckSeverity.WARN,
-                metadata={"unattributed_share": float(share), "threshold": UNATTRIBUTED_WARN_SHARE},
+                metadata={
+                    "unattributed_share": float(share["unattributed_share"]),
+                    "unattributed_effective_cost": float(share["unattributed_effective_cost"]),
+                    "threshold": UNATTRIBUTED_WARN_SHARE,
+                },
             ),
         ],
     )
@@ -206,7 +165,7 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
         check_results=[
             AssetCheckResult(
                 check_name="attributed_equals_billed",
-                passed=bool(rows) and worst <= CENT,
+                passed=bool(rows) and worst < CENT,
                 description="attributed effective cost equals the bill's effective cost, to the cent, per period",
                 metadata={"worst_difference": worst, "periods": len(rows)},
             )

@@ -16,6 +16,7 @@ from dagster import (
 from pipelines import lake
 from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
+from pipelines.checks import check_rows, rows_table
 from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
 from pipelines.partitions import days
 from pipelines.resources import MlcostResource
@@ -72,8 +73,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("gpu_efficiency_daily")},
     check_specs=[
-        AssetCheckSpec("eta_between_0_and_1", asset="gpu_efficiency_daily", blocking=True),
-        AssetCheckSpec("active_not_above_allocated", asset="gpu_efficiency_daily", blocking=True),
+        AssetCheckSpec("eta_in_range_and_active_within_allocated", asset="gpu_efficiency_daily", blocking=True),
         AssetCheckSpec("coverage_above_threshold", asset="gpu_efficiency_daily", blocking=False),
     ],
 )
@@ -84,30 +84,23 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     con = lake.connect(settings)
     written = compute_efficiency(con, settings, start, end, settings.eta_basis)
     refresh_catalog(settings)
-    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily", "usage_date DATE")
-    params = [start, end]
-    where = "WHERE usage_date BETWEEN ? AND ?"
+    out_of_range: list[dict] = []
+    totals, top = (None, None, None, None), []
     if lake.has_data(settings, "gpu_efficiency_daily"):
-        bad_eta, bad_active, totals = (
-            con.execute(f"SELECT count(*) FROM gpu_efficiency_daily {where} AND (eta < 0 OR eta > 1)", params).fetchone()[0],
-            con.execute(
-                f"SELECT count(*) FROM gpu_efficiency_daily {where} AND active_gpu_hours > allocated_gpu_hours + 1e-9",
-                params,
-            ).fetchone()[0],
-            con.execute(
-                f"SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), "
-                f"sum(gpu_cost), sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) "
-                f"FROM gpu_efficiency_daily {where}",
-                params,
-            ).fetchone(),
-        )
+        lake.register_views(con, settings, ["gpu_efficiency_daily"])
+        out_of_range = check_rows(con, "eta_out_of_range", start, end)
+        params = [start, end]
+        where = "WHERE usage_date BETWEEN ? AND ?"
+        totals = con.execute(
+            "SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), sum(gpu_cost), "
+            f"sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) FROM gpu_efficiency_daily {where}",
+            params,
+        ).fetchone()
         top = con.execute(
             f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
             "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
             params,
         ).fetchall()
-    else:
-        bad_eta, bad_active, totals, top = 0, 0, (None, None, None, None), []
     coverage = float(totals[0] or 0)
     yield MaterializeResult(
         metadata={
@@ -121,9 +114,11 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
             ),
         },
         check_results=[
-            AssetCheckResult(check_name="eta_between_0_and_1", passed=bad_eta == 0, metadata={"rows": bad_eta}),
             AssetCheckResult(
-                check_name="active_not_above_allocated", passed=bad_active == 0, metadata={"rows": bad_active}
+                check_name="eta_in_range_and_active_within_allocated",
+                passed=not out_of_range,
+                description="0 ≤ η ≤ 1, and active ≤ observed ≤ allocated GPU hours",
+                metadata={"rows": len(out_of_range), "examples": rows_table(out_of_range)},
             ),
             AssetCheckResult(
                 check_name="coverage_above_threshold",

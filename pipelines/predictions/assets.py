@@ -16,6 +16,7 @@ from dagster import (
 from pipelines import lake
 from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
+from pipelines.checks import check_rows, rows_table
 from pipelines.gpu.assets import gpu_efficiency_daily
 from pipelines.partitions import days
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions, read_source
@@ -84,11 +85,7 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
     if lake.has_data(settings, "cost_per_prediction_daily"):
         lake.register_views(con, settings, ["cost_per_prediction_daily"])
         params = [start, end]
-        rows = con.execute(
-            "SELECT workload, count(*), round(sum(inference_cost), 2) FROM cost_per_prediction_daily "
-            "WHERE usage_date BETWEEN ? AND ? AND predictions = 0 AND inference_cost <> 0 GROUP BY 1 ORDER BY 1",
-            params,
-        ).fetchall()
+        rows = check_rows(con, "cost_without_predictions", start, end)
         negative = con.execute(
             "SELECT count(*) FROM cost_per_prediction_daily WHERE usage_date BETWEEN ? AND ? AND predictions < 0",
             params,
@@ -111,7 +108,7 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
                 passed=not rows,
                 severity=AssetCheckSeverity.WARN,
                 description="workloads with inference cost but no predictions on some days (cost per prediction NULL)",
-                metadata={"workloads": MetadataValue.md("\n".join(f"- {w}: {n} day(s), {c:,.2f}" for w, n, c in rows) or "none")},
+                metadata={"workloads": rows_table(rows)},
             ),
             AssetCheckResult(check_name="predictions_not_negative", passed=negative == 0, metadata={"rows": negative}),
         ],

@@ -1,0 +1,32 @@
+-- check attribution_vs_source: per billing period touched by the run, Σ attributed effective cost (all its published
+-- days) against Σ line_items effective cost. Returns one row per period and currency; the check fails on any
+-- |difference| of half a cent or more.
+-- Parameters: $start_date, $end_date.
+with periods as (
+    select distinct billing_period from cost_attribution
+    where usage_date between $start_date and $end_date
+),
+
+source as (
+    select billing_period, billing_currency, sum(effective_cost) as source_effective_cost
+    from line_items
+    where billing_period in (select billing_period from periods)
+    group by all
+),
+
+attributed as (
+    select billing_period, billing_currency, sum(effective_cost) as attributed_effective_cost
+    from cost_attribution
+    where billing_period in (select billing_period from periods)
+    group by all
+)
+
+select
+    s.billing_period,
+    s.billing_currency,
+    s.source_effective_cost,
+    coalesce(a.attributed_effective_cost, 0) as attributed_effective_cost,
+    coalesce(a.attributed_effective_cost, 0) - s.source_effective_cost as difference
+from source as s
+left join attributed as a using (billing_period, billing_currency)
+order by 1, 2
