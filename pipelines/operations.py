@@ -269,6 +269,10 @@ def billing_delivery_sensor(context: SensorEvaluationContext, mlcost: MlcostReso
         for period in decision.to_ingest
     ]
     cursor = encode_cursor(decision.cursor)
+    if not scanned:
+        # A single file, a glob or a folder of plain exports has no manifest to watch: the nightly ingests it.
+        skip = f"no delivery manifest under {settings.cur_source}; the nightly schedule ingests it"
+        return SensorResult(skip_reason=skip, cursor=cursor)
     if not requests:
         skip = f"no new delivery among {len(scanned)} billing period(s)"
         return SensorResult(skip_reason=skip, cursor=cursor)
@@ -299,7 +303,8 @@ SENSORS = [billing_delivery_sensor, mlcost_chain]
 
 
 def _daily_freshness(spec: AssetSpec) -> AssetSpec:
-    if spec.partitions_def == days:
+    # A policy set on the asset itself is a deliberate choice and stays.
+    if spec.partitions_def == days and spec.freshness_policy is None:
         return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
     return spec
 
