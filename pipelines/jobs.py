@@ -1,14 +1,14 @@
 """Jobs: one per partition scheme, because a Dagster run covers assets of one partitioning.
 
 A nightly or `mlcost run` is three runs in order: billing (months) → daily tables (days) → reconciliation (months).
+Steps run in one process: the lake's pool runs them one at a time anyway, and a process per step would pay
+Dagster's import time (3–4 s) for each of them.
 """
 
-from dagster import AssetSelection, define_asset_job
-
-from pipelines.partitions import billing_periods, days
+from dagster import AssetSelection, define_asset_job, in_process_executor
 
 ingest_billing = define_asset_job(
-    "ingest_billing", selection=AssetSelection.assets("line_items"), partitions_def=billing_periods
+    "ingest_billing", selection=AssetSelection.assets("line_items"), executor_def=in_process_executor
 )
 daily_tables = define_asset_job(
     "daily_tables",
@@ -20,9 +20,9 @@ daily_tables = define_asset_job(
         "predictions_daily",
         "cost_per_prediction_daily",
     ),
-    partitions_def=days,
+    executor_def=in_process_executor,
 )
 monthly_reconciliation = define_asset_job(
-    "monthly_reconciliation", selection=AssetSelection.assets("reconciliation"), partitions_def=billing_periods
+    "monthly_reconciliation", selection=AssetSelection.assets("reconciliation"), executor_def=in_process_executor
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

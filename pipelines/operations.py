@@ -35,6 +35,7 @@ from pipelines import lake
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.jobs import daily_tables, ingest_billing, monthly_reconciliation
+from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, transient_retry_seconds  # noqa: F401 (re-exported)
 from pipelines.partitions import days
 from pipelines.refresh_plan import (
     NIGHTLY_CRON,
@@ -65,17 +66,6 @@ TAG_PARENT_RUN = "mlcost/parent_run"
 DELIVERY_SENSOR_INTERVAL_SECONDS = 15 * 60
 # The nightly lands yesterday by about 06:30 UTC; 36 hours leaves one missed night before the UI turns red.
 DAILY_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
-# Transient S3 errors (throttling, 5xx, timeouts after botocore's own retries): waits of 30 s, 1, 2, 4 min.
-TRANSIENT_MAX_RETRIES = 4
-TRANSIENT_FIRST_WAIT_SECONDS = 30
-TRANSIENT_MAX_WAIT_SECONDS = 600
-
-
-def transient_retry_seconds(retry_number: int) -> int:
-    """Exponential backoff for `RetryRequested(seconds_to_wait=...)` of a transient error; retry 0: 30 s."""
-    return min(TRANSIENT_FIRST_WAIT_SECONDS * 2 ** max(retry_number, 0), TRANSIENT_MAX_WAIT_SECONDS)
-
-
 def first_day() -> date:
     """The first day partition (MLCOST_PARTITION_START)."""
     return days.start.date()

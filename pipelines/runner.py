@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from dagster import DagsterInstance
 
 from pipelines.config import Settings
+from pipelines.instance_config import write_instance_config
 from pipelines.partitions import days, month_keys
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -34,8 +35,9 @@ class RunReport:
 def dagster_instance(settings: Settings) -> DagsterInstance:
     """The persistent instance (run history) under DAGSTER_HOME, created under MLCOST_HOME if unset."""
     home = os.environ.get("DAGSTER_HOME") or str(settings.home / "dagster_home")
-    os.makedirs(home, exist_ok=True)
     os.environ["DAGSTER_HOME"] = os.path.abspath(home)
+    # The same instance settings as `make ui` (pool limit, run retries, no telemetry), so runs agree with the UI.
+    write_instance_config(home)
     return DagsterInstance.get()
 
 

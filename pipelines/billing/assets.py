@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from pipelines import lake
+from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
 from pipelines.billing.ingest import ingest_deliveries, published_state
 from pipelines.catalog import table_schema
 from pipelines.errors import InputError
@@ -23,8 +24,6 @@ from pipelines.warehouse import refresh_catalog
 
 def _is_transient(exc: Exception) -> bool:
     """S3 throttling, 5xx and timeouts (after botocore's own retries) are worth a later retry of the run step."""
-    from pipelines.billing.s3 import TransientS3Error
-
     return isinstance(exc, TransientS3Error)
 
 
@@ -57,29 +56,34 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
         )
     except Exception as exc:
         if _is_transient(exc):
-            raise RetryRequested(max_retries=3, seconds_to_wait=30) from exc
+            raise RetryRequested(
+                max_retries=TRANSIENT_MAX_RETRIES, seconds_to_wait=transient_retry_seconds(context.retry_number)
+            ) from exc
         raise
     con = lake.connect(settings)
     written = ingest_deliveries(con, settings, deliveries, periods)
     refresh_catalog(settings)
-    rows = sum(v["rows"] for v in written.values())
+    skipped = sorted(p.isoformat() for p in periods if p.isoformat() not in written)
+    # Unchanged periods keep their published delivery: report its totals, so an unchanged month never reads as $0.
+    published = {p: published_state(settings, p) for p in skipped}
+    current = {**{p: s for p, s in published.items() if s}, **written}
+    rows = sum(v["rows"] for v in current.values())
     lines = ["| billing period | delivery | rows | billed | effective |", "|---|---|---:|---:|---:|"]
-    for period, info in sorted(written.items()):
+    for period, info in sorted(current.items()):
         for currency, money in info["currencies"].items():
             lines.append(
                 f"| {period} | {info['delivery_id']} | {info['rows']:,} | {money['billed_cost']:,.2f} {currency} "
                 f"| {money['effective_cost']:,.2f} {currency} |"
             )
-    skipped = sorted(p.isoformat() for p in periods if p.isoformat() not in written)
     context.log.info(f"line_items: wrote {sorted(written)}; unchanged or without delivery: {skipped}")
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "periods_written": ", ".join(sorted(written)) or "none",
             "periods_unchanged_or_missing": ", ".join(skipped) or "none",
-            "delivery_ids": ", ".join(sorted({v["delivery_id"] for v in written.values()})) or "none",
-            "billed_cost": sum(m["billed_cost"] for v in written.values() for m in v["currencies"].values()),
-            "effective_cost": sum(m["effective_cost"] for v in written.values() for m in v["currencies"].values()),
+            "delivery_ids": ", ".join(sorted({v["delivery_id"] for v in current.values()})) or "none",
+            "billed_cost": sum(m["billed_cost"] for v in current.values() for m in v["currencies"].values()),
+            "effective_cost": sum(m["effective_cost"] for v in current.values() for m in v["currencies"].values()),
             "preview": MetadataValue.md("\n".join(lines)),
         }
     )

@@ -276,3 +276,15 @@ def stage_object(client, bucket: str, obj: S3Object, staging_dir: Path) -> tuple
                 ) from None
             time.sleep(BACKOFF_SECONDS * 2**attempt)
     raise AssertionError("unreachable")
+
+
+# Transient S3 errors (throttling, 5xx, timeouts after botocore's own retries) retry the whole step later, with
+# waits of 30 s, 1, 2, 4 min: a throttled bucket recovers in minutes, and a nightly has hours to spare.
+TRANSIENT_MAX_RETRIES = 4
+TRANSIENT_FIRST_WAIT_SECONDS = 30
+TRANSIENT_MAX_WAIT_SECONDS = 600
+
+
+def transient_retry_seconds(retry_number: int) -> int:
+    """Exponential backoff for `RetryRequested(seconds_to_wait=...)` of a transient error; retry 0: 30 s."""
+    return min(TRANSIENT_FIRST_WAIT_SECONDS * 2 ** max(retry_number, 0), TRANSIENT_MAX_WAIT_SECONDS)
