@@ -200,6 +200,19 @@ TABLES["cost_per_prediction_daily"] = {
 }
 
 
+TABLES["line_items_history"] = {
+    "description": "Superseded versions of restated billing periods: when a new delivery replaced a "
+    "published month, the lines reported until then, kept under lake/_history/line_items (the newest "
+    "MLCOST_HISTORY_VERSIONS versions per period, default 5). One row per line per kept version; the version "
+    "current at time T is the one with the smallest superseded after T, else line_items.",
+    "columns": {
+        **TABLES["line_items"]["columns"],
+        "superseded": "When (UTC) the next delivery replaced this version; with billing_period it names "
+        "the version.",
+    },
+}
+
+
 def table_schema(table: str) -> TableSchema:
     """The column schema shown in the Dagster UI, from these descriptions."""
     return TableSchema(

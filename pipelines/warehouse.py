@@ -1,14 +1,26 @@
 """Build `warehouse.duckdb`: the catalog of views over the lake that analysts open read-only.
 
-The file holds no data, only views with absolute paths (so it works from any working directory) and the table and
-column descriptions from `pipelines/catalog.py`. It is rebuilt in a temporary file and renamed over the old one:
-an analyst's open session keeps reading the old catalog, a new session gets the new one, nobody waits on a lock.
+The file holds no data, only views with absolute paths (so it works from any working directory) and the
+table and column descriptions from `pipelines/catalog.py`. It is rebuilt in a temporary file and renamed
+over the old one: an open session keeps reading the old catalog, a new one gets the new catalog, nobody
+waits on a lock.
+
+The views do not read the lake's live files. DuckDB opens a Parquet file by path more than once per query
+(schema at bind time, row groups at scan time), so a partition renamed into place mid-query mixes the footer
+of one version with the bytes of the other ("TProtocolException: Invalid data"). Each refresh therefore
+hard-links the published files into an immutable snapshot folder (`$MLCOST_HOME/snapshots/<stamp>/`: no
+copy, no extra space) and the views read that: a catalog shows every table as of its refresh, and no file it
+names ever changes. A snapshot is removed `SNAPSHOT_GRACE` after a newer one replaced it, so sessions opened
+on an older catalog keep working that long.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -17,48 +29,124 @@ from pipelines.catalog import TABLES
 from pipelines.config import Settings
 from pipelines.sqlfiles import quote_ident, quote_literal
 
+HISTORY_VIEW = "line_items_history"
+SNAPSHOT_GRACE = timedelta(hours=24)
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+
+
+def snapshots_dir(settings: Settings) -> Path:
+    """Where the catalog's immutable snapshots of the lake live."""
+    return settings.home / "snapshots"
+
 
 def refresh_catalog(settings: Settings) -> list[str]:
-    """Recreate the views for every table that has data; return the table names exposed."""
+    """Snapshot the published partitions, recreate the views over the snapshot; return the views exposed."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    snapshot = _snapshot_lake(settings)
     tmp = settings.home / f".warehouse-{os.getpid()}-{uuid.uuid4().hex[:8]}.duckdb"
     exposed: list[str] = []
-    con = duckdb.connect(str(tmp))
     try:
-        for table in lake.PARTITION_COLUMNS:
-            if not lake.has_data(settings, table):
-                continue
-            con.execute(
-                f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM "
-                f"read_parquet({quote_literal(lake.table_glob(settings, table))}, union_by_name = true)"
-            )
-            doc = TABLES.get(table)
-            if doc:
-                con.execute(f"COMMENT ON VIEW {quote_ident(table)} IS {quote_literal(doc['description'])}")
-                columns = {r[0] for r in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()}
-                for column, text in doc["columns"].items():
-                    if column in columns:
-                        con.execute(
-                            f"COMMENT ON COLUMN {quote_ident(table)}.{quote_ident(column)} IS {quote_literal(text)}"
-                        )
-            exposed.append(table)
-        history = settings.lake / "_history" / "line_items"
-        if any(history.glob("*/*/*.parquet")):
-            # Superseded versions of restated billing periods: "what did we report for that month last week".
-            con.execute(
-                "CREATE VIEW line_items_history AS SELECT * FROM "
-                f"read_parquet({quote_literal(str(history / '*' / '*' / '*.parquet'))}, hive_partitioning = true, "
-                "union_by_name = true)"
-            )
-            con.execute(
-                "COMMENT ON VIEW line_items_history IS 'Superseded versions of restated billing periods "
-                "(line_items columns plus superseded, the UTC time the next delivery replaced them).'"
-            )
-            exposed.append("line_items_history")
-        con.execute("CHECKPOINT")
+        con = duckdb.connect(str(tmp))
+        try:
+            for table in lake.PARTITION_COLUMNS:
+                folder = snapshot / table
+                if not any(folder.glob("*.parquet")):
+                    continue
+                con.execute(
+                    f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM "
+                    f"read_parquet({quote_literal(str(folder / '*.parquet'))}, union_by_name = true)"
+                )
+                exposed.append(table)
+            history = snapshot / HISTORY_VIEW
+            if any(history.glob("*/*/*.parquet")):
+                # The folder names carry the billing period and when the version was superseded (UTC).
+                con.execute(
+                    f"CREATE VIEW {HISTORY_VIEW} AS SELECT * REPLACE "
+                    f"(try_strptime(CAST(superseded AS VARCHAR), {quote_literal(_STAMP)}) AS superseded) "
+                    f"FROM read_parquet({quote_literal(str(history / '*' / '*' / '*.parquet'))}, "
+                    "hive_partitioning = true, union_by_name = true)"
+                )
+                exposed.append(HISTORY_VIEW)
+            for view in exposed:
+                _comment(con, view)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, settings.warehouse)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(snapshot, ignore_errors=True)
+        raise
     finally:
-        con.close()
-    os.replace(tmp, settings.warehouse)
-    for leftover in (tmp.with_name(tmp.name + ".wal"),):
-        leftover.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    remove_old_snapshots(settings, keep=snapshot)
     return exposed
+
+
+def _comment(con: duckdb.DuckDBPyConnection, view: str) -> None:
+    doc = TABLES.get(view)
+    if not doc:
+        return
+    con.execute(f"COMMENT ON VIEW {quote_ident(view)} IS {quote_literal(doc['description'])}")
+    columns = {r[0] for r in con.execute(f"DESCRIBE {quote_ident(view)}").fetchall()}
+    for column, text in doc["columns"].items():
+        if column in columns:
+            con.execute(
+                f"COMMENT ON COLUMN {quote_ident(view)}.{quote_ident(column)} IS {quote_literal(text)}"
+            )
+
+
+def _snapshot_lake(settings: Settings) -> Path:
+    """Hard-link every published partition and every kept history version into a new snapshot folder."""
+    stamp = datetime.now(UTC).strftime(_STAMP)
+    snapshot = snapshots_dir(settings) / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    snapshot.mkdir(parents=True)
+    for table in lake.PARTITION_COLUMNS:
+        for path in sorted(lake.table_dir(settings, table).glob(f"*/{lake.DATA_FILE}")):
+            _link(path, snapshot / table / f"{path.parent.name}.parquet")
+    history = settings.lake / "_history" / "line_items"
+    for path in sorted(history.glob("*/*/*.parquet")):
+        _link(path, snapshot / HISTORY_VIEW / path.relative_to(history))
+    return snapshot
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        # Removed between the listing and the link (a day that lost its rows): it is not published any more.
+        return
+    except OSError:
+        # No hard links on this file system: a copy reads one version through one open file, so it is whole.
+        try:
+            shutil.copyfile(source, target)
+        except FileNotFoundError:
+            return
+
+
+def remove_old_snapshots(settings: Settings, keep: Path | None = None, now: datetime | None = None) -> int:
+    """Remove snapshots replaced by a newer one over SNAPSHOT_GRACE ago (never `keep`); return how many."""
+    root = snapshots_dir(settings)
+    if not root.exists():
+        return 0
+    now = now or datetime.now(UTC)
+    stamped = sorted((stamp, path) for path in root.iterdir() if (stamp := _stamp_of(path)) is not None)
+    removed = 0
+    for i, (stamp, path) in enumerate(stamped):
+        if path == keep or (keep is None and i == len(stamped) - 1):
+            continue
+        # Newer than the current catalog: a refresh in progress or a killed one, judged by its own age.
+        newer_than_current = keep is not None and path.name > keep.name
+        replaced_at = stamp if newer_than_current else stamped[i + 1][0]
+        if now - replaced_at > SNAPSHOT_GRACE:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _stamp_of(path: Path) -> datetime | None:
+    try:
+        return datetime.strptime(path.name.split("-", 1)[0], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
