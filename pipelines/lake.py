@@ -1,9 +1,9 @@
 """The Parquet lake and the DuckDB catalog analysts open.
 
 Every table is a folder of Parquet files, one per partition (`lake/<table>/<key>=<value>/data.parquet`).
-A partition is written to a temporary file and renamed into place, so a reader sees the old or the new version of
-each partition, never half of one. `warehouse.duckdb` holds only views over those folders; it is rebuilt in a
-temporary file and renamed too, so no process ever holds a write lock on the file analysts open.
+A run stages every partition it writes and renames them into place only when all are written, so a failed or
+killed run publishes nothing. Analysts do not read these folders: `warehouse.duckdb` (pipelines/warehouse.py) points
+at an immutable hard-linked snapshot of them, because DuckDB may open a file more than once per query.
 """
 
 from __future__ import annotations
