@@ -24,12 +24,15 @@ import duckdb
 import pyarrow.parquet as pq
 
 from pipelines import lake
-from pipelines.billing.formats import Detected, detect, missing_required, projection
+from pipelines.billing.formats import Detected, _normalized_names, detect, missing_required, projection
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.sqlfiles import load_sql, quote_ident, quote_literal
 
 STATE_FILE = "_delivery.json"
+# A hash of each staged line's loaded values, made in the one pass over a multi-file delivery's files to find
+# lines repeated across files cheaply; never published.
+LINE_HASH = "_line_hash"
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +116,17 @@ def stage_delivery(
             f"CREATE OR REPLACE TEMP VIEW raw_lines AS SELECT {select_list} FROM {_read_function(first, files)}"
         )
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
+        params = {"delivery_id": delivery_id, "source_format": first.flavour}
+        lines = load_sql("line_items")
+        line_hash = "NULL::UBIGINT"
+        if len(files) > 1:
+            names = [d[0] for d in con.execute(f"SELECT * FROM ({lines}) LIMIT 0", params).description]
+            per_file = ("source_file", "source_row", "delivery_id", "source_format")
+            line_hash = "hash(" + ", ".join(quote_ident(c) for c in names if c not in per_file) + ")"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {load_sql('line_items')}",
-            {"delivery_id": delivery_id, "source_format": first.flavour},
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS "
+            f"SELECT *, {line_hash} AS {LINE_HASH} FROM ({lines})",
+            params,
         )
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)
@@ -131,55 +142,148 @@ def stage_delivery(
         raise InputError(_guess_file(str(exc), files), f"cannot read the file: {message}") from None
     _validate(con, name, files)
     if len(files) > 1:
-        _refuse_repeated_lines(con, first, files, tuple(all_columns))
+        _refuse_repeated_lines(con, detected, files, tuple(all_columns), name)
     return name, first
 
 
 def _refuse_repeated_lines(
-    con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    detected: list[Detected],
+    files: list[Path],
+    columns: tuple[str, ...],
+    staged: str,
 ) -> None:
     """Refuse a delivery in which a line of one file appears again, identical, in another file.
 
     AWS never repeats a line across the parts of one delivery; an identical line in two files is a copied
     or re-uploaded file, and loading both would count its dollars twice. Dropping one copy would hide that,
     so the delivery is refused with both files named. Identical lines inside one file are kept: that is the
-    export's own content. Compares whole source rows (every column, not only those loaded) by a 64-bit hash.
+    export's own content.
     """
-    digests: dict[str, Path] = {}
-    for path in files:
-        digest = _file_digest(path)
-        if digest in digests:
+    _refuse_copied_files(files)
+    # Lines equal in their source are equal in every loaded column: the staged lines' hashes give the
+    # candidates, and only when there are some are the files read again to tell real repeats from lines that
+    # differ in a column the pipeline does not load.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE repeat_candidates AS SELECT {LINE_HASH} AS lh "
+        f"FROM {quote_ident(staged)} GROUP BY lh HAVING count(DISTINCT source_file) > 1"
+    )
+    try:
+        if con.execute("SELECT count(*) FROM repeat_candidates").fetchone()[0] == 0:
+            return
+        identity = _identity_columns(detected)
+        if identity:
+            found = _repeats_by_identity(con, detected[0], files, staged, identity)
+        else:
+            found = _repeats_by_whole_rows(con, detected[0], files, columns)
+        if found is not None:
+            first_file, second_file, lines, line = found
             raise InputError(
-                path,
-                f"has exactly the same content as {digests[digest]} of the same delivery: every line would "
-                "be counted twice; remove the copy",
+                second_file,
+                f"{lines} line(s) are exact copies of lines in {first_file} of the same delivery; AWS never "
+                "repeats a line across the files of one delivery, so these dollars would be counted twice (a "
+                "copied or re-uploaded file?)",
+                line=line,
             )
-        digests[digest] = path
+    finally:
+        con.execute("DROP TABLE IF EXISTS repeat_candidates")
+        con.execute("DROP TABLE IF EXISTS repeated_lines")
+
+
+def _refuse_copied_files(files: list[Path]) -> None:
+    """Refuse two files of one delivery with the same bytes (only files of equal size are hashed)."""
+    by_size: dict[int, list[Path]] = {}
+    for path in files:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    for same_size in by_size.values():
+        digests: dict[str, Path] = {}
+        for path in same_size if len(same_size) > 1 else []:
+            digest = _file_digest(path)
+            if digest in digests:
+                raise InputError(
+                    path,
+                    f"has exactly the same content as {digests[digest]} of the same delivery: every line "
+                    "would be counted twice; remove the copy",
+                )
+            digests[digest] = path
+
+
+# AWS's own identity of a CUR line: with it, two lines are the same line when they are equal in every loaded
+# column and in these, and the files need not be read whole again.
+_LINE_IDENTITY = ("identity_line_item_id", "identity_time_interval")
+
+
+def _identity_columns(detected: list[Detected]) -> list[str] | None:
+    """The line identity columns, when every file is CUR Parquet that has them (row numbers align rows)."""
+    found: list[str] | None = None
+    for det in detected:
+        names = _normalized_names(det) if det.flavour != "focus" else {}
+        if det.container != "parquet" or "identity_line_item_id" not in names:
+            return None
+        own = [names[c] for c in _LINE_IDENTITY if c in names]
+        if found is not None and own != found:
+            return None
+        found = own
+    return found
+
+
+def _repeats_by_identity(
+    con: duckdb.DuckDBPyConnection,
+    det: Detected,
+    files: list[Path],
+    staged: str,
+    identity: list[str],
+) -> tuple[str, str, int, int] | None:
+    """Candidates whose line identity matches across files too: (first file, second file, count, row)."""
+    ids = "hash(" + ", ".join(quote_ident(c) for c in identity) + ")"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE repeated_lines AS
+        WITH candidates AS (
+            SELECT source_file, source_row, {LINE_HASH} AS lh FROM {quote_ident(staged)}
+            WHERE {LINE_HASH} IN (SELECT lh FROM repeat_candidates)
+        ),
+        identities AS (
+            SELECT filename AS source_file, file_row_number + 1 AS source_row, {ids} AS ih
+            FROM {_read_function(det, files)}
+        )
+        SELECT c.source_file, c.source_row, hash(c.lh, i.ih) AS h
+        FROM candidates AS c INNER JOIN identities AS i USING (source_file, source_row)
+        """
+    )
+    return con.execute(
+        """
+        WITH repeated AS (
+            SELECT h, min(source_file) AS first_file, max(source_file) AS second_file FROM repeated_lines
+            GROUP BY h HAVING count(DISTINCT source_file) > 1
+        )
+        SELECT r.first_file, r.second_file, (SELECT count(*) FROM repeated), min(l.source_row)
+        FROM repeated AS r INNER JOIN repeated_lines AS l ON l.h = r.h AND l.source_file = r.second_file
+        GROUP BY ALL ORDER BY r.first_file, r.second_file LIMIT 1
+        """
+    ).fetchone()
+
+
+def _repeats_by_whole_rows(
+    con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], columns: tuple[str, ...]
+) -> tuple[str, str, int, int | None] | None:
+    """Lines repeated across files, comparing whole source rows (every column) by a 64-bit hash."""
     row_hash = "hash(" + ", ".join(quote_ident(c) for c in columns) + ")"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE repeated_lines AS "
-        f"SELECT h, min(filename) AS first_file, max(filename) AS second_file, count(*) AS copies FROM ("
+        f"SELECT h, min(filename) AS first_file, max(filename) AS second_file FROM ("
         f"SELECT filename, {row_hash} AS h FROM {_read_function(det, files)}) "
         "GROUP BY h HAVING count(DISTINCT filename) > 1"
     )
-    try:
-        found = con.execute(
-            "SELECT first_file, second_file, count(*) OVER () FROM repeated_lines "
-            "ORDER BY first_file, second_file LIMIT 1"
-        ).fetchone()
-        if found is None:
-            return
-        first_file, second_file, lines = found
-        line = _first_repeated_line(con, det, Path(second_file), columns, row_hash)
-        raise InputError(
-            second_file,
-            f"{lines} line(s) are exact copies of lines in {first_file} of the same delivery; AWS never "
-            "repeats a line across the files of one delivery, so these dollars would be counted twice (a "
-            "copied or re-uploaded file?)",
-            line=line,
-        )
-    finally:
-        con.execute("DROP TABLE IF EXISTS repeated_lines")
+    found = con.execute(
+        "SELECT first_file, second_file, count(*) OVER () FROM repeated_lines "
+        "ORDER BY first_file, second_file LIMIT 1"
+    ).fetchone()
+    if found is None:
+        return None
+    first_file, second_file, lines = found
+    line = _first_repeated_line(con, det, Path(second_file), columns, row_hash)
+    return first_file, second_file, lines, line
 
 
 def _first_repeated_line(
@@ -387,7 +491,8 @@ def ingest_deliveries(
         for period, load in sorted(owner.items()):
             writer.stage(
                 period,
-                f"SELECT * FROM {quote_ident(load.table)} WHERE billing_period = ? ORDER BY source_file, source_row",
+                f"SELECT * EXCLUDE ({LINE_HASH}) FROM {quote_ident(load.table)} WHERE billing_period = ? "
+                "ORDER BY source_file, source_row",
                 [period],
             )
             written[period] = {
@@ -499,10 +604,13 @@ def keep_history(settings: Settings, period: str, new_delivery_id: str) -> Path 
 def _file_delivery_id(path: Path) -> str | None:
     """The delivery id recorded in a published line_items file (one delivery per file), or None if absent."""
     try:
-        column = pq.read_table(path, columns=["delivery_id"]).column(0)
-    except (FileNotFoundError, KeyError):
+        parquet = pq.ParquetFile(path)
+    except (OSError, ValueError):  # absent, or not Parquet (pyarrow's ArrowInvalid is a ValueError)
         return None
-    return str(column[0].as_py()) if len(column) else None
+    if "delivery_id" not in parquet.schema_arrow.names:
+        return None
+    batch = next(parquet.iter_batches(batch_size=1, columns=["delivery_id"]), None)
+    return str(batch.column(0)[0].as_py()) if batch is not None and batch.num_rows else None
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -1,0 +1,382 @@
+"""Issue #9's corpus of bad inputs (tests/corpus/bad_inputs.py): each loads correctly, or stops its billing
+period with one message naming the file, the line or column and the problem, and published data stays byte for
+byte as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines import lake
+from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
+from pipelines.attribution.rules import load_rules, with_strategy
+from pipelines.billing.deliveries import discover_deliveries
+from pipelines.billing.ingest import ingest_deliveries
+from pipelines.errors import InputError
+from pipelines.gpu.samples import read_gpu_samples
+from pipelines.predictions import read_predictions
+from pipelines.warehouse import refresh_catalog
+from tests.conftest import REPO
+from tests.corpus import bad_inputs as corpus
+
+OCTOBER = (date(2026, 10, 1), date(2026, 10, 31))
+
+
+def ingest(con, settings, source: Path) -> dict:
+    """Discover and ingest a source the way the line_items asset does (manifests decide the files)."""
+    deliveries = discover_deliveries(str(source), staging_dir=settings.staging)
+    return ingest_deliveries(con, settings, deliveries)
+
+
+def lake_digests(settings) -> dict[str, str]:
+    """sha256 of every file under the lake (data and delivery records), by relative path."""
+    return {
+        str(p.relative_to(settings.lake)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(settings.lake.rglob("*"))
+        if p.is_file()
+    }
+
+
+def rows(con, query: str, params=None) -> list[tuple]:
+    return con.execute(query, params).fetchall()
+
+
+# --- refused: one message, nothing published ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", corpus.REFUSED)
+def test_refused_input_names_file_and_problem_and_changes_nothing(tmp_path, settings, con, name):
+    case = corpus.BUILDERS[name](tmp_path / "corpus")
+    ingest(con, settings, case.before or corpus.baseline(tmp_path / "corpus"))
+    before = lake_digests(settings)
+    assert any(path.endswith("data.parquet") for path in before)
+
+    with pytest.raises(InputError) as info:
+        ingest(con, settings, case.source)
+
+    error = info.value
+    message = str(error)
+    assert error.path == str(case.names.resolve()) or error.path == str(case.names), message
+    for fragment in case.says:
+        assert fragment in message, message
+    assert error.column == case.column
+    assert error.line == case.line
+    assert "\n" not in message  # one line, as the command line prints it
+    assert lake_digests(settings) == before
+    assert not list(settings.tmp.glob("write-*"))
+
+
+def test_a_key_outside_the_export_is_never_read(tmp_path, settings, con):
+    case = corpus.manifest_key_outside_prefix(tmp_path)
+    secret = case.source / "elsewhere" / "secrets.csv"
+    atime = secret.stat().st_atime_ns
+    with pytest.raises(InputError):
+        ingest(con, settings, case.source)
+    assert secret.stat().st_atime_ns == atime
+    assert not settings.lake.exists() or not lake.has_data(settings, "line_items")
+
+
+def test_the_month_is_refused_whole_not_the_bad_line_dropped(tmp_path, settings, con):
+    """A bad value in one line stops the period: loading the other lines would publish a wrong total."""
+    case = corpus.text_in_cost_column(tmp_path)
+    with pytest.raises(InputError):
+        ingest(con, settings, case.source)
+    assert not lake.has_data(settings, "line_items")
+
+
+def test_lines_alike_only_in_loaded_columns_are_not_repeats(tmp_path, settings, con):
+    """Two parts may hold lines equal in every loaded column that differ in one the pipeline does not load
+    (here a rate id): those are different lines, and both load."""
+    header = [*corpus.CUR1_HEADER, "pricing/RateId"]
+    line = corpus.hourly_rows(1)[0]
+    folder = tmp_path / "alike"
+    for part, rate in (("1", "rate-a"), ("2", "rate-b")):
+        corpus.write_csv(folder / corpus.REPORT / corpus.PERIOD_FOLDER / "asm-1" / f"r-{part}.csv", header,
+                         [[*line, rate]])  # fmt: skip
+    keys = [f"{corpus.PREFIX}/{corpus.REPORT}/{corpus.PERIOD_FOLDER}/asm-1/r-{n}.csv" for n in "12"]
+    corpus.write_legacy_manifest(folder, keys, assembly="asm-1")
+    written = ingest(con, settings, folder)
+    assert written["2026-10-01"]["rows"] == 2
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(2.50)
+
+
+def test_parquet_parts_with_lines_alike_but_distinct_identities_load(tmp_path, settings, con):
+    """In CUR Parquet the line identity tells apart lines that are equal in every other column."""
+    base = tmp_path / "ids" / corpus.REPORT / corpus.PERIOD_FOLDER / "asm-1"
+    parts = [
+        corpus.identified_parquet(base / "r-1.snappy.parquet", [(f"L{i}", i) for i in range(6)]),
+        corpus.identified_parquet(base / "r-2.snappy.parquet", [(f"M{i}", i) for i in range(6)]),
+    ]
+    keys = [f"{corpus.PREFIX}/{p.relative_to(tmp_path / 'ids').as_posix()}" for p in parts]
+    corpus.write_legacy_manifest(tmp_path / "ids", keys, assembly="asm-1")
+    written = ingest(con, settings, tmp_path / "ids")
+    assert written["2026-10-01"]["rows"] == 12
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(15.00)
+
+
+# --- loaded: unusual but valid input keeps every dollar -----------------------------------------------------
+
+
+def _attribute_october(con, settings, rules=None):
+    rules = rules or load_rules()
+    attribute(con, settings, rules, *OCTOBER)
+    summarize_by_category(con, settings, *OCTOBER)
+    return reconcile(con, settings, date(2026, 10, 1), date(2026, 10, 1))
+
+
+def test_negative_usage_quantities_load_and_keep_their_dollars(tmp_path, settings, con):
+    case = corpus.negative_usage(tmp_path)
+    written = ingest(con, settings, case.source)
+    assert written["2026-10-01"]["rows"] == case.notes["rows"]
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(case.notes["billed"])
+    lake.register_views(con, settings, ["line_items"])
+    assert rows(con, "SELECT usage_quantity, billed_cost FROM line_items WHERE usage_quantity < 0") == [
+        (-1.0, -1.25)
+    ]
+    [recon] = _attribute_october(con, settings)
+    assert recon["source_effective_cost"] == pytest.approx(2.50, abs=1e-9)
+    assert recon["difference"] == pytest.approx(0, abs=1e-9)
+    lake.register_views(con, settings, ["cost_attribution"])
+    # The correction stays on its own line and day, with its own sign: nothing is netted away or dropped.
+    assert rows(
+        con,
+        "SELECT usage_date, usage_quantity, effective_cost FROM cost_attribution WHERE usage_quantity < 0",
+    ) == [(date(2026, 10, 3), -1.0, -1.25)]
+
+
+def test_two_currencies_are_never_summed_together(tmp_path, settings, con):
+    case = corpus.two_currencies(tmp_path)
+    written = ingest(con, settings, case.source)
+    totals = {c: m["billed_cost"] for c, m in written["2026-10-01"]["currencies"].items()}
+    assert totals == {"USD": pytest.approx(5.00), "EUR": pytest.approx(6.75)}
+
+    # Spread the EUR tax proportionally: it may only land on EUR lines.
+    recon = _attribute_october(con, settings, with_strategy(load_rules(), "proportional"))
+    assert {
+        (r["billing_currency"], round(r["source_effective_cost"], 2), round(r["difference"], 9))
+        for r in recon
+    } == {
+        ("USD", 5.00, 0),
+        ("EUR", 6.75, 0),
+    }
+    lake.register_views(con, settings, ["cost_attribution", "cost_by_category_daily"])
+    by_currency = dict(
+        rows(con, "SELECT billing_currency, round(sum(effective_cost), 6) FROM cost_attribution GROUP BY 1")
+    )
+    assert by_currency == {"USD": 5.00, "EUR": 6.75}
+    spread = rows(
+        con,
+        "SELECT DISTINCT billing_currency, resource_id FROM cost_attribution "
+        "WHERE allocation = 'spread' ORDER BY 1",
+    )
+    assert spread == [("EUR", None)]  # the tax line (no resource) spread in EUR only
+    daily = dict(
+        rows(
+            con,
+            "SELECT billing_currency, round(sum(effective_cost), 6) FROM cost_by_category_daily GROUP BY 1",
+        )
+    )
+    assert daily == {"USD": 5.00, "EUR": 6.75}
+    # Every daily row is in exactly one currency: no (day, category, workload) mixes them.
+    assert rows(
+        con,
+        "SELECT count(*) FROM (SELECT usage_date, category, workload, count(DISTINCT billing_currency) AS n "
+        "FROM cost_by_category_daily GROUP BY ALL) WHERE n > 1",
+    ) == [(0,)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sql/cost_per_prediction_daily.sql sums one workload's inference cost over currencies and labels "
+    "the sum with any_value(billing_currency); it needs billing_currency in its grain (reported to the lead)",
+)
+def test_cost_per_prediction_keeps_currencies_apart(tmp_path, settings, con):
+    from pipelines.predictions.cost import compute_cost_per_prediction
+
+    host = {"product": "AmazonSageMaker", "usage_type": "USE1-Host:ml.g5.2xlarge", "team": "chat"}
+    path = corpus.write_csv(
+        tmp_path / "cur.csv",
+        corpus.CUR1_HEADER,
+        [
+            corpus.cur1_row(datetime(2026, 10, 4, 1), 2.0, resource="ep-usd", **host),
+            corpus.cur1_row(datetime(2026, 10, 4, 1), 3.0, currency="EUR", resource="ep-eur", **host),
+        ],
+    )
+    ingest(con, settings, path)
+    attribute(con, settings, load_rules(), *OCTOBER)
+    compute_cost_per_prediction(con, settings, *OCTOBER)
+    lake.register_views(con, settings, ["cost_per_prediction_daily"])
+    got = rows(
+        con, "SELECT workload, billing_currency, inference_cost FROM cost_per_prediction_daily ORDER BY 2"
+    )
+    assert got == [("chat", "EUR", 3.0), ("chat", "USD", 2.0)]
+
+
+def test_a_charge_outside_its_billing_period_lands_on_the_periods_first_day(tmp_path, settings, con):
+    case = corpus.charge_outside_billing_period(tmp_path)
+    ingest(con, settings, case.source)
+    [recon] = _attribute_october(con, settings)
+    assert recon["source_effective_cost"] == pytest.approx(-0.50, abs=1e-9)
+    assert recon["difference"] == pytest.approx(0, abs=1e-9)
+    lake.register_views(con, settings, ["cost_attribution"])
+    credit = rows(
+        con,
+        "SELECT usage_date, billing_period, sum(effective_cost) FROM cost_attribution "
+        "WHERE line_item_type = 'Credit' GROUP BY ALL",
+    )
+    assert credit == [(date(2026, 10, 1), date(2026, 10, 1), pytest.approx(case.notes["credit"]))]
+    assert rows(con, "SELECT min(usage_date) FROM cost_attribution") == [(date(2026, 10, 1),)]
+
+
+@pytest.mark.parametrize("name", ["empty_delivery", "header_only"])
+def test_an_empty_delivery_keeps_the_published_month_and_says_so(tmp_path, settings, con, caplog, name):
+    case = corpus.BUILDERS[name](tmp_path)
+    ingest(con, settings, corpus.baseline(tmp_path))
+    before = lake_digests(settings)
+    with caplog.at_level(logging.WARNING, logger="pipelines.billing.ingest"):
+        assert ingest(con, settings, case.source) == {}
+    assert lake_digests(settings) == before
+    assert any("published month is kept" in r.message or "no billing period is replaced" in r.message
+               for r in caplog.records)  # fmt: skip
+
+
+def _expected_tags(with_team_key: str) -> list[dict[str, str]]:
+    return [
+        {with_team_key: value, corpus.TRICKY_TAG_KEY_NORMALIZED: f"{i}:{value}"}
+        for i, value in enumerate(corpus.TRICKY_TAG_VALUES)
+    ]
+
+
+@pytest.mark.parametrize("name", ["tricky_tags_cur1", "tricky_tags_focus", "tricky_tags_cur2"])
+def test_tag_values_with_quotes_newlines_and_sql_round_trip_exactly(tmp_path, settings, con, name):
+    case = corpus.BUILDERS[name](tmp_path)
+    ingest(con, settings, case.source)
+    refresh_catalog(settings)
+    # Read back the way an analyst does: the catalog, read-only, from another connection.
+    analyst = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        got = [
+            dict(tags)
+            for (tags,) in analyst.execute(
+                "SELECT tags FROM line_items ORDER BY charge_period_start"
+            ).fetchall()
+        ]
+        assert analyst.execute("SELECT count(*) FROM line_items").fetchone()[0] == len(
+            corpus.TRICKY_TAG_VALUES
+        )
+    finally:
+        analyst.close()
+    assert got == _expected_tags("user_team")
+    # The workload named by the tag carries the value unchanged into cost_attribution.
+    attribute(con, settings, load_rules(), *OCTOBER)
+    lake.register_views(con, settings, ["cost_attribution"])
+    workloads = [
+        w for (w,) in rows(con, "SELECT workload FROM cost_attribution ORDER BY charge_period_start")
+    ]
+    assert workloads == corpus.TRICKY_TAG_VALUES
+
+
+def test_a_gpu_log_of_nul_bytes_is_rejected_and_the_others_are_read(tmp_path):
+    case = corpus.gpu_log_of_nul_bytes(tmp_path)
+    result = read_gpu_samples(case.source)
+    assert list(result.rejected_files) == [str(case.names)]
+    assert str(case.names) in result.rejected_files[str(case.names)]
+    assert "NUL bytes" in result.rejected_files[str(case.names)]
+    assert result.files_read == [str(case.notes["good"])]
+    assert sorted(result.samples["value"].to_list()) == [0.5, 0.7]
+
+
+def test_prediction_rows_repeated_in_a_file_count_once(tmp_path):
+    case = corpus.predictions_with_duplicate_rows(tmp_path)
+    result = read_predictions(case.source)
+    assert result.rejected_files == {}
+    assert [
+        (r["endpoint"], r["invocations"], r["predictions"]) for r in result.daily.iter_rows(named=True)
+    ] == [("ranker", case.notes["invocations"], float(case.notes["invocations"]))]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pipelines/predictions/value_parsing.py parse_counts casts a number beyond Int64 to NULL without "
+    "counting the line as skipped, so those invocations vanish silently (reported to the lead)",
+)
+def test_a_count_too_large_for_64_bits_is_skipped_and_counted(tmp_path):
+    case = corpus.predictions_count_overflow(tmp_path)
+    result = read_predictions(case.source)
+    assert result.skipped_lines == {str(case.names): case.notes["skipped"]}
+    assert [r["invocations"] for r in result.daily.iter_rows(named=True)] == [case.notes["invocations"]]
+
+
+# --- the command line: one line on stderr, exit status 2, no traceback (unless --debug) ------------------
+
+# A representative subset (each run starts Dagster, seconds apiece): a bad value, a hostile manifest, a
+# repeated line, and 50 MB of noise; the library-level test above covers every refused case.
+CLI_CASES = [
+    "text_in_cost_column",
+    "manifest_key_outside_prefix",
+    "repeated_lines_across_files",
+    "random_bytes",
+]
+
+
+def _cli(tmp_path: Path, name: str, source: Path, *extra: str) -> subprocess.Popen:
+    dagster_home = tmp_path / f"dagster-{name}"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "MLCOST_HOME": str(tmp_path / f"home-{name}"),
+        "DAGSTER_HOME": str(dagster_home),
+        "MLCOST_PARTITION_START": "2026-10-01",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *extra, "run", "--cur-source", str(source),
+         "--from", "2026-10"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+
+
+def test_command_line_bad_inputs_exit_2_with_one_line_and_change_nothing(tmp_path):
+    from pipelines.config import Settings
+
+    cases = {name: corpus.BUILDERS[name](tmp_path / "corpus") for name in CLI_CASES}
+    homes, before, procs = {}, {}, {}
+    for name, case in cases.items():
+        # Publish a month first (through the library: only the failing run goes through the command line).
+        settings = Settings(home=tmp_path / f"home-{name}")
+        connection = lake.connect(settings)
+        ingest(connection, settings, case.before or corpus.baseline(tmp_path / "corpus"))
+        connection.close()
+        homes[name], before[name] = settings, lake_digests(settings)
+    # The runs are independent (own home, own Dagster instance): run them side by side.
+    for name, case in cases.items():
+        procs[name] = _cli(tmp_path, name, case.source)
+    debug = _cli(tmp_path, "debug", cases["text_in_cost_column"].source, "--debug")
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        case = cases[name]
+        assert proc.returncode == 2, (name, stderr[-2000:])
+        assert "Traceback" not in stderr and "Traceback" not in stdout, name
+        errors = [line for line in stderr.splitlines() if line.startswith("mlcost: error:")]
+        assert len(errors) == 1, (name, stderr[-2000:])
+        assert str(case.names.resolve()) in errors[0], (name, errors[0])
+        for fragment in case.says:
+            assert fragment in errors[0], (name, errors[0])
+        if case.column:
+            assert f"column {case.column!r}" in errors[0]
+        if case.line:
+            assert f"line {case.line}" in errors[0]
+        assert lake_digests(homes[name]) == before[name], name
+        assert not list(homes[name].tmp.glob("write-*"))
+    _, stderr = debug.communicate(timeout=300)
+    assert debug.returncode not in (0, 2)
+    assert "Traceback" in stderr and "'12,5 USD'" in stderr
