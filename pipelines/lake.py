@@ -174,7 +174,7 @@ def clean_scratch(settings: Settings) -> int:
             pid = int(path.name.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and not _pid_alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -183,7 +183,8 @@ def clean_scratch(settings: Settings) -> int:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a scratch folder's or a run's owner)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -14,6 +14,7 @@ from dagster import DagsterInstance
 
 from pipelines.config import Settings
 from pipelines.instance_config import write_instance_config
+from pipelines.lake import pid_alive
 from pipelines.partitions import days, month_keys
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -59,6 +60,27 @@ def _failure_message(result) -> str:
     return "the run failed (see the Dagster UI for the run's logs)"
 
 
+def release_dead_runs(instance: DagsterInstance) -> list[str]:
+    """Runs of `mlcost run` whose process is gone (killed) still hold their pool slots and would make every later
+    run wait forever: free those slots and mark the runs failed. Returns the run ids released."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    released = []
+    runs = instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED],
+            tags={"mlcost/launched_by": "mlcost run"},
+        )
+    )
+    for run in runs:
+        pid = int(run.tags.get("mlcost/pid", "0") or 0)
+        if pid and pid != os.getpid() and not pid_alive(pid):
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            instance.report_run_failed(run)
+            released.append(run.run_id)
+    return released
+
+
 def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: str) -> str:
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
@@ -66,7 +88,7 @@ def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: st
         # The run's full event log, tracebacks included, is in the Dagster instance (make ui); the terminal
         # gets only this module's one-line summary of a failure.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={RANGE_START: start, RANGE_END: end, "mlcost/launched_by": "mlcost run"},
+        tags={RANGE_START: start, RANGE_END: end, "mlcost/launched_by": "mlcost run", "mlcost/pid": str(os.getpid())},
         raise_on_error=False,
     )
     if not result.success:
@@ -79,6 +101,7 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
     from pipelines.definitions import defs
 
     instance = dagster_instance(settings)
+    release_dead_runs(instance)
     report = RunReport(months=months)
     report.run_ids["ingest_billing"] = _execute(defs, "ingest_billing", instance, months[0], months[-1])
     last_partition = days.get_last_partition_key()

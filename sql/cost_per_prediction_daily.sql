@@ -1,5 +1,6 @@
 -- cost_per_prediction_daily: what a prediction of each model cost each UTC day, direct and loaded.
--- Grain: one row per usage_date × workload (workloads with inference cost or predictions that day).
+-- Grain: one row per usage_date × workload × billing_currency (workloads with inference cost or predictions that
+-- day; money of two currencies is never added together).
 -- inference_cost: the workload's direct inference compute. loaded_cost: its inference, storage and egress cost,
 -- including the shared cost the attribution rules spread onto those categories (with shared kept as `shared`,
 -- nothing is spread). A day with cost and no predictions has NULL cost per prediction; predictions without cost
@@ -12,10 +13,10 @@ with costs as (
         workload,
         sum(effective_cost) filter (where category = 'inference' and allocation = 'direct') as inference_cost,
         sum(effective_cost) filter (where category in ('inference', 'storage', 'egress')) as loaded_cost,
-        any_value(billing_currency) as billing_currency
+        billing_currency
     from cost_attribution
     where usage_date between cast($start_date as date) and cast($end_date as date)
-    group by usage_date, workload
+    group by usage_date, workload, billing_currency
     having sum(effective_cost) filter (where category = 'inference') <> 0
 ),
 

@@ -194,11 +194,6 @@ def test_two_currencies_are_never_summed_together(tmp_path, settings, con):
     ) == [(0,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/cost_per_prediction_daily.sql sums one workload's inference cost over currencies and labels "
-    "the sum with any_value(billing_currency); it needs billing_currency in its grain (reported to the lead)",
-)
 def test_cost_per_prediction_keeps_currencies_apart(tmp_path, settings, con):
     from pipelines.predictions.cost import compute_cost_per_prediction
 

@@ -381,12 +381,6 @@ def test_killed_runs_then_a_rerun_equal_an_uninterrupted_run(source, reference, 
     assert_same_tables(Settings(home=home), reference.settings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with the instance settings `make ui` writes (pool mlcost_lake, limit 1), a killed `mlcost run` "
-    "keeps its pool slot claimed and every later run waits for it forever; pipelines/runner.py should free "
-    "the slots of its own dead runs before starting (reported to the lead)",
-)
 def test_a_killed_run_does_not_block_the_next_one_when_pools_are_on(tmp_path):
     folder = tmp_path / "source"
     path = corpus.write_csv(folder / "cur.csv", corpus.CUR1_HEADER, corpus.hourly_rows(24))

@@ -45,7 +45,9 @@ def _day_range(context: AssetExecutionContext):
     check_specs=[
         AssetCheckSpec("every_line_has_one_category", asset="cost_attribution", blocking=True),
         AssetCheckSpec("attributed_equals_source_per_day", asset="cost_attribution", blocking=True),
-        AssetCheckSpec("no_negative_usage_quantity", asset="cost_attribution", blocking=True),
+        # A warning: real bills carry negative usage on corrections (FOCUS ChargeClass Correction); the rows are
+        # kept and listed rather than stopping the run.
+        AssetCheckSpec("no_negative_usage_quantity", asset="cost_attribution", blocking=False),
         AssetCheckSpec("unattributed_share", asset="cost_attribution", blocking=False),
     ],
 )
@@ -85,6 +87,7 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
             AssetCheckResult(
                 check_name="no_negative_usage_quantity",
                 passed=not negative,
+                severity=AssetCheckSeverity.WARN,
                 metadata={"negative_usage_lines": len(negative), "examples": rows_table(negative)},
             ),
             AssetCheckResult(
