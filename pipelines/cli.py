@@ -16,8 +16,13 @@ from pipelines.errors import InputError
 
 def _settings(args: argparse.Namespace) -> Settings:
     # Flags override the environment; Settings.from_env reads the rest (one place for configuration).
-    for flag, env in (("home", "MLCOST_HOME"), ("cur_source", "MLCOST_CUR_SOURCE"), ("gpu_source", "MLCOST_GPU_SOURCE"),
-                      ("predictions_source", "MLCOST_PREDICTIONS_SOURCE"), ("rules", "MLCOST_RULES")):
+    for flag, env in (
+        ("home", "MLCOST_HOME"),
+        ("cur_source", "MLCOST_CUR_SOURCE"),
+        ("gpu_source", "MLCOST_GPU_SOURCE"),
+        ("predictions_source", "MLCOST_PREDICTIONS_SOURCE"),
+        ("rules", "MLCOST_RULES"),
+    ):
         value = getattr(args, flag, None)
         if value:
             os.environ[env] = str(Path(value).resolve()) if not str(value).startswith("s3://") else str(value)
@@ -56,8 +61,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     t0 = time.monotonic()
     report = run_pipeline(settings, months)
-    print(f"mlcost run: {', '.join(m[:7] for m in months)} in {time.monotonic() - t0:.1f} s "
-          f"(runs: {', '.join(f'{k}={v[:8]}' for k, v in report.run_ids.items())})")
+    print(
+        f"mlcost run: {', '.join(m[:7] for m in months)} in {time.monotonic() - t0:.1f} s "
+        f"(runs: {', '.join(f'{k}={v[:8]}' for k, v in report.run_ids.items())})"
+    )
     from pipelines.summary import print_summary
 
     print_summary(settings)
@@ -100,7 +107,9 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     from pipelines.attribution.rules import load_rules
 
     rules = load_rules(args.file)
-    print(f"{rules.path}: {len(rules.rules) - 1} rules, workload tags {rules.tag_keys}, sharing {rules.strategies}")
+    print(
+        f"{rules.path}: {len(rules.rules) - 1} rules, workload tags {rules.tag_keys}, sharing {rules.strategies}"
+    )
     return 0
 
 

@@ -23,6 +23,8 @@ daily_tables = define_asset_job(
     executor_def=in_process_executor,
 )
 monthly_reconciliation = define_asset_job(
-    "monthly_reconciliation", selection=AssetSelection.assets("reconciliation"), executor_def=in_process_executor
+    "monthly_reconciliation",
+    selection=AssetSelection.assets("reconciliation"),
+    executor_def=in_process_executor,
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

@@ -198,7 +198,9 @@ def register_views(con: duckdb.DuckDBPyConnection, settings: Settings, tables: S
     """Create views named after lake tables in a compute connection (a table with no data yet is an error)."""
     for table in tables:
         if not has_data(settings, table):
-            raise RuntimeError(f"{table} has no published data under {table_dir(settings, table)}: run it first")
+            raise RuntimeError(
+                f"{table} has no published data under {table_dir(settings, table)}: run it first"
+            )
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {quote_ident(table)} AS "
             f"SELECT * FROM read_parquet({quote_literal(table_glob(settings, table))}, union_by_name = true)"

@@ -32,10 +32,10 @@ from dagster import (
 )
 
 from pipelines import lake
+from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, transient_retry_seconds  # noqa: F401 (re-exported)
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.jobs import daily_tables, ingest_billing, monthly_reconciliation
-from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, transient_retry_seconds  # noqa: F401 (re-exported)
 from pipelines.partitions import days
 from pipelines.refresh_plan import (
     NIGHTLY_CRON,
@@ -66,6 +66,8 @@ TAG_PARENT_RUN = "mlcost/parent_run"
 DELIVERY_SENSOR_INTERVAL_SECONDS = 15 * 60
 # The nightly lands yesterday by about 06:30 UTC; 36 hours leaves one missed night before the UI turns red.
 DAILY_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
+
+
 def first_day() -> date:
     """The first day partition (MLCOST_PARTITION_START)."""
     return days.start.date()

@@ -88,7 +88,12 @@ def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: st
         # The run's full event log, tracebacks included, is in the Dagster instance (make ui); the terminal
         # gets only this module's one-line summary of a failure.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={RANGE_START: start, RANGE_END: end, "mlcost/launched_by": "mlcost run", "mlcost/pid": str(os.getpid())},
+        tags={
+            RANGE_START: start,
+            RANGE_END: end,
+            "mlcost/launched_by": "mlcost run",
+            "mlcost/pid": str(os.getpid()),
+        },
         raise_on_error=False,
     )
     if not result.success:

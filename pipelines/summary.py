@@ -16,7 +16,9 @@ def print_summary(settings: Settings) -> None:
     views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     print(f"\nwarehouse: {settings.warehouse}")
     if "reconciliation" in views:
-        print(f"{'billing period':<15}{'currency':<9}{'lines':>10}{'billed':>16}{'effective':>16}{'difference':>12}")
+        print(
+            f"{'billing period':<15}{'currency':<9}{'lines':>10}{'billed':>16}{'effective':>16}{'difference':>12}"
+        )
         for row in con.execute(
             "SELECT billing_period, billing_currency, source_lines, source_billed_cost, source_effective_cost, "
             "difference FROM reconciliation ORDER BY 1, 2"

@@ -44,5 +44,7 @@ def realdata(*parts: str) -> Path:
     """A file of ../shared/realdata, or skip the test with the reason when that folder is absent."""
     path = REALDATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not available: {path} is absent (it lives in the shared folder beside the repo)")
+        pytest.skip(
+            f"real data not available: {path} is absent (it lives in the shared folder beside the repo)"
+        )
     return path

@@ -111,11 +111,15 @@ def test_cost_by_category_daily_equals_planted_days(pipeline):
 
 def test_reconciliation_difference_is_zero(pipeline):
     settings, con, answers, _ = pipeline
-    rows = con.execute("SELECT billing_period, difference, source_effective_cost FROM reconciliation").fetchall()
+    rows = con.execute(
+        "SELECT billing_period, difference, source_effective_cost FROM reconciliation"
+    ).fetchall()
     assert len(rows) == 2
     for period, difference, source in rows:
         assert difference == pytest.approx(0, abs=CENT)
-        assert source == pytest.approx(answers["billing_periods"][period.isoformat()[:7]]["cur2"]["effective_cost"])
+        assert source == pytest.approx(
+            answers["billing_periods"][period.isoformat()[:7]]["cur2"]["effective_cost"]
+        )
 
 
 def test_gpu_efficiency_equals_planted(pipeline):
@@ -152,14 +156,21 @@ def test_predictions_equal_planted(pipeline):
             "SELECT usage_date, workload, endpoint, predictions, failed_requests FROM predictions_daily"
         ).fetchall()
     }
-    planted = {(r["usage_date"], r["workload"], r["endpoint"]): (r["predictions"], r["failures"]) for r in answers["predictions"]}
+    planted = {
+        (r["usage_date"], r["workload"], r["endpoint"]): (r["predictions"], r["failures"])
+        for r in answers["predictions"]
+    }
     assert got == planted
 
 
 def test_cost_per_1k_predictions_equals_planted(pipeline):
     """Expected: the planted inference cost of each workload and day over its planted predictions."""
     settings, con, answers, _ = pipeline
-    inference = {(r["usage_date"], r["workload"]): r["effective_cost"] for r in answers["daily"] if r["category"] == "inference"}
+    inference = {
+        (r["usage_date"], r["workload"]): r["effective_cost"]
+        for r in answers["daily"]
+        if r["category"] == "inference"
+    }
     predictions: dict = {}
     for r in answers["predictions"]:
         key = (r["usage_date"], r["workload"])
@@ -189,13 +200,17 @@ def test_restatement_replaces_the_month_and_repeats_change_nothing(company, tmp_
     shutil.copytree(out / "restatement" / "step1", source)
     written, _ = _ingest(settings, source)
     assert written["2026-10-01"]["rows"] == restated["step1"]["lines"]
-    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(restated["step1"]["billed_cost"])
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(
+        restated["step1"]["billed_cost"]
+    )
     shutil.rmtree(source)
     shutil.copytree(out / "restatement" / "step2", source)
     written, con = _ingest(settings, source)
     info = written["2026-10-01"]
     assert info["rows"] == restated["step2"]["lines"]
-    assert info["currencies"]["USD"]["effective_cost"] == pytest.approx(restated["step2"]["effective_cost"], abs=CENT)
+    assert info["currencies"]["USD"]["effective_cost"] == pytest.approx(
+        restated["step2"]["effective_cost"], abs=CENT
+    )
     target = lake.partition_path(settings, "line_items", "2026-10-01")
     before = target.read_bytes()
     _ingest(settings, source)
@@ -214,7 +229,9 @@ def test_definitions_materialize_line_items_for_one_partition(company, tmp_path,
     out, answers = company
     settings = Settings(home=tmp_path / "home", cur_source=str(out / "cur2"))
     assets = [defs.get_assets_def("line_items")]
-    result = materialize(assets, partition_key="2026-09-01", resources={"mlcost": MlcostResource.from_settings(settings)})
+    result = materialize(
+        assets, partition_key="2026-09-01", resources={"mlcost": MlcostResource.from_settings(settings)}
+    )
     assert result.success
     (mat,) = result.asset_materializations_for_node("line_items")
     assert mat.metadata["dagster/row_count"].value == answers["billing_periods"]["2026-09"]["cur2"]["lines"]

@@ -129,7 +129,9 @@ def test_gr_engine_active_is_preferred_and_one_exporter_counts(billed, con):
     t = datetime(2026, 10, 1, 23, 0)
     frame = pl.concat(
         [
-            samples([(t, 0, "gpu_util", 1.0, 60), (t, 0, "gr_engine_active", 0.25, 60)], fmt="dcgm_prometheus"),
+            samples(
+                [(t, 0, "gpu_util", 1.0, 60), (t, 0, "gr_engine_active", 0.25, 60)], fmt="dcgm_prometheus"
+            ),
             samples([(t, 0, "gpu_util", 0.9, 60)], fmt="nvidia_smi"),
         ]
     )

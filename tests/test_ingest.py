@@ -84,7 +84,9 @@ def _bad_inputs(tmp_path):
     missing = write_csv(tmp_path / "missing.csv", [c for c in CUR1_HEADER if c != "lineItem/UnblendedCost"],
                         [r[:6] + r[7:] for r in GOOD_ROWS])  # fmt: skip
     unknown = write_csv(tmp_path / "unknown.csv", ["a", "b"], [["1", "2"]])
-    text_cost = write_csv(tmp_path / "text.csv", CUR1_HEADER, [GOOD_ROWS[0], GOOD_ROWS[1][:6] + ["12,5 USD", "1"]])
+    text_cost = write_csv(
+        tmp_path / "text.csv", CUR1_HEADER, [GOOD_ROWS[0], GOOD_ROWS[1][:6] + ["12,5 USD", "1"]]
+    )
     random_bytes = tmp_path / "random.csv"
     random_bytes.write_bytes(os.urandom(200_000))
     return {
@@ -142,14 +144,21 @@ def test_restatement_replaces_and_keeps_the_superseded_version(tmp_path, setting
     first = write_csv(tmp_path / "a.csv", CUR1_HEADER, GOOD_ROWS)
     ingest_deliveries(con, settings, [FileDelivery(files=(first,), delivery_id="A", fingerprint="a")])
     restated = write_csv(tmp_path / "b.csv", CUR1_HEADER, [GOOD_ROWS[0][:6] + ["2.5", "1"], GOOD_ROWS[1]])
-    written = ingest_deliveries(con, settings, [FileDelivery(files=(restated,), delivery_id="B", fingerprint="b")])
+    written = ingest_deliveries(
+        con, settings, [FileDelivery(files=(restated,), delivery_id="B", fingerprint="b")]
+    )
     assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == pytest.approx(2.75)
     refresh_catalog(settings)
     import duckdb
 
     ro = duckdb.connect(str(settings.warehouse), read_only=True)
-    assert ro.execute("SELECT sum(billed_cost), count(*) FROM line_items").fetchone() == (pytest.approx(2.75), 2)
-    old = ro.execute("SELECT delivery_id, sum(billed_cost), count(DISTINCT superseded) FROM line_items_history GROUP BY 1").fetchall()
+    assert ro.execute("SELECT sum(billed_cost), count(*) FROM line_items").fetchone() == (
+        pytest.approx(2.75),
+        2,
+    )
+    old = ro.execute(
+        "SELECT delivery_id, sum(billed_cost), count(DISTINCT superseded) FROM line_items_history GROUP BY 1"
+    ).fetchall()
     assert old == [("A", pytest.approx(1.256), 1)]
     ro.close()
     # Retention: only the newest `history_versions` superseded versions are kept.
@@ -158,6 +167,10 @@ def test_restatement_replaces_and_keeps_the_superseded_version(tmp_path, setting
     short = replace(settings, history_versions=1)
     for n, cost in enumerate(["3", "4"]):
         again = write_csv(tmp_path / f"c{n}.csv", CUR1_HEADER, [GOOD_ROWS[0][:6] + [cost, "1"]])
-        ingest_deliveries(con, short, [FileDelivery(files=(again,), delivery_id=f"C{n}", fingerprint=f"c{n}")])
-    versions = list((settings.lake / "_history" / "line_items" / "billing_period=2026-10-01").glob("superseded=*"))
+        ingest_deliveries(
+            con, short, [FileDelivery(files=(again,), delivery_id=f"C{n}", fingerprint=f"c{n}")]
+        )
+    versions = list(
+        (settings.lake / "_history" / "line_items" / "billing_period=2026-10-01").glob("superseded=*")
+    )
     assert len(versions) == 1

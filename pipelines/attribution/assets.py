@@ -3,7 +3,6 @@
 SQL lives in sql/<asset>.sql; the days of a run are computed in one pass (single-run backfill), not day by day.
 """
 
-
 from datetime import timedelta
 
 from dagster import (
@@ -130,7 +129,9 @@ def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResourc
         metadata={
             "dagster/row_count": sum(written.values()),
             "by_category": MetadataValue.md(
-                "\n".join(["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top])
+                "\n".join(
+                    ["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top]
+                )
             ),
         }
     )
@@ -151,10 +152,15 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
     settings = mlcost.settings()
     window = context.partition_time_window
     con = lake.connect(settings)
-    rows = reconcile(con, settings, window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1))
+    rows = reconcile(
+        con, settings, window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
+    )
     refresh_catalog(settings)
     worst = max((abs(r["difference"]) for r in rows), default=0.0)
-    table = ["| period | currency | source effective | attributed | difference |", "|---|---|---:|---:|---:|"] + [
+    table = [
+        "| period | currency | source effective | attributed | difference |",
+        "|---|---|---:|---:|---:|",
+    ] + [
         f"| {r['billing_period']} | {r['billing_currency']} | {r['source_effective_cost']:,.2f} "
         f"| {r['attributed_effective_cost']:,.2f} | {r['difference']:,.4f} |"
         for r in rows

@@ -24,17 +24,23 @@ def attribute(
         "tag_keys": rules.tag_keys,
         "sagemaker_names": rules.sagemaker_names,
     }
-    return lake.publish_days(con, settings, "cost_attribution", load_sql("cost_attribution"), params, start, end)
+    return lake.publish_days(
+        con, settings, "cost_attribution", load_sql("cost_attribution"), params, start, end
+    )
 
 
 def summarize_by_category(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     """Publish cost_by_category_daily for start..end from the published cost_attribution."""
     lake.register_views(con, settings, ["cost_attribution"])
     params = {"start_date": start, "end_date": end}
-    return lake.publish_days(con, settings, "cost_by_category_daily", load_sql("cost_by_category_daily"), params, start, end)
+    return lake.publish_days(
+        con, settings, "cost_by_category_daily", load_sql("cost_by_category_daily"), params, start, end
+    )
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date) -> list[dict]:
+def reconcile(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date
+) -> list[dict]:
     """Publish reconciliation rows for the billing periods start..end; return them as dicts."""
     lake.register_views(con, settings, ["line_items", "cost_attribution"])
     params = {"start_period": start_period, "end_period": end_period}

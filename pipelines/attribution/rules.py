@@ -90,18 +90,27 @@ def load_rules(path: Path | str | None = None) -> Rules:
             raise InputError(path, f"rule {rid!r}: priority must be an integer")
         kind = rule.get("shared_kind")
         if rule["category"] == "shared" and kind not in SHARED_KINDS:
-            raise InputError(path, f"rule {rid!r}: a shared rule needs shared_kind, one of {', '.join(SHARED_KINDS)}")
+            raise InputError(
+                path, f"rule {rid!r}: a shared rule needs shared_kind, one of {', '.join(SHARED_KINDS)}"
+            )
         if rule["category"] != "shared" and kind is not None:
             raise InputError(path, f"rule {rid!r}: shared_kind is only for category shared")
         match = rule.get("match") or {}
         if not isinstance(match, dict) or not match:
             raise InputError(path, f"rule {rid!r}: `match` must name at least one field")
-        row = {"rule_id": rid, "priority": rule["priority"], "category": rule["category"], "shared_kind": kind}
+        row = {
+            "rule_id": rid,
+            "priority": rule["priority"],
+            "category": rule["category"],
+            "shared_kind": kind,
+        }
         for name in MATCH_FIELDS:
             row[name] = _check_pattern(path, rid, name, match[name]) if name in match else None
         tags = match.get("tags") or {}
         if not isinstance(tags, dict) or len(tags) > 1:
-            raise InputError(path, f"rule {rid!r}: `tags` takes one {{tag key: pattern}} (split into two rules)")
+            raise InputError(
+                path, f"rule {rid!r}: `tags` takes one {{tag key: pattern}} (split into two rules)"
+            )
         row["tag_key"], row["tag_pattern"] = None, None
         for key, pattern in tags.items():
             row["tag_key"] = tag_key(str(key))

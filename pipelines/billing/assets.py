@@ -1,6 +1,5 @@
 """Dagster asset `line_items`: the current delivery of each billing period, normalized (sql/line_items.sql)."""
 
-
 from datetime import date
 
 from dagster import (
@@ -13,8 +12,8 @@ from dagster import (
 )
 
 from pipelines import lake
-from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
 from pipelines.billing.ingest import ingest_deliveries, published_state
+from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
 from pipelines.catalog import table_schema
 from pipelines.errors import InputError
 from pipelines.partitions import billing_periods, month_keys
@@ -41,10 +40,15 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
 
     settings = mlcost.settings()
     if not settings.cur_source:
-        raise InputError("MLCOST_CUR_SOURCE", "no billing source configured (a folder, a file or s3://bucket/prefix)")
+        raise InputError(
+            "MLCOST_CUR_SOURCE", "no billing source configured (a folder, a file or s3://bucket/prefix)"
+        )
     window = context.partition_time_window
-    periods = {date.fromisoformat(k) for k in month_keys(window.start.date(), window.end.date())
-               if date.fromisoformat(k) < window.end.date()}
+    periods = {
+        date.fromisoformat(k)
+        for k in month_keys(window.start.date(), window.end.date())
+        if date.fromisoformat(k) < window.end.date()
+    }
     lake.clean_scratch(settings)
     unchanged = {state["fingerprint"] for p in periods if (state := published_state(settings, p.isoformat()))}
     try:
@@ -57,7 +61,8 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
     except Exception as exc:
         if _is_transient(exc):
             raise RetryRequested(
-                max_retries=TRANSIENT_MAX_RETRIES, seconds_to_wait=transient_retry_seconds(context.retry_number)
+                max_retries=TRANSIENT_MAX_RETRIES,
+                seconds_to_wait=transient_retry_seconds(context.retry_number),
             ) from exc
         raise
     con = lake.connect(settings)
@@ -83,7 +88,9 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
             "periods_unchanged_or_missing": ", ".join(skipped) or "none",
             "delivery_ids": ", ".join(sorted({v["delivery_id"] for v in current.values()})) or "none",
             "billed_cost": sum(m["billed_cost"] for v in current.values() for m in v["currencies"].values()),
-            "effective_cost": sum(m["effective_cost"] for v in current.values() for m in v["currencies"].values()),
+            "effective_cost": sum(
+                m["effective_cost"] for v in current.values() for m in v["currencies"].values()
+            ),
             "preview": MetadataValue.md("\n".join(lines)),
         }
     )

@@ -96,7 +96,13 @@ FOCUS_COLUMNS: dict[str, str] = {
     "x_LineItemType": "VARCHAR",
     "x_ProductFamily": "VARCHAR",
 }
-FOCUS_REQUIRED = ("BilledCost", "ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "ChargeCategory")
+FOCUS_REQUIRED = (
+    "BilledCost",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+)
 # Columns whose absence means a FOCUS file is unusable even though it looks like FOCUS (EffectiveCost exists in
 # every FOCUS version; we never invent amortization for FOCUS rows).
 FOCUS_REQUIRED += ("EffectiveCost",)
@@ -233,7 +239,11 @@ def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str
     if det.flavour == "focus":
         present = set(cols)
         for name, duck_type in FOCUS_COLUMNS.items():
-            expr = _cast(quote_ident(name), duck_type, det.container) if name in present else f"NULL::{duck_type}"
+            expr = (
+                _cast(quote_ident(name), duck_type, det.container)
+                if name in present
+                else f"NULL::{duck_type}"
+            )
             parts.append(f"{expr} AS {quote_ident(name)}")
         parts.append(_focus_tags(present))
     else:
@@ -250,7 +260,9 @@ def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str
     parts.append("filename AS source_file")
     # Parquet readers run in parallel over files: the row number keeps the output order (and so the published
     # bytes) the same on every run. CSV rows keep their order (preserve_insertion_order) and carry no number.
-    parts.append("file_row_number + 1 AS source_row" if det.container == "parquet" else "NULL::BIGINT AS source_row")
+    parts.append(
+        "file_row_number + 1 AS source_row" if det.container == "parquet" else "NULL::BIGINT AS source_row"
+    )
     return ",\n       ".join(parts)
 
 
@@ -261,8 +273,11 @@ def _cur_tags(names: dict[str, str]) -> str:
             "map_from_entries(list_filter(map_entries(CAST(resource_tags AS MAP(VARCHAR, VARCHAR))), "
             "e -> e.value IS NOT NULL AND e.value <> '')) AS tags"
         )
-    tag_cols = [(canon[len("resource_tags_") :], orig) for canon, orig in names.items()
-                if canon.startswith("resource_tags_")]
+    tag_cols = [
+        (canon[len("resource_tags_") :], orig)
+        for canon, orig in names.items()
+        if canon.startswith("resource_tags_")
+    ]
     if not tag_cols:
         return "MAP(CAST([] AS VARCHAR[]), CAST([] AS VARCHAR[])) AS tags"
     # Keys come from the header and are quoted as literals, so any character survives; values are kept exactly
@@ -279,7 +294,7 @@ def _focus_tags(present: set[str]) -> str:
         return "CAST([] AS STRUCT(key VARCHAR, value VARCHAR)[]) AS tag_entries"
     # FOCUS Tags is a JSON object string (or a MAP in Parquet); keys are normalized like CUR 2.0's.
     return (
-        "list_transform(list_filter(map_entries(CAST(CAST(NULLIF(NULLIF(trim(CAST(\"Tags\" AS VARCHAR)),"
+        'list_transform(list_filter(map_entries(CAST(CAST(NULLIF(NULLIF(trim(CAST("Tags" AS VARCHAR)),'
         " ''), 'NULL') AS JSON) AS MAP(VARCHAR, VARCHAR))), e -> e.value IS NOT NULL AND e.value <> ''), "
         "e -> {'key': trim(regexp_replace(regexp_replace(lower(regexp_replace(regexp_replace(e.key, "
         "'[/:.\\s-]', '_', 'g'), '([A-Z])', '_\\1', 'g')), '_+', '_', 'g'), '^_|_$', '', 'g')), "

@@ -82,7 +82,10 @@ def _diagnose_cast_failure(con: duckdb.DuckDBPyConnection, det: Detected, files:
             ).fetchone()
             if bad:
                 raise InputError(
-                    path, f"value {bad[1]!r} is not a valid {duck_type.lower()}", column=names[canon], line=bad[0] + 1
+                    path,
+                    f"value {bad[1]!r} is not a valid {duck_type.lower()}",
+                    column=names[canon],
+                    line=bad[0] + 1,
                 ) from None
     raise InputError(files[0], f"a value could not be converted ({exc})") from None
 
@@ -400,7 +403,10 @@ def period_totals(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, dict]:
     for period, currency, n, billed, effective in rows:
         entry = out.setdefault(period, {"rows": 0, "currencies": {}})
         entry["rows"] += n
-        entry["currencies"][currency] = {"billed_cost": round(billed, 6), "effective_cost": round(effective, 6)}
+        entry["currencies"][currency] = {
+            "billed_cost": round(billed, 6),
+            "effective_cost": round(effective, 6),
+        }
     return out
 
 
@@ -437,7 +443,11 @@ def ingest_deliveries(
     loads: list[DeliveryLoad] = []
     owner: dict[str, DeliveryLoad] = {}
     for i, delivery in enumerate(deliveries):
-        if delivery.billing_period is not None and wanted is not None and delivery.billing_period.isoformat() not in wanted:
+        if (
+            delivery.billing_period is not None
+            and wanted is not None
+            and delivery.billing_period.isoformat() not in wanted
+        ):
             continue
         if not delivery.files:
             # An empty delivery (the manifest lists no file yet) is no statement that the month cost nothing.
@@ -446,7 +456,9 @@ def ingest_deliveries(
         delivered_at = getattr(delivery, "delivered_at", None)
         if delivery.billing_period is not None and _older_than_published(settings, delivery, delivered_at):
             continue
-        table, det = stage_delivery(con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}")
+        table, det = stage_delivery(
+            con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}"
+        )
         load = DeliveryLoad(
             delivery_id=delivery.delivery_id,
             fingerprint=delivery.fingerprint,
@@ -633,7 +645,12 @@ def source_periods(settings: Settings) -> list[date]:
         if delivery.billing_period is not None:
             found.add(delivery.billing_period)
         elif delivery.files:
-            table, _ = stage_delivery(con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"probe_{i}")
-            found.update(r[0] for r in con.execute(f"SELECT DISTINCT billing_period FROM {quote_ident(table)}").fetchall())
+            table, _ = stage_delivery(
+                con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"probe_{i}"
+            )
+            found.update(
+                r[0]
+                for r in con.execute(f"SELECT DISTINCT billing_period FROM {quote_ident(table)}").fetchall()
+            )
             con.execute(f"DROP TABLE {quote_ident(table)}")
     return sorted(found)

@@ -49,7 +49,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     result = read_source(settings, gpu_counts_from_bill(con))
     written = publish_samples(con, settings, result, start, end)
     refresh_catalog(settings)
-    for path, reason in result.rejected_files.items():
+    for reason in result.rejected_files.values():
         context.log.warning(f"GPU log rejected: {reason}")
     rejected = "\n".join(f"- {reason}" for reason in result.rejected_files.values()) or "none"
     return MaterializeResult(
@@ -73,7 +73,9 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("gpu_efficiency_daily")},
     check_specs=[
-        AssetCheckSpec("eta_in_range_and_active_within_allocated", asset="gpu_efficiency_daily", blocking=True),
+        AssetCheckSpec(
+            "eta_in_range_and_active_within_allocated", asset="gpu_efficiency_daily", blocking=True
+        ),
         AssetCheckSpec("coverage_above_threshold", asset="gpu_efficiency_daily", blocking=False),
     ],
 )
@@ -110,7 +112,10 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
             "idle_cost": float(totals[1] or 0),
             "gpu_cost": float(totals[2] or 0),
             "top_idle": MetadataValue.md(
-                "\n".join(["| resource | workload | idle cost |", "|---|---|---:|"] + [f"| {r} | {w} | {c:,.2f} |" for r, w, c in top])
+                "\n".join(
+                    ["| resource | workload | idle cost |", "|---|---|---:|"]
+                    + [f"| {r} | {w} | {c:,.2f} |" for r, w, c in top]
+                )
             ),
         },
         check_results=[

@@ -65,7 +65,15 @@ def publish_samples(
     """Publish the samples whose interval starts in start..end, one file per day."""
     con.register("gpu_sample_rows", result.samples)
     try:
-        return lake.publish_days(con, settings, "gpu_samples", load_sql("gpu_samples"), {"start_date": start, "end_date": end}, start, end)
+        return lake.publish_days(
+            con,
+            settings,
+            "gpu_samples",
+            load_sql("gpu_samples"),
+            {"start_date": start, "end_date": end},
+            start,
+            end,
+        )
     finally:
         con.unregister("gpu_sample_rows")
 
@@ -79,7 +87,12 @@ def compute_efficiency(
     register_gpu_types(con)
     lake.register_views(con, settings, ["cost_attribution"])
     lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
-    return lake.publish_days(con, settings, "gpu_efficiency_daily", 
-            load_sql("gpu_efficiency_daily"), {"start_date": start, "end_date": end, "eta_basis": eta_basis}
-        , start, end)
-
+    return lake.publish_days(
+        con,
+        settings,
+        "gpu_efficiency_daily",
+        load_sql("gpu_efficiency_daily"),
+        {"start_date": start, "end_date": end, "eta_basis": eta_basis},
+        start,
+        end,
+    )

@@ -71,12 +71,16 @@ def load_mapping_file(path: Path) -> dict[str, str]:
     # The names people give these columns (hostname as DCGM labels it, instance_id as EC2 calls it) are accepted.
     host_at = next((names.index(n) for n in ("host", "hostname", "node") if n in names), None)
     resource_at = next(
-        (names.index(n) for n in ("resource_id", "instance_id", "instanceid", "endpointname") if n in names), None
+        (names.index(n) for n in ("resource_id", "instance_id", "instanceid", "endpointname") if n in names),
+        None,
     )
     if host_at is None or resource_at is None:
         missing = "host" if host_at is None else "resource_id"
-        raise InputError(path, "mapping file needs columns host (or hostname) and resource_id (or instance_id)",
-                         column=missing)
+        raise InputError(
+            path,
+            "mapping file needs columns host (or hostname) and resource_id (or instance_id)",
+            column=missing,
+        )
     mapping: dict[str, str] = {}
     for line_no, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):

@@ -101,7 +101,10 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
         for w, p, d, lo in table
     ]
     yield MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))},
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "preview": MetadataValue.md("\n".join(preview)),
+        },
         check_results=[
             AssetCheckResult(
                 check_name="cost_without_predictions",
@@ -110,6 +113,8 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
                 description="workloads with inference cost but no predictions on some days (cost per prediction NULL)",
                 metadata={"workloads": rows_table(rows)},
             ),
-            AssetCheckResult(check_name="predictions_not_negative", passed=negative == 0, metadata={"rows": negative}),
+            AssetCheckResult(
+                check_name="predictions_not_negative", passed=negative == 0, metadata={"rows": negative}
+            ),
         ],
     )

@@ -31,7 +31,11 @@ def read_source(settings: Settings) -> PredictionReadResult | None:
 
 
 def publish_predictions(
-    con: duckdb.DuckDBPyConnection, settings: Settings, result: PredictionReadResult | None, start: date, end: date
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    result: PredictionReadResult | None,
+    start: date,
+    end: date,
 ) -> dict[str, int]:
     """Publish predictions_daily for start..end (workloads resolved through the bill's endpoint tags)."""
     lake.register_views(con, settings, ["cost_attribution"])
@@ -45,7 +49,15 @@ def publish_predictions(
         frame = result.daily
     con.register("prediction_counts", frame)
     try:
-        return lake.publish_days(con, settings, "predictions_daily", load_sql("predictions_daily"), {"start_date": start, "end_date": end}, start, end)
+        return lake.publish_days(
+            con,
+            settings,
+            "predictions_daily",
+            load_sql("predictions_daily"),
+            {"start_date": start, "end_date": end},
+            start,
+            end,
+        )
     finally:
         con.unregister("prediction_counts")
 
@@ -57,5 +69,12 @@ def compute_cost_per_prediction(
     lake.register_views(con, settings, ["cost_attribution"])
     lake.register_view_or_empty(con, settings, "predictions_daily", PREDICTIONS_COLUMNS)
     lake.register_view_or_empty(con, settings, "gpu_efficiency_daily", GPU_EFFICIENCY_COLUMNS)
-    return lake.publish_days(con, settings, "cost_per_prediction_daily", load_sql("cost_per_prediction_daily"), {"start_date": start, "end_date": end}, start, end)
-
+    return lake.publish_days(
+        con,
+        settings,
+        "cost_per_prediction_daily",
+        load_sql("cost_per_prediction_daily"),
+        {"start_date": start, "end_date": end},
+        start,
+        end,
+    )

@@ -56,7 +56,10 @@ def is_metric_table(columns: list[str]) -> bool:
     """True for a SageMaker metrics table: EndpointName plus MetricName/value, or metric columns."""
     if find_column(columns, "endpointname", "endpoint_name") is None:
         return False
-    long = find_column(columns, "metricname", "metric_name") is not None and find_column(columns, "value", "sum") is not None
+    long = (
+        find_column(columns, "metricname", "metric_name") is not None
+        and find_column(columns, "value", "sum") is not None
+    )
     return long or any(find_column(columns, key) is not None for key in METRICS)
 
 
