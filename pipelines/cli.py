@@ -97,9 +97,12 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     else:
         answers = model_company.generate(out, seed=args.seed)
     print(f"fixtures written to {out} in {time.monotonic() - t0:.1f} s")
-    periods = answers.get("billing_periods") or answers.get("totals") or {}
-    for period, info in sorted(periods.items()) if isinstance(periods, dict) else []:
-        print(f"  {period}: {info}")
+    for period, info in sorted((answers.get("billing_periods") or {}).items()):
+        cur2 = info.get("cur2", info)
+        print(
+            f"  {period}: {cur2.get('lines', 0):,} lines, billed {cur2.get('billed_cost', 0):,.2f}, "
+            f"effective {cur2.get('effective_cost', 0):,.2f} {cur2.get('currency', '')}"
+        )
     return 0
 
 
