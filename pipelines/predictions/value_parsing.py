@@ -249,7 +249,10 @@ def parse_counts(series: pl.Series, *, empty: str = "error") -> Parsed:
         .when(pl.col("num") < 0)
         .then(pl.lit("negative count: ") + shown)
         .when(pl.col("num") != pl.col("num").round(0))
-        .then(pl.lit("not a whole number: ") + shown),
+        .then(pl.lit("not a whole number: ") + shown)
+        # Beyond Int64 the cast below would give NULL: say so, so the line is skipped and counted, not lost.
+        .when(pl.col("num") >= 2.0**63)
+        .then(pl.lit("count too large: ") + shown),
         v=pl.when(is_empty).then(empty_value).otherwise(pl.col("num").cast(pl.Int64, strict=False)),
     )
     values = frame.select(v=out["v"]).with_columns(pl.when(out["p"].is_null()).then(pl.col("v")))["v"]
