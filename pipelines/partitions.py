@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition, MonthlyPartitionsDefinition
 
 # The first month partitions exist for; an older bill needs MLCOST_PARTITION_START=YYYY-MM-01.
 PARTITION_START = os.environ.get("MLCOST_PARTITION_START", "2026-01-01")
@@ -27,3 +27,20 @@ def month_keys(start: date, end: date) -> list[str]:
         keys.append(date(year, month, 1).isoformat())
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return keys
+
+
+# What every lake asset shares: one run computes all its partitions in one pass (single-run backfill), and the
+# `mlcost_lake` pool (limit 1 in dagster.yaml) keeps two steps from writing the lake at once.
+LAKE_ASSET = {
+    "backfill_policy": BackfillPolicy.single_run(),
+    "pool": "mlcost_lake",
+    "kinds": {"duckdb", "parquet"},
+}
+DAILY_ASSET = {"partitions_def": days, **LAKE_ASSET}
+MONTHLY_ASSET = {"partitions_def": billing_periods, **LAKE_ASSET}
+
+
+def day_range(context) -> tuple[date, date]:
+    """First and last day (inclusive) of a daily asset's run."""
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - timedelta(days=1)

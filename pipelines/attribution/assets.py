@@ -10,7 +10,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -21,25 +20,17 @@ from pipelines.attribution.compute import attribute, reconcile, summarize_by_cat
 from pipelines.billing.assets import line_items
 from pipelines.catalog import table_schema
 from pipelines.checks import CENT, check_rows, rows_table
-from pipelines.partitions import billing_periods, days
+from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
 
 UNATTRIBUTED_WARN_SHARE = 0.10
 
 
-def _day_range(context: AssetExecutionContext):
-    window = context.partition_time_window
-    return window.start.date(), window.end.date() - timedelta(days=1)
-
-
 @asset(
-    partitions_def=days,
+    **DAILY_ASSET,
     deps=[line_items],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="attribution",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("cost_attribution")},
     check_specs=[
         AssetCheckSpec("every_line_has_one_category", asset="cost_attribution", blocking=True),
@@ -54,7 +45,7 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     """Every dollar of line_items per line and day, with category, workload and rule_id (sql/cost_attribution.sql)."""
     settings = mlcost.settings()
     rules = mlcost.rules()
-    start, end = _day_range(context)
+    start, end = day_range(context)
     con = lake.connect(settings)
     written = attribute(con, settings, rules, start, end)
     refresh_catalog(settings)
@@ -104,18 +95,15 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
 
 
 @asset(
-    partitions_def=days,
+    **DAILY_ASSET,
     deps=[cost_attribution],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="attribution",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("cost_by_category_daily")},
 )
 def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Day × category × workload totals after sharing (sql/cost_by_category_daily.sql)."""
     settings = mlcost.settings()
-    start, end = _day_range(context)
+    start, end = day_range(context)
     con = lake.connect(settings)
     written = summarize_by_category(con, settings, start, end)
     refresh_catalog(settings)
@@ -138,12 +126,9 @@ def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResourc
 
 
 @asset(
-    partitions_def=billing_periods,
+    **MONTHLY_ASSET,
     deps=[cost_attribution, line_items],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="attribution",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("reconciliation")},
     check_specs=[AssetCheckSpec("attributed_equals_billed", asset="reconciliation", blocking=True)],
 )

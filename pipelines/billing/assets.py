@@ -4,7 +4,6 @@ from datetime import date
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     RetryRequested,
@@ -16,7 +15,7 @@ from pipelines.billing.ingest import ingest_deliveries, published_state
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
 from pipelines.catalog import table_schema
 from pipelines.errors import InputError
-from pipelines.partitions import billing_periods, month_keys
+from pipelines.partitions import MONTHLY_ASSET, month_keys
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
 
@@ -27,11 +26,8 @@ def _is_transient(exc: Exception) -> bool:
 
 
 @asset(
-    partitions_def=billing_periods,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
+    **MONTHLY_ASSET,
     group_name="billing",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("line_items")},
 )
 def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:

@@ -1,13 +1,10 @@
 """Dagster assets for GPU efficiency: gpu_samples (the logs, normalized) and gpu_efficiency_daily (η, idle cost)."""
 
-from datetime import timedelta
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -18,7 +15,7 @@ from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
 from pipelines.checks import check_rows, rows_table
 from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
-from pipelines.partitions import days
+from pipelines.partitions import DAILY_ASSET, day_range
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
 
@@ -26,24 +23,16 @@ from pipelines.warehouse import refresh_catalog
 COVERAGE_WARN_BELOW = 0.5
 
 
-def _day_range(context: AssetExecutionContext):
-    window = context.partition_time_window
-    return window.start.date(), window.end.date() - timedelta(days=1)
-
-
 @asset(
-    partitions_def=days,
+    **DAILY_ASSET,
     deps=[cost_attribution],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="gpu",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("gpu_samples")},
 )
 def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """GPU utilization samples from DCGM, nvidia-smi and CloudWatch/SageMaker exports, one metric per row (0–1)."""
     settings = mlcost.settings()
-    start, end = _day_range(context)
+    start, end = day_range(context)
     con = lake.connect(settings)
     lake.register_views(con, settings, ["cost_attribution"])
     result = read_source(settings, gpu_counts_from_bill(con))
@@ -65,12 +54,9 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
 
 
 @asset(
-    partitions_def=days,
+    **DAILY_ASSET,
     deps=[cost_attribution, gpu_samples],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="gpu",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("gpu_efficiency_daily")},
     check_specs=[
         AssetCheckSpec(
@@ -82,7 +68,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """η = active / allocated GPU time per GPU resource and day, coverage, and the cost of idle GPU time."""
     settings = mlcost.settings()
-    start, end = _day_range(context)
+    start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_efficiency(con, settings, start, end, settings.eta_basis)
     refresh_catalog(settings)

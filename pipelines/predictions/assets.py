@@ -1,13 +1,10 @@
 """Dagster assets for cost per prediction: predictions_daily and cost_per_prediction_daily."""
 
-from datetime import timedelta
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -18,30 +15,22 @@ from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
 from pipelines.checks import check_rows, rows_table
 from pipelines.gpu.assets import gpu_efficiency_daily
-from pipelines.partitions import days
+from pipelines.partitions import DAILY_ASSET, day_range
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions, read_source
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
 
 
-def _day_range(context: AssetExecutionContext):
-    window = context.partition_time_window
-    return window.start.date(), window.end.date() - timedelta(days=1)
-
-
 @asset(
-    partitions_def=days,
+    **DAILY_ASSET,
     deps=[cost_attribution],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="predictions",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("predictions_daily")},
 )
 def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Successful predictions per day, workload and endpoint, from invocation metrics, request logs or counts."""
     settings = mlcost.settings()
-    start, end = _day_range(context)
+    start, end = day_range(context)
     result = read_source(settings)
     if result is not None:
         # A file that cannot be read would make cost per prediction wrong: stop the partition and say why.
@@ -62,12 +51,9 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
 
 
 @asset(
-    partitions_def=days,
+    **DAILY_ASSET,
     deps=[cost_attribution, predictions_daily, gpu_efficiency_daily],
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="mlcost_lake",
     group_name="predictions",
-    kinds={"duckdb", "parquet"},
     metadata={"dagster/column_schema": table_schema("cost_per_prediction_daily")},
     check_specs=[
         AssetCheckSpec("cost_without_predictions", asset="cost_per_prediction_daily", blocking=False),
@@ -77,7 +63,7 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
 def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per day and workload: predictions, direct and loaded inference cost, cost per 1k predictions, η."""
     settings = mlcost.settings()
-    start, end = _day_range(context)
+    start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_cost_per_prediction(con, settings, start, end)
     refresh_catalog(settings)
