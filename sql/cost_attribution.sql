@@ -4,7 +4,8 @@
 -- category × workload, with rule_id 'spread:<rule>'. A line entirely outside its billing period (a late credit)
 -- is placed on the first day of its billing period, so every day belongs to exactly one billing period.
 -- Reads: line_items (view), attribution_rules, workload_mappings, sharing_strategies (pipelines/attribution/rules.py).
--- Parameters: $start_date, $end_date (inclusive UTC days), $tag_keys (VARCHAR[]), $sagemaker_names (BOOLEAN).
+-- Parameters: $start_date, $end_date (inclusive UTC days), $tag_keys (VARCHAR[]), $sagemaker_names (BOOLEAN),
+-- $whole_periods (BOOLEAN: some shared kind is spread, so the billing periods' weights need every line).
 with lines as (
     select
         *,
@@ -15,6 +16,18 @@ with lines as (
         ) as rule_key
     from line_items
     where billing_period between date_trunc('month', cast($start_date as date)) and cast($end_date as date)
+        -- Only the lines that can land on the run's days, unless a sharing strategy needs the whole billing
+        -- period's weights: a one-day rerun then costs about a day's work, not a month's.
+        and (
+            $whole_periods
+            or (
+                charge_period_end > cast($start_date as timestamp)
+                and charge_period_start < cast($end_date as timestamp) + interval 1 day
+            )
+            or not (charge_period_end > charge_period_start)
+            or charge_period_end <= cast(billing_period as timestamp)
+            or charge_period_start >= cast(billing_period + interval 1 month as timestamp)
+        )
 ),
 
 rule_inputs as (
