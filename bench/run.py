@@ -303,7 +303,7 @@ def _git(*argv: str) -> str:
     try:
         return subprocess.run(
             ["git", *argv], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        ).stdout.rstrip()  # not strip(): porcelain lines start with a space
     except (OSError, subprocess.CalledProcessError):
         return ""
 
