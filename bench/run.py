@@ -506,7 +506,12 @@ def render(results: dict, analysis: str | None) -> str:
     )
     w("")
     w(f"- **Date**: {meta['date']}")
-    w(f"- **Command**: `{meta['command']}` (what `make bench` runs)")
+    make = {
+        ".venv/bin/python bench/run.py": "make bench",
+        ".venv/bin/python bench/run.py --quick": "make bench QUICK=1",
+    }
+    same = f" (= `{make[meta['command']]}`)" if meta["command"] in make else ""
+    w(f"- **Command**: `{meta['command']}`{same}")
     w(f"- **Commit**: {m['commit']}")
     measured, later = meta.get("code_fingerprint"), meta.get("working_tree_fingerprint_end")
     if measured:
