@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,13 @@ from pipelines.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
+
+
+def pytest_configure(config):
+    """Tests set their own sources and homes: drop the caller's MLCOST_* and DAGSTER_HOME (the Makefile exports
+    the demo's, pointing at fixtures that a fresh clone has not generated yet), so subprocesses inherit none."""
+    for name in [n for n in os.environ if n.startswith("MLCOST_") or n == "DAGSTER_HOME"]:
+        del os.environ[name]
 
 
 @dataclass(frozen=True)
