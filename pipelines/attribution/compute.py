@@ -23,7 +23,7 @@ def attribute(
         "end_date": end,
         "tag_keys": rules.tag_keys,
         "sagemaker_names": rules.sagemaker_names,
-        "whole_periods": any(strategy != "keep" for strategy in rules.strategies.values()),
+        "spreading": any(strategy != "keep" for strategy in rules.strategies.values()),
     }
     return lake.publish_days(
         con, settings, "cost_attribution", load_sql("cost_attribution"), params, start, end
