@@ -34,6 +34,8 @@ PARTITION_COLUMNS: dict[str, str] = {
     "cost_per_prediction_daily": "usage_date",
 }
 DATA_FILE = "data.parquet"
+# How every lake file is written (zstd: smaller files than the default snappy).
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -108,18 +110,25 @@ class PartitionWriter:
         """Write the rows of `query` (all belonging to partition `value`) to a scratch file."""
         tmp = self.scratch / f"{self.column}={value}.parquet"
         rows = self.con.execute(
-            f"COPY ({query}) TO {quote_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)", params
+            f"COPY ({query}) TO {quote_literal(str(tmp))} ({PARQUET_OPTIONS})", params
         ).fetchone()[0]
         self.staged[value] = tmp
         self.rows[value] = int(rows)
         return int(rows)
+
+    def adopt(self, value: str, path: Path, rows: int) -> None:
+        """Take a file already written in the scratch folder (by the caller's own COPY) as partition `value`."""
+        if path.parent != self.scratch:
+            raise ValueError(f"{path} is not in this writer's scratch folder {self.scratch}")
+        self.staged[value] = path
+        self.rows[value] = int(rows)
 
     def stage_many(self, query: str, params: dict | Sequence | None = None) -> dict[str, int]:
         """Write the rows of `query` split by the table's partition column, in one pass over the query."""
         out = self.scratch / "many"
         self.con.execute(
             f"COPY ({query}) TO {quote_literal(str(out))} "
-            f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({quote_ident(self.column)}), "
+            f"({PARQUET_OPTIONS}, PARTITION_BY ({quote_ident(self.column)}), "
             "WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true)",
             params,
         )
@@ -134,7 +143,7 @@ class PartitionWriter:
                 target = folder / "merged.parquet"
                 self.con.execute(
                     f"COPY (SELECT * FROM read_parquet({quote_literal(str(folder))} || '/*.parquet')) "
-                    f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+                    f"TO {quote_literal(str(target))} ({PARQUET_OPTIONS})"
                 )
             self.staged[value] = target
             found[value] = pq.ParquetFile(target).metadata.num_rows

@@ -128,6 +128,8 @@ class Detected:
     flavour: str  # cur2 | cur1 | focus
     container: str  # parquet | csv
     columns: tuple[str, ...]
+    # Parquet only: each column's Arrow type (e.g. "double", "timestamp[ms, tz=UTC]"), aligned with `columns`.
+    types: tuple[str, ...] = ()
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -160,12 +162,13 @@ def detect(path: Path) -> Detected:
         magic = fh.read(4)
     if magic == b"PAR1" or path.name.endswith(".parquet"):
         try:
-            names = tuple(pq.read_schema(path).names)
+            schema = pq.read_schema(path)
+            names, types = tuple(schema.names), tuple(str(t) for t in schema.types)
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise InputError(path, f"not a readable Parquet file ({exc})") from None
         container = "parquet"
     else:
-        names = tuple(c.strip() for c in _csv_header(path))
+        names, types = tuple(c.strip() for c in _csv_header(path)), ()
         container = "csv"
     cols = set(names)
     if "BilledCost" in cols and "ChargePeriodStart" in cols:
@@ -181,10 +184,31 @@ def detect(path: Path) -> Detected:
             "unknown billing export format: the header has none of lineItem/UsageStartDate, "
             f"line_item_usage_start_date, BilledCost+ChargePeriodStart (it starts: {shown})",
         )
-    return Detected(path=path, flavour=flavour, container=container, columns=names)
+    return Detected(path=path, flavour=flavour, container=container, columns=names, types=types)
 
 
-def _cast(expr: str, duck_type: str, container: str) -> str:
+# Parquet column types whose values DuckDB casts to the canonical type exactly, without going through text.
+# (TIMESTAMPTZ → TIMESTAMP gives the UTC wall time: lake.connect sets the session zone to UTC.)
+_TYPED_SOURCES = {
+    "DOUBLE": re.compile(r"^(double|float|halffloat|u?int(8|16|32|64)|decimal\d*\(.*\))$"),
+    "TIMESTAMP": re.compile(r"^(timestamp\[.*\]|date32\[day\]|date64\[ms\])$"),
+}
+
+
+def common_types(detected: list[Detected]) -> dict[str, str]:
+    """Column → Arrow type, for the columns that every Parquet file of a delivery has with the same type."""
+    found: dict[str, str] | None = None
+    for det in detected:
+        own = dict(zip(det.columns, det.types, strict=True)) if det.types else {}
+        found = own if found is None else {c: t for c, t in found.items() if own.get(c) == t}
+    return found or {}
+
+
+def _cast(expr: str, duck_type: str, container: str, source_type: str | None = None) -> str:
+    typed = _TYPED_SOURCES.get(duck_type)
+    if container == "parquet" and source_type and typed and typed.match(source_type):
+        # Already a number or a time: a plain cast (through text it cost ~4x the CPU of the whole projection).
+        return f"CAST({expr} AS {duck_type})"
     # Empty strings stand for missing values in CUR Parquet and CSV; FOCUS CSVs also write the word NULL.
     if container == "csv" or duck_type != "VARCHAR":
         text = f"NULLIF(NULLIF(trim(CAST({expr} AS VARCHAR)), ''), 'NULL')"
@@ -228,19 +252,23 @@ def missing_required(det: Detected) -> list[str]:
     return [CUR1_CSV_NAMES[c] if csv_style else c for c in CUR_REQUIRED if c not in names]
 
 
-def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str:
+def projection(
+    det: Detected, all_columns: tuple[str, ...] | None = None, types: dict[str, str] | None = None
+) -> str:
     """SELECT-list text mapping the file's columns onto the canonical ones (absent → typed NULL).
 
-    `all_columns` is the union of columns over the files read together (union_by_name).
+    `all_columns` is the union of columns over the files read together (union_by_name); `types` the Parquet
+    types they share (common_types), so typed values are cast directly; any other column goes through text.
     """
     cols = all_columns or det.columns
+    types = types if types is not None else common_types([det])
     merged = Detected(det.path, det.flavour, det.container, tuple(cols))
     parts: list[str] = []
     if det.flavour == "focus":
         present = set(cols)
         for name, duck_type in FOCUS_COLUMNS.items():
             expr = (
-                _cast(quote_ident(name), duck_type, det.container)
+                _cast(quote_ident(name), duck_type, det.container, types.get(name))
                 if name in present
                 else f"NULL::{duck_type}"
             )
@@ -250,7 +278,7 @@ def projection(det: Detected, all_columns: tuple[str, ...] | None = None) -> str
         names = _normalized_names(merged)
         for canon, duck_type in CUR_COLUMNS.items():
             if canon in names:
-                expr = _cast(quote_ident(names[canon]), duck_type, det.container)
+                expr = _cast(quote_ident(names[canon]), duck_type, det.container, types.get(names[canon]))
             elif canon == "product_gpu" and "product" in names:
                 expr = f"NULLIF(CAST(element_at({quote_ident('product')}, 'gpu')[1] AS VARCHAR), '')"
             else:

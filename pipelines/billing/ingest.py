@@ -24,14 +24,21 @@ import duckdb
 import pyarrow.parquet as pq
 
 from pipelines import lake
-from pipelines.billing.formats import Detected, _normalized_names, detect, missing_required, projection
+from pipelines.billing.formats import (
+    Detected,
+    _normalized_names,
+    common_types,
+    detect,
+    missing_required,
+    projection,
+)
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.sqlfiles import load_sql, quote_ident, quote_literal
 
 STATE_FILE = "_delivery.json"
-# A hash of each staged line's loaded values, made in the one pass over a multi-file delivery's files to find
-# lines repeated across files cheaply; never published.
+# A hash of each staged line's loaded values (a column of the staged view, never published), to find lines
+# repeated across the files of a delivery cheaply.
 LINE_HASH = "_line_hash"
 
 log = logging.getLogger(__name__)
@@ -45,7 +52,8 @@ class DeliveryLoad:
     fingerprint: str
     flavour: str
     files: list[str]
-    table: str
+    table: str  # the temp view over the staged file
+    path: Path  # the staged Parquet file of the delivery's normalized lines
     periods: dict[str, dict] = field(default_factory=dict)
     source: str = ""
     delivered_at: str | None = None  # ISO UTC time AWS delivered it, when the export says
@@ -91,9 +99,15 @@ def _diagnose_cast_failure(con: duckdb.DuckDBPyConnection, det: Detected, files:
 
 
 def stage_delivery(
-    con: duckdb.DuckDBPyConnection, files: list[Path], *, delivery_id: str, name: str
+    con: duckdb.DuckDBPyConnection, files: list[Path], *, delivery_id: str, name: str, out: Path
 ) -> tuple[str, Detected]:
-    """Normalize one delivery's files into the temp table `name`; raise InputError for anything unreadable."""
+    """Normalize one delivery's files into the Parquet file `out`, in one pass, and check it.
+
+    `name` becomes a temp view over `out` (with the line hash the repeated-lines check uses). The file holds the
+    lines in source order (files as listed, rows as written), so when the delivery is one billing period it is
+    that period's partition as it stands: ingestion reads the export once and writes it once, like the floor
+    pass in docs/benchmarks.md. Raise InputError for anything unreadable; `out` is then incomplete and unused.
+    """
     if not files:
         raise InputError("(delivery)", "no data files")
     detected = [detect(p) for p in files]
@@ -111,7 +125,7 @@ def stage_delivery(
     all_columns: list[str] = []
     for det in detected:
         all_columns += [c for c in det.columns if c not in all_columns]
-    select_list = projection(first, tuple(all_columns))
+    select_list = projection(first, tuple(all_columns), common_types(detected))
     staging = "staging/focus_lines" if first.flavour == "focus" else "staging/cur_lines"
     try:
         # Creating the view reads the header (CSV sniffing): a damaged file can fail here already.
@@ -120,16 +134,8 @@ def stage_delivery(
         )
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
         params = {"delivery_id": delivery_id, "source_format": first.flavour}
-        lines = load_sql("line_items")
-        line_hash = "NULL::UBIGINT"
-        if len(files) > 1:
-            names = [d[0] for d in con.execute(f"SELECT * FROM ({lines}) LIMIT 0", params).description]
-            per_file = ("source_file", "source_row", "delivery_id", "source_format")
-            line_hash = "hash(" + ", ".join(quote_ident(c) for c in names if c not in per_file) + ")"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS "
-            f"SELECT *, {line_hash} AS {LINE_HASH} FROM ({lines})",
-            params,
+            f"COPY ({load_sql('line_items')}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params
         )
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)
@@ -143,6 +149,15 @@ def stage_delivery(
         elif "gzip" in message.lower() or "zlib" in message.lower():
             message = f"the gzip stream is damaged or truncated ({message})"
         raise InputError(_guess_file(str(exc), files), f"cannot read the file: {message}") from None
+    staged = f"read_parquet({quote_literal(str(out))})"
+    names = [d[0] for d in con.execute(f"SELECT * FROM {staged} LIMIT 0").description]
+    # Lines equal in every loaded column (all but where they came from) hash alike: only read when the
+    # repeated-lines check asks for it.
+    per_file = ("source_file", "source_row", "delivery_id", "source_format")
+    line_hash = "hash(" + ", ".join(quote_ident(c) for c in names if c not in per_file) + ")"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT *, {line_hash} AS {LINE_HASH} FROM {staged}"
+    )
     _validate(con, name, files)
     if len(files) > 1:
         _refuse_repeated_lines(con, detected, files, tuple(all_columns), name)
@@ -442,71 +457,82 @@ def ingest_deliveries(
     deliveries = _group_plain_files(deliveries)
     loads: list[DeliveryLoad] = []
     owner: dict[str, DeliveryLoad] = {}
-    for i, delivery in enumerate(deliveries):
-        if (
-            delivery.billing_period is not None
-            and wanted is not None
-            and delivery.billing_period.isoformat() not in wanted
-        ):
-            continue
-        if not delivery.files:
-            # An empty delivery (the manifest lists no file yet) is no statement that the month cost nothing.
-            log.warning("%s: the delivery lists no data file; the published month is kept", delivery.source)
-            continue
-        delivered_at = getattr(delivery, "delivered_at", None)
-        if delivery.billing_period is not None and _older_than_published(settings, delivery, delivered_at):
-            continue
-        table, det = stage_delivery(
-            con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}"
-        )
-        load = DeliveryLoad(
-            delivery_id=delivery.delivery_id,
-            fingerprint=delivery.fingerprint,
-            flavour=det.flavour,
-            files=[str(f) for f in delivery.files],
-            table=table,
-            periods=period_totals(con, table),
-            source=str(delivery.source),
-            delivered_at=delivered_at.isoformat() if delivered_at is not None else None,
-        )
-        if not load.periods:
-            log.warning("%s: the delivery has no line; no billing period is replaced", delivery.source)
-        if delivery.billing_period is not None:
-            expected = delivery.billing_period.isoformat()
-            others = sorted(set(load.periods) - {expected})
-            if others:
-                raise InputError(
-                    delivery.manifest or delivery.files[0],
-                    f"the manifest says billing period {expected} but lines carry {', '.join(others)}",
-                    column="bill_billing_period_start_date",
-                )
-        for period in load.periods:
-            if wanted is not None and period not in wanted:
-                continue
-            if period in owner:
-                other = owner[period]
-                same = " with the same delivery id" if other.delivery_id == load.delivery_id else ""
-                raise InputError(
-                    delivery.source,
-                    f"billing period {period} is in two deliveries{same} ({other.delivery_id} from "
-                    f"{other.source} and {load.delivery_id} from {load.source}); point the source at one "
-                    "export so no dollar is counted twice",
-                )
-            _refuse_changed_content(settings, period, load, delivery)
-            owner[period] = load
-        loads.append(load)
-
-    written: dict[str, dict] = {}
-    for period, load in owner.items():
-        keep_history(settings, period, load.delivery_id)
+    # Deliveries are staged in the writer's scratch folder: a refusal or a crash leaves the published lake as it
+    # was, and the scratch goes with the writer (or with the next run's clean-up after a kill).
     with lake.PartitionWriter(con, settings, "line_items") as writer:
-        for period, load in sorted(owner.items()):
-            writer.stage(
-                period,
-                f"SELECT * EXCLUDE ({LINE_HASH}) FROM {quote_ident(load.table)} WHERE billing_period = ? "
-                "ORDER BY source_file, source_row",
-                [period],
+        for i, delivery in enumerate(deliveries):
+            if (
+                delivery.billing_period is not None
+                and wanted is not None
+                and delivery.billing_period.isoformat() not in wanted
+            ):
+                continue
+            if not delivery.files:
+                # An empty delivery (the manifest lists no file yet) is no statement that the month cost nothing.
+                log.warning(
+                    "%s: the delivery lists no data file; the published month is kept", delivery.source
+                )
+                continue
+            delivered_at = getattr(delivery, "delivered_at", None)
+            if delivery.billing_period is not None and _older_than_published(
+                settings, delivery, delivered_at
+            ):
+                continue
+            out = writer.scratch / f"delivery_{i}.parquet"
+            table, det = stage_delivery(
+                con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}", out=out
             )
+            load = DeliveryLoad(
+                delivery_id=delivery.delivery_id,
+                fingerprint=delivery.fingerprint,
+                flavour=det.flavour,
+                files=[str(f) for f in delivery.files],
+                table=table,
+                path=out,
+                periods=period_totals(con, table),
+                source=str(delivery.source),
+                delivered_at=delivered_at.isoformat() if delivered_at is not None else None,
+            )
+            if not load.periods:
+                log.warning("%s: the delivery has no line; no billing period is replaced", delivery.source)
+            if delivery.billing_period is not None:
+                expected = delivery.billing_period.isoformat()
+                others = sorted(set(load.periods) - {expected})
+                if others:
+                    raise InputError(
+                        delivery.manifest or delivery.files[0],
+                        f"the manifest says billing period {expected} but lines carry {', '.join(others)}",
+                        column="bill_billing_period_start_date",
+                    )
+            for period in load.periods:
+                if wanted is not None and period not in wanted:
+                    continue
+                if period in owner:
+                    other = owner[period]
+                    same = " with the same delivery id" if other.delivery_id == load.delivery_id else ""
+                    raise InputError(
+                        delivery.source,
+                        f"billing period {period} is in two deliveries{same} ({other.delivery_id} from "
+                        f"{other.source} and {load.delivery_id} from {load.source}); point the source at one "
+                        "export so no dollar is counted twice",
+                    )
+                _refuse_changed_content(settings, period, load, delivery)
+                owner[period] = load
+            loads.append(load)
+
+        written: dict[str, dict] = {}
+        for period, load in owner.items():
+            keep_history(settings, period, load.delivery_id)
+        for period, load in sorted(owner.items()):
+            if set(load.periods) == {period}:
+                # The usual case, one billing period per delivery: the staged file is the partition.
+                writer.adopt(period, load.path, load.periods[period]["rows"])
+            else:  # a FOCUS export of several months: split it (the staged file is in source order already)
+                writer.stage(
+                    period,
+                    f"SELECT * EXCLUDE ({LINE_HASH}) FROM {quote_ident(load.table)} WHERE billing_period = ?",
+                    [period],
+                )
             written[period] = {
                 "delivery_id": load.delivery_id,
                 "fingerprint": load.fingerprint,
@@ -515,11 +541,11 @@ def ingest_deliveries(
                 "delivered_at": load.delivered_at,
                 **load.periods[period],
             }
+        for load in loads:
+            con.execute(f"DROP VIEW IF EXISTS {quote_ident(load.table)}")
         writer.publish()
     for period, state in written.items():
         write_state(settings, period, state)
-    for load in loads:
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(load.table)}")
     return written
 
 
@@ -645,12 +671,19 @@ def source_periods(settings: Settings) -> list[date]:
         if delivery.billing_period is not None:
             found.add(delivery.billing_period)
         elif delivery.files:
-            table, _ = stage_delivery(
-                con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"probe_{i}"
-            )
-            found.update(
-                r[0]
-                for r in con.execute(f"SELECT DISTINCT billing_period FROM {quote_ident(table)}").fetchall()
-            )
-            con.execute(f"DROP TABLE {quote_ident(table)}")
+            with lake.PartitionWriter(con, settings, "line_items") as scratch:  # publishes nothing
+                table, _ = stage_delivery(
+                    con,
+                    list(delivery.files),
+                    delivery_id=delivery.delivery_id,
+                    name=f"probe_{i}",
+                    out=scratch.scratch / f"probe_{i}.parquet",
+                )
+                found.update(
+                    r[0]
+                    for r in con.execute(
+                        f"SELECT DISTINCT billing_period FROM {quote_ident(table)}"
+                    ).fetchall()
+                )
+                con.execute(f"DROP VIEW {quote_ident(table)}")
     return sorted(found)
