@@ -9,11 +9,12 @@
 --
 -- Why it is shaped like this (docs/benchmarks.md): rules and workload mappings are regular expressions held in
 -- tables, and a pattern that is not a constant is compiled for every row it meets. So patterns only ever meet the
--- few distinct combinations of the fields they read (`classes`, `workload_inputs`), never the lines; and the
--- line-sized steps are a single pass each, not materialized (`lines` is read once per step, columns pruned).
+-- few distinct combinations of the fields they read (`classes`, `workloads`), never the lines; lines join those by
+-- a hashed key; and the line-sized steps are a single pass each, not materialized (`lines` is read once per
+-- step, with only the columns that step uses).
 with rule_fields as (
     -- The fields some rule matches on. The others stay out of the classification key: lines that differ only
-    -- in their resource id are classified once (at 10M lines, ~200 keys instead of ~300,000).
+    -- in their resource id are classified once (the 10M-line bench month: 90 classes, ~300,000 resources).
     select
         bool_or(usage_type is not null) as usage_type,
         bool_or(service_code is not null) as service_code,
@@ -32,26 +33,28 @@ with rule_fields as (
 lines as not materialized (
     select
         l.*,
-        -- What the rules see of the line; a field no rule reads is NULL here.
-        case when f.usage_type then l.usage_type end as k_usage_type,
-        case when f.service_code then l.service_code end as k_service_code,
-        case when f.product_family then l.product_family end as k_product_family,
-        case when f.operation then l.operation end as k_operation,
-        case when f.line_item_type then l.line_item_type end as k_line_item_type,
-        case when f.charge_category then l.charge_category end as k_charge_category,
-        case when f.resource_id then l.resource_id end as k_resource_id,
-        case when f.charge_description then l.charge_description end as k_charge_description,
-        case when f.commitment_id then l.commitment_id end as k_commitment_id,
-        list_transform(f.tag_keys, t -> l.tags[t]) as k_rule_tags,
-        -- What the workload is made of: the workload tags, then the resource id (for mappings) or the SageMaker
-        -- resource name (endpoint/, training-job/, ...).
-        list_transform(cast($tag_keys as varchar[]), t -> l.tags[t]) as w_tags,
-        case when f.has_mappings then l.resource_id end as w_resource_id,
-        case
-            when $sagemaker_names then nullif(lower(regexp_extract(
-                l.resource_id, ':(endpoint|training-job|transform-job|inference-component)/([^/]+)$', 2
-            )), '')
-        end as w_sagemaker_name
+        -- What the rules see of the line (a field no rule reads is left out), and what its workload is made of:
+        -- the workload tags, then the resource id (for mappings) or the SageMaker resource name. Each is hashed
+        -- to one number, so that joining 10M lines to their class and workload compares integers, not lists.
+        hash(
+            case when f.usage_type then l.usage_type end,
+            case when f.service_code then l.service_code end,
+            case when f.product_family then l.product_family end,
+            case when f.operation then l.operation end,
+            case when f.line_item_type then l.line_item_type end,
+            case when f.charge_category then l.charge_category end,
+            case when f.resource_id then l.resource_id end,
+            case when f.charge_description then l.charge_description end,
+            case when f.commitment_id then l.commitment_id end,
+            list_transform(f.tag_keys, t -> l.tags[t])
+        ) as class_key,
+        hash(
+            list_transform(cast($tag_keys as varchar[]), t -> l.tags[t]),
+            case
+                when f.has_mappings or ($sagemaker_names and l.resource_id like 'arn:aws:sagemaker:%')
+                    then l.resource_id
+            end
+        ) as workload_key
     from line_items as l
     cross join rule_fields as f
     where l.billing_period between date_trunc('month', cast($start_date as date)) and cast($end_date as date)
@@ -70,64 +73,56 @@ lines as not materialized (
 ),
 
 classes as (
-    select distinct
-        k_usage_type, k_service_code, k_product_family, k_operation, k_line_item_type, k_charge_category,
-        k_resource_id, k_charge_description, k_commitment_id, k_rule_tags
+    -- One line per class: the fields left out of the key are read by no rule, so any line of a class will do.
+    select distinct on (class_key)
+        class_key, usage_type, service_code, product_family, operation, line_item_type, charge_category,
+        resource_id, charge_description, commitment_id, tags
     from lines
 ),
 
 classified as (
-    -- Each distinct combination against every rule: the first match by priority wins (`unmatched` matches all).
+    -- Each class against every rule: the first match by priority wins (`unmatched` matches everything).
     select
-        k.*,
+        k.class_key,
         r.rule_id,
         r.category,
         r.shared_kind
     from classes as k
-    cross join rule_fields as f
     inner join attribution_rules as r
-        on (r.usage_type is null or regexp_matches(coalesce(k.k_usage_type, ''), r.usage_type))
-        and (r.service_code is null or regexp_matches(coalesce(k.k_service_code, ''), r.service_code))
-        and (r.product_family is null or regexp_matches(coalesce(k.k_product_family, ''), r.product_family))
-        and (r.operation is null or regexp_matches(coalesce(k.k_operation, ''), r.operation))
-        and (r.line_item_type is null or regexp_matches(coalesce(k.k_line_item_type, ''), r.line_item_type))
-        and (r.charge_category is null or regexp_matches(coalesce(k.k_charge_category, ''), r.charge_category))
-        and (r.resource_id is null or regexp_matches(coalesce(k.k_resource_id, ''), r.resource_id))
+        on (r.usage_type is null or regexp_matches(coalesce(k.usage_type, ''), r.usage_type))
+        and (r.service_code is null or regexp_matches(coalesce(k.service_code, ''), r.service_code))
+        and (r.product_family is null or regexp_matches(coalesce(k.product_family, ''), r.product_family))
+        and (r.operation is null or regexp_matches(coalesce(k.operation, ''), r.operation))
+        and (r.line_item_type is null or regexp_matches(coalesce(k.line_item_type, ''), r.line_item_type))
+        and (r.charge_category is null or regexp_matches(coalesce(k.charge_category, ''), r.charge_category))
+        and (r.resource_id is null or regexp_matches(coalesce(k.resource_id, ''), r.resource_id))
         and (
             r.charge_description is null
-            or regexp_matches(coalesce(k.k_charge_description, ''), r.charge_description)
+            or regexp_matches(coalesce(k.charge_description, ''), r.charge_description)
         )
-        and (r.commitment_id is null or regexp_matches(coalesce(k.k_commitment_id, ''), r.commitment_id))
-        and (
-            r.tag_key is null
-            or regexp_matches(coalesce(k.k_rule_tags[list_position(f.tag_keys, r.tag_key)], ''), r.tag_pattern)
-        )
-    qualify row_number() over (
-        partition by
-            k.k_usage_type, k.k_service_code, k.k_product_family, k.k_operation, k.k_line_item_type,
-            k.k_charge_category, k.k_resource_id, k.k_charge_description, k.k_commitment_id, k.k_rule_tags
-        order by r.priority, r.rule_id
-    ) = 1
-),
-
-workload_inputs as (
-    select distinct w_tags, w_resource_id, w_sagemaker_name from lines
+        and (r.commitment_id is null or regexp_matches(coalesce(k.commitment_id, ''), r.commitment_id))
+        and (r.tag_key is null or regexp_matches(coalesce(k.tags[r.tag_key], ''), r.tag_pattern))
+    qualify row_number() over (partition by k.class_key order by r.priority, r.rule_id) = 1
 ),
 
 workloads as (
     select
-        k.*,
+        k.workload_key,
         coalesce(
-            list_filter(k.w_tags, v -> v is not null and v <> '')[1],
+            list_filter(list_transform(cast($tag_keys as varchar[]), t -> k.tags[t]), v -> v is not null and v <> '')[1],
             (
                 select m.workload from workload_mappings as m
-                where regexp_matches(coalesce(k.w_resource_id, ''), m.pattern)
+                where regexp_matches(coalesce(k.resource_id, ''), m.pattern)
                 order by m.position limit 1
             ),
-            k.w_sagemaker_name,
+            case
+                when $sagemaker_names then nullif(lower(regexp_extract(
+                    k.resource_id, ':(endpoint|training-job|transform-job|inference-component)/([^/]+)$', 2
+                )), '')
+            end,
             'unattributed'
         ) as workload
-    from workload_inputs as k
+    from (select distinct on (workload_key) workload_key, tags, resource_id from lines) as k
 ),
 
 line_days as not materialized (
@@ -136,51 +131,46 @@ line_days as not materialized (
     -- share of the seconds; a line with no time inside its billing period (zero length, or a late line for
     -- another period) lands on its start day if that is in the period, else on the period's first day.
     select
-        s.*,
-        coalesce(cast(d.day_start as date), s.fallback_day) as day,
+        * exclude (day_start),
+        coalesce(cast(day_start as date), fallback_day) as day,
         case
-            when d.day_start is null then 1.0
-            else (epoch(least(s.span_end, d.day_start + interval 1 day)) - epoch(greatest(s.span_start, d.day_start)))
-                / (epoch(s.span_end) - epoch(s.span_start))
-        end as fraction,
-        coalesce(cast(s.span_start as date) <> cast(s.span_end - interval 1 microsecond as date), false) as multi_day
+            when day_start is null then 1.0
+            else (epoch(least(span_end, day_start + interval 1 day)) - epoch(greatest(span_start, day_start)))
+                / (epoch(span_end) - epoch(span_start))
+        end as fraction
     from (
         select
-            l.*,
-            c.rule_id,
-            c.category,
-            c.shared_kind,
-            coalesce(st.strategy, 'keep') as strategy,
-            w.workload,
-            greatest(l.charge_period_start, cast(l.billing_period as timestamp)) as span_start,
-            least(l.charge_period_end, cast(l.billing_period + interval 1 month as timestamp)) as span_end,
-            case
-                when l.charge_period_start >= l.billing_period
-                    and l.charge_period_start < l.billing_period + interval 1 month
-                    then cast(l.charge_period_start as date)
-                else l.billing_period
-            end as fallback_day
-        from lines as l
-        inner join classified as c
-            on l.k_usage_type is not distinct from c.k_usage_type
-            and l.k_service_code is not distinct from c.k_service_code
-            and l.k_product_family is not distinct from c.k_product_family
-            and l.k_operation is not distinct from c.k_operation
-            and l.k_line_item_type is not distinct from c.k_line_item_type
-            and l.k_charge_category is not distinct from c.k_charge_category
-            and l.k_resource_id is not distinct from c.k_resource_id
-            and l.k_charge_description is not distinct from c.k_charge_description
-            and l.k_commitment_id is not distinct from c.k_commitment_id
-            and l.k_rule_tags is not distinct from c.k_rule_tags
-        inner join workloads as w
-            on l.w_tags is not distinct from w.w_tags
-            and l.w_resource_id is not distinct from w.w_resource_id
-            and l.w_sagemaker_name is not distinct from w.w_sagemaker_name
-        left join sharing_strategies as st on c.shared_kind = st.shared_kind
-    ) as s
-    left join unnest(
-        case when s.span_end > s.span_start then range(date_trunc('day', s.span_start), s.span_end, interval 1 day) end
-    ) as d (day_start) on true
+            *,
+            -- In the select list, not a lateral join: a lateral unnest re-joins every line to its days by value.
+            unnest(
+                case
+                    when span_end > span_start then range(date_trunc('day', span_start), span_end, interval 1 day)
+                    else [null::timestamp]
+                end
+            ) as day_start,
+            coalesce(cast(span_start as date) <> cast(span_end - interval 1 microsecond as date), false) as multi_day
+        from (
+            select
+                l.*,
+                c.rule_id,
+                c.category,
+                c.shared_kind,
+                coalesce(st.strategy, 'keep') as strategy,
+                w.workload,
+                greatest(l.charge_period_start, cast(l.billing_period as timestamp)) as span_start,
+                least(l.charge_period_end, cast(l.billing_period + interval 1 month as timestamp)) as span_end,
+                case
+                    when l.charge_period_start >= l.billing_period
+                        and l.charge_period_start < l.billing_period + interval 1 month
+                        then cast(l.charge_period_start as date)
+                    else l.billing_period
+                end as fallback_day
+            from lines as l
+            inner join classified as c on l.class_key = c.class_key
+            inner join workloads as w on l.workload_key = w.workload_key
+            left join sharing_strategies as st on c.shared_kind = st.shared_kind
+        )
+    )
 ),
 
 -- Who receives spread shared cost: the other categories' positive effective cost, per day and per billing

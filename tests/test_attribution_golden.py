@@ -173,3 +173,62 @@ def test_shared_cost_is_spread_and_conserved(loaded, con, strategy):
         assert later[key] == pytest.approx(80 / 31 * share, abs=0.005), key
     (row,) = reconcile(con, loaded, date(2026, 10, 1), date(2026, 10, 1))
     assert row["difference"] == pytest.approx(0, abs=0.005)
+
+
+CUSTOM_RULES = """
+workload:
+  tag_keys: ["user:team"]
+  resource_mappings:
+    - {pattern: "^i-untagged$", workload: batch-pool}
+    - {pattern: "^i-", workload: ec2-fleet}
+rules:
+  - {id: serve-fleet, priority: 1, category: inference, match: {resource_id: "^i-serve"}}
+  - {id: nat-by-description, priority: 2, category: egress, match: {charge_description: "^NAT$"}}
+  - {id: vision-team, priority: 3, category: training, match: {tags: {"user:team": "^vision$"}}}
+  - {id: ri-fee, priority: 4, category: shared, shared_kind: commitment, match: {commitment_id: "ri-1$"}}
+  - {id: box, priority: 5, category: training, match: {usage_type: "BoxUsage"}}
+"""
+
+
+def test_rules_on_resource_ids_descriptions_tags_and_commitments_and_workload_mappings(
+    tmp_path, settings, con
+):
+    """Fields the shipped rules never read (resource id, description) still classify when a rule reads them.
+
+    The SQL classifies each distinct combination of the fields some rule reads, so a rule on resource_id must
+    put resource_id into that combination; workload mappings likewise make the resource id count. i-serve2 is
+    i-untagged's line with another resource id: only the resource id tells them apart.
+    """
+    untagged = next(line for line in LINES if line[6] == "i-untagged")
+    path = tmp_path / "cur.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for line in [*LINES, [*untagged[:6], "i-serve2", *untagged[7:]]]:
+            writer.writerow([P, *line[:9], "USD", *line[9:]])
+    ingest_deliveries(con, settings, [FileDelivery(files=(path,))])
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(CUSTOM_RULES)
+    attribute(con, settings, load_rules(rules), date(2026, 10, 1), date(2026, 10, 1))
+    lake.register_views(con, settings, ["cost_attribution"])
+    got = con.execute(
+        "SELECT DISTINCT coalesce(resource_id, line_item_type), rule_id, category, workload "
+        "FROM cost_attribution ORDER BY ALL"
+    ).fetchall()
+    assert got == sorted(
+        [
+            ("Credit", "unmatched", "other", "unattributed"),
+            ("RIFee", "ri-fee", "shared", "unattributed"),  # a commitment id, no resource
+            ("Tax", "unmatched", "other", "unattributed"),
+            (EP, "unmatched", "other", "chat-prod"),  # no team tag, no mapping: the SageMaker name
+            (SP, "unmatched", "other", "unattributed"),  # the SP fee: resource is the plan, no mapping
+            (TJ, "unmatched", "other", "llm-pretrain-7"),  # user:model is not a workload tag in this file
+            ("i-serve1", "serve-fleet", "inference", "ec2-fleet"),  # beats ri-fee (priority 1) on its RI line
+            ("i-serve2", "serve-fleet", "inference", "ec2-fleet"),
+            ("i-train1", "box", "training", "research"),  # the team tag before any mapping
+            ("i-train2", "box", "training", "ec2-fleet"),
+            ("i-untagged", "box", "training", "batch-pool"),  # the first mapping that matches
+            ("nat-1", "nat-by-description", "egress", "unattributed"),
+            ("vision-data", "vision-team", "training", "vision"),
+        ]
+    )
