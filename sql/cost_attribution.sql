@@ -55,21 +55,25 @@ lines as not materialized (
                     then l.resource_id
             end
         ) as workload_key
-    from line_items as l
-    cross join rule_fields as f
-    where l.billing_period between date_trunc('month', cast($start_date as date)) and cast($end_date as date)
-        -- Only the lines that can land on the run's days, unless a sharing strategy needs the whole billing
-        -- period's weights: a one-day rerun then costs about a day's work, not a month's.
-        and (
-            $spreading
-            or (
-                l.charge_period_end > cast($start_date as timestamp)
-                and l.charge_period_start < cast($end_date as timestamp) + interval 1 day
+    from (
+        -- Filtered before the keys are computed (as a subquery: otherwise the keys are hashed for every line of
+        -- the month and the filter applied after).
+        select * from line_items
+        where billing_period between date_trunc('month', cast($start_date as date)) and cast($end_date as date)
+            -- Only the lines that can land on the run's days, unless a sharing strategy needs the whole billing
+            -- period's weights: a one-day rerun then costs about a day's work, not a month's.
+            and (
+                $spreading
+                or (
+                    charge_period_end > cast($start_date as timestamp)
+                    and charge_period_start < cast($end_date as timestamp) + interval 1 day
+                )
+                or not (charge_period_end > charge_period_start)
+                or charge_period_end <= cast(billing_period as timestamp)
+                or charge_period_start >= cast(billing_period + interval 1 month as timestamp)
             )
-            or not (l.charge_period_end > l.charge_period_start)
-            or l.charge_period_end <= cast(l.billing_period as timestamp)
-            or l.charge_period_start >= cast(l.billing_period + interval 1 month as timestamp)
-        )
+    ) as l
+    cross join rule_fields as f
 ),
 
 classes as (
