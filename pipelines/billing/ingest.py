@@ -200,7 +200,7 @@ def _refuse_repeated_lines(
         if identity:
             found = _repeats_by_identity(con, detected[0], files, staged, identity)
         else:
-            found = _repeats_by_whole_rows(con, detected[0], files, columns)
+            found = _repeats_by_whole_rows(con, detected[0], files, columns, staged)
         if found is not None:
             first_file, second_file, lines, line = found
             raise InputError(
@@ -215,31 +215,41 @@ def _refuse_repeated_lines(
         con.execute("DROP TABLE IF EXISTS repeated_lines")
 
 
-# Hashes grouped per slice of the hash space: one GROUP BY over every line of a 100M-line delivery held 6.4 GB
-# (past DuckDB's memory limit); slices of this many lines keep each aggregate small.
-REPEAT_CHECK_LINES_PER_SLICE = 4_000_000
+# Hashes are grouped per slice of the hash space: one GROUP BY over every line of a 100M-line delivery held
+# 6.45 GB (DuckDB's aggregate did not stay within its memory limit); slices of this many lines keep each small.
+LINES_PER_SLICE = 4_000_000
+
+
+def _hashes_in_several_files(con: duckdb.DuckDBPyConnection, table: str, out: str) -> None:
+    """Create temp table `out` (h, first_hf, last_hf): the hashes of `table` (h, hf) that occur in two files.
+
+    `hf` is a number per file (hash of its name). min <> max of it, not count(DISTINCT file), which keeps a set
+    per hash; numbers, not names, which keep a string per hash.
+    """
+    lines = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+    slices = 1 << max(0, math.ceil(math.log2(max(lines, 1) / LINES_PER_SLICE)))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(out)} (h UBIGINT, first_hf UBIGINT, last_hf UBIGINT)"
+    )
+    for i in range(slices):
+        con.execute(
+            # Typed parameters: an untyped one made DuckDB widen every hash for the modulo (20x slower).
+            f"INSERT INTO {quote_ident(out)} SELECT h, min(hf), max(hf) FROM {quote_ident(table)} "
+            "WHERE h % CAST(? AS UBIGINT) = CAST(? AS UBIGINT) GROUP BY h HAVING min(hf) <> max(hf)",
+            [slices, i],
+        )
 
 
 def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str) -> None:
-    """Fill `repeat_candidates` with the line hashes found in more than one file of the staged delivery."""
+    """Create `repeat_candidates` (h, ...): the line hashes found in more than one file of the staged delivery."""
     # Each line's hash and file once (16 bytes a line, in DuckDB's buffer pool, which spills to disk): the
-    # slices then scan this instead of hashing the staged file again. min <> max of a number per file, not
-    # count(DISTINCT source_file), which keeps a set per hash.
+    # slices then scan this instead of hashing the staged file again.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE line_hashes AS "
-        f"SELECT {LINE_HASH} AS lh, hash(source_file) AS hf FROM {quote_ident(staged)}"
+        f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf FROM {quote_ident(staged)}"
     )
     try:
-        lines = con.execute("SELECT count(*) FROM line_hashes").fetchone()[0]
-        slices = 1 << max(0, math.ceil(math.log2(max(lines, 1) / REPEAT_CHECK_LINES_PER_SLICE)))
-        con.execute("CREATE OR REPLACE TEMP TABLE repeat_candidates (lh UBIGINT)")
-        for i in range(slices):
-            con.execute(
-                # Typed parameters: an untyped one made DuckDB widen every hash for the modulo (20x slower).
-                "INSERT INTO repeat_candidates SELECT lh FROM line_hashes "
-                "WHERE lh % CAST(? AS UBIGINT) = CAST(? AS UBIGINT) GROUP BY lh HAVING min(hf) <> max(hf)",
-                [slices, i],
-            )
+        _hashes_in_several_files(con, "line_hashes", "repeat_candidates")
     finally:
         con.execute("DROP TABLE IF EXISTS line_hashes")
 
@@ -290,48 +300,79 @@ def _repeats_by_identity(
 ) -> tuple[str, str, int, int] | None:
     """Candidates whose line identity matches across files too: (first file, second file, count, row)."""
     ids = "hash(" + ", ".join(quote_ident(c) for c in identity) + ")"
+    # The candidate lines alone, keyed by a number per file: the join with the files' identities then builds its
+    # hash table on them and streams the source files past it. (Built on the identities, the join held 6 GB
+    # at 100M lines, where lines alike in the hashed columns are common.)
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE repeated_lines AS
-        WITH candidates AS (
-            SELECT source_file, source_row, {LINE_HASH} AS lh FROM {quote_ident(staged)}
-            WHERE {LINE_HASH} IN (SELECT lh FROM repeat_candidates)
-        ),
-        identities AS (
-            SELECT filename AS source_file, file_row_number + 1 AS source_row, {ids} AS ih
-            FROM {_read_function(det, files)}
-        )
-        SELECT c.source_file, c.source_row, hash(c.lh, i.ih) AS h
-        FROM candidates AS c INNER JOIN identities AS i USING (source_file, source_row)
-        """
+        f"CREATE OR REPLACE TEMP TABLE candidate_lines AS "
+        f"SELECT hash(source_file) AS hf, source_row, {LINE_HASH} AS lh FROM {quote_ident(staged)} "
+        f"WHERE {LINE_HASH} IN (SELECT h FROM repeat_candidates)"
     )
-    return con.execute(
-        """
-        WITH repeated AS (
-            SELECT h, min(source_file) AS first_file, max(source_file) AS second_file FROM repeated_lines
-            GROUP BY h HAVING count(DISTINCT source_file) > 1
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE repeated_lines AS
+            SELECT c.hf, c.source_row, hash(c.lh, i.ih) AS h
+            FROM (
+                SELECT hash(filename) AS hf, file_row_number + 1 AS source_row, {ids} AS ih
+                FROM {_read_function(det, files)}
+            ) AS i
+            INNER JOIN candidate_lines AS c ON i.hf = c.hf AND i.source_row = c.source_row
+            """
         )
-        SELECT r.first_file, r.second_file, (SELECT count(*) FROM repeated), min(l.source_row)
-        FROM repeated AS r INNER JOIN repeated_lines AS l ON l.h = r.h AND l.source_file = r.second_file
-        GROUP BY ALL ORDER BY r.first_file, r.second_file LIMIT 1
+    finally:
+        con.execute("DROP TABLE IF EXISTS candidate_lines")
+    _hashes_in_several_files(con, "repeated_lines", "repeated")
+    try:
+        return _first_repeat(con, staged)
+    finally:
+        con.execute("DROP TABLE IF EXISTS repeated")
+
+
+def _first_repeat(con: duckdb.DuckDBPyConnection, staged: str) -> tuple[str, str, int, int] | None:
+    """From `repeated` and `repeated_lines`: (first file, second file, repeated lines, first row in the second)."""
+    return con.execute(
+        f"""
+        WITH names AS (SELECT DISTINCT source_file, hash(source_file) AS hf FROM {quote_ident(staged)}),
+        pairs AS (
+            SELECT r.h, least(a.source_file, b.source_file) AS first_file,
+                   greatest(a.source_file, b.source_file) AS second_file
+            FROM repeated AS r
+            INNER JOIN names AS a ON a.hf = r.first_hf
+            INNER JOIN names AS b ON b.hf = r.last_hf
+        )
+        SELECT p.first_file, p.second_file, (SELECT count(*) FROM repeated), min(l.source_row)
+        FROM pairs AS p
+        INNER JOIN repeated_lines AS l ON l.h = p.h
+        INNER JOIN names AS n ON n.hf = l.hf AND n.source_file = p.second_file
+        GROUP BY ALL ORDER BY p.first_file, p.second_file LIMIT 1
         """
     ).fetchone()
 
 
 def _repeats_by_whole_rows(
-    con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], columns: tuple[str, ...], staged: str
 ) -> tuple[str, str, int, int | None] | None:
     """Lines repeated across files, comparing whole source rows (every column) by a 64-bit hash."""
     row_hash = "hash(" + ", ".join(quote_ident(c) for c in columns) + ")"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE repeated_lines AS "
-        f"SELECT h, min(filename) AS first_file, max(filename) AS second_file FROM ("
-        f"SELECT filename, {row_hash} AS h FROM {_read_function(det, files)}) "
-        "GROUP BY h HAVING count(DISTINCT filename) > 1"
+        f"CREATE OR REPLACE TEMP TABLE row_hashes AS "
+        f"SELECT {row_hash} AS h, hash(filename) AS hf FROM {_read_function(det, files)}"
     )
+    try:
+        _hashes_in_several_files(con, "row_hashes", "repeated_lines")
+    finally:
+        con.execute("DROP TABLE IF EXISTS row_hashes")
     found = con.execute(
-        "SELECT first_file, second_file, count(*) OVER () FROM repeated_lines "
-        "ORDER BY first_file, second_file LIMIT 1"
+        f"""
+        WITH names AS (SELECT DISTINCT source_file, hash(source_file) AS hf FROM {quote_ident(staged)})
+        SELECT least(a.source_file, b.source_file) AS first_file, greatest(a.source_file, b.source_file),
+               count(*) OVER ()
+        FROM repeated_lines AS r
+        INNER JOIN names AS a ON a.hf = r.first_hf
+        INNER JOIN names AS b ON b.hf = r.last_hf
+        ORDER BY 1, 2 LIMIT 1
+        """
     ).fetchone()
     if found is None:
         return None
