@@ -300,9 +300,9 @@ def _repeats_by_identity(
 ) -> tuple[str, str, int, int] | None:
     """Candidates whose line identity matches across files too: (first file, second file, count, row)."""
     ids = "hash(" + ", ".join(quote_ident(c) for c in identity) + ")"
-    # The candidate lines alone, keyed by a number per file: the join with the files' identities then builds its
-    # hash table on them and streams the source files past it. (Built on the identities, the join held 6 GB
-    # at 100M lines, where lines alike in the hashed columns are common.)
+    # The candidate lines alone (18M of the 100M-line bench month, where lines alike in the hashed columns are
+    # common), keyed by a number per file rather than its name, so that the join with the files' identities
+    # and the grouping after it hold numbers.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE candidate_lines AS "
         f"SELECT hash(source_file) AS hf, source_row, {LINE_HASH} AS lh FROM {quote_ident(staged)} "
