@@ -149,11 +149,6 @@ def stage_delivery(
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
         params = {"delivery_id": delivery_id, "source_format": first.flavour}
         query = load_sql("line_items")
-        if first.container == "parquet" and len(files) > 1:
-            # DuckDB reads several Parquet files in parallel and does not always keep them in list order, even
-            # with preserve_insertion_order: the file and row number give one order, so a repeat writes the same
-            # bytes. (One file keeps its order; CSV rows carry no row number and are read in order.)
-            query = f"SELECT * FROM ({query}) ORDER BY source_file, source_row"
         con.execute(f"COPY ({query}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params)
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)

@@ -49,13 +49,19 @@ typed as (
             else coalesce(line_item_unblended_cost, 0)
         end as effective_cost,
         case
-            when line_item_line_item_type in
-                ('Usage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation', 'DiscountedUsage') then 'Usage'
-            when line_item_line_item_type in
-                ('SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee', 'RIFee', 'Fee') then 'Purchase'
+            -- list_contains, not IN: DuckDB turns a long IN list into a join, and a join does not keep the
+            -- lines in file order, which the published partition's bytes depend on (docs/ingestion.md).
+            when list_contains(
+                ['Usage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation', 'DiscountedUsage'], line_item_line_item_type
+            ) then 'Usage'
+            when list_contains(
+                ['SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee', 'RIFee', 'Fee'], line_item_line_item_type
+            ) then 'Purchase'
             when line_item_line_item_type = 'Tax' then 'Tax'
-            when line_item_line_item_type in
-                ('Credit', 'BundledDiscount', 'EdpDiscount', 'PrivateRateDiscount', 'SppDiscount') then 'Credit'
+            when list_contains(
+                ['Credit', 'BundledDiscount', 'EdpDiscount', 'PrivateRateDiscount', 'SppDiscount'],
+                line_item_line_item_type
+            ) then 'Credit'
             when line_item_line_item_type = 'Refund' then 'Adjustment'
             else 'Usage'
         end as charge_category,
