@@ -76,6 +76,18 @@ def test_legacy_csv_gz_roundtrip_and_idempotent(tmp_path, settings, con):
     assert digest(target) == before  # the same delivery twice changes nothing
 
 
+def test_cur2_blank_tag_values_are_no_tag(tmp_path, settings, con):
+    """A blank tag value means the tag is not set, in a map that has other tags and in one that has none."""
+    from tests.corpus.bad_inputs import cur2_parquet_with_tags
+
+    tags = [{"team": "vision", "owner": ""}, {"team": ""}, {}, {"team": "nlp", "owner": "ana"}]
+    path = cur2_parquet_with_tags(tmp_path / "cur2-00001.snappy.parquet", tags)
+    ingest_deliveries(con, settings, [FileDelivery(files=(path,))])
+    lake.register_views(con, settings, ["line_items"])
+    rows = con.execute("SELECT tags FROM line_items ORDER BY source_row").fetchall()
+    assert [r[0] for r in rows] == [{"team": "vision"}, {}, {}, {"team": "nlp", "owner": "ana"}]
+
+
 def _bad_inputs(tmp_path):
     truncated = write_csv(tmp_path / "t-1.csv.gz", CUR1_HEADER, GOOD_ROWS * 2000, gz=True)
     truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])

@@ -286,8 +286,8 @@ def projection(
             parts.append(f"{expr} AS {quote_ident(canon)}")
         parts.append(_cur_tags(names))
     parts.append("filename AS source_file")
-    # Parquet readers run in parallel over files: the row number keeps the output order (and so the published
-    # bytes) the same on every run. CSV rows keep their order (preserve_insertion_order) and carry no number.
+    # Where each line came from, for messages and the repeated-lines check. The lines keep their file order
+    # because the staging query only projects (docs/ingestion.md); CSV readers give no row number.
     parts.append(
         "file_row_number + 1 AS source_row" if det.container == "parquet" else "NULL::BIGINT AS source_row"
     )
@@ -296,10 +296,14 @@ def projection(
 
 def _cur_tags(names: dict[str, str]) -> str:
     if "resource_tags" in names:
-        # CUR 2.0 already writes normalized keys; drop empty values so a blank tag equals no tag.
+        # CUR 2.0 already writes normalized keys; drop empty values so a blank tag equals no tag. The map is
+        # rebuilt only when it has a blank: rebuilding every line's map doubled the time to write a 10M-line
+        # month (docs/benchmarks.md), and most lines have none.
+        tags = "CAST(resource_tags AS MAP(VARCHAR, VARCHAR))"
         return (
-            "map_from_entries(list_filter(map_entries(CAST(resource_tags AS MAP(VARCHAR, VARCHAR))), "
-            "e -> e.value IS NOT NULL AND e.value <> '')) AS tags"
+            f"CASE WHEN list_bool_or(list_transform(map_values({tags}), v -> v IS NULL OR v = '')) "
+            f"THEN map_from_entries(list_filter(map_entries({tags}), e -> e.value IS NOT NULL AND e.value <> '')) "
+            f"ELSE {tags} END AS tags"
         )
     tag_cols = [
         (canon[len("resource_tags_") :], orig)
