@@ -16,11 +16,11 @@ from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries, stage_delivery
 from pipelines.config import Settings
-from pipelines.sqlfiles import load_sql
 from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
 from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
+from pipelines.sqlfiles import load_sql
 
 FIRST, LAST = date(2026, 9, 1), date(2026, 10, 31)
 CENT = 0.005
