@@ -6,6 +6,11 @@
   retried twice; a run that failed on bad input (InputError) is not: the same input fails the same way.
 - `freshness.enabled`: the freshness policies of the daily tables are evaluated (docs/operations.md).
 - `telemetry.enabled: false`: billing pipelines do not report usage to a third party.
+- `storage`: Dagster's SQLite storage in $DAGSTER_HOME (the default files), with the event log of
+  pipelines/dagster_storage.py, which writes an event in about half the time. Added only when the file
+  configures no storage of its own (`storage`, `run_storage`, `event_log_storage` or `schedule_storage`);
+  its folder is the home's absolute path (so `DagsterInstance.from_config(home)` works without DAGSTER_HOME),
+  updated when the home has moved.
 
 Settings already in the file win: an operator's own choices are kept, only missing ones are added.
 """
@@ -27,6 +32,8 @@ SETTINGS: dict = {
     "freshness": {"enabled": True},
     "telemetry": {"enabled": False},
 }
+STORAGE_MODULE = "pipelines.dagster_storage"
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
 HEADER = "# Dagster instance settings; mlcost adds the ones it needs (see pipelines/instance_config.py).\n"
 # Dagster refuses these run_queue fields next to a `concurrency` section: their home is concurrency.runs.
 _RUN_QUEUE_CONFLICTS = ("max_concurrent_runs", "tag_concurrency_limits")
@@ -64,6 +71,15 @@ def read_config(path: Path) -> dict:
     return doc
 
 
+def _ours_or_none(config: dict) -> bool:
+    """True when the file configures no storage, or only the one mlcost adds (whose folder it may update)."""
+    if not any(key in config for key in STORAGE_KEYS):
+        return True
+    custom = config.get("storage", {}).get("custom") if isinstance(config.get("storage"), dict) else None
+    others = [key for key in STORAGE_KEYS if key != "storage" and key in config]
+    return isinstance(custom, dict) and custom.get("module") == STORAGE_MODULE and not others
+
+
 def write_instance_config(dagster_home: str | os.PathLike) -> Path:
     """Add mlcost's settings to `dagster_home`/dagster.yaml (created if absent; untouched if all there)."""
     home = Path(dagster_home)
@@ -81,6 +97,14 @@ def write_instance_config(dagster_home: str | os.PathLike) -> Path:
                     column=f"run_queue.{field}",
                 )
     merged = _merge(SETTINGS, existing)
+    if _ours_or_none(existing):
+        merged["storage"] = {
+            "custom": {
+                "module": STORAGE_MODULE,
+                "class": "SqliteStorage",
+                "config": {"base_dir": str(home.resolve())},
+            }
+        }
     if merged != existing or not path.exists():
         tmp = path.with_name(f".dagster.yaml.{os.getpid()}.tmp")
         tmp.write_text(HEADER + yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")

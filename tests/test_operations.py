@@ -482,6 +482,44 @@ def test_instance_config_keeps_an_operators_settings(tmp_path):
     assert doc["run_retries"]["retry_on_asset_or_op_failure"] is False
 
 
+def test_instance_storage_keeps_one_engine_per_database_and_the_usual_files(tmp_path, monkeypatch):
+    """mlcost's event log writes Dagster's own SQLite files, reusing an engine per file instead of one per event."""
+    from dagster import AssetKey, AssetMaterialization
+
+    from pipelines.dagster_storage import EventLogStorage
+
+    home = write_instance_config(tmp_path / "dagster_home").parent
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, EventLogStorage)
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey("x"), partition="2026-10-01"))
+        engines = dict(storage._engines)
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey("x"), partition="2026-10-02"))
+        assert engines and storage._engines == engines  # the same engines served the second event
+        records = instance.fetch_materializations(AssetKey("x"), limit=10).records
+        assert sorted(r.partition_key for r in records) == ["2026-10-01", "2026-10-02"]
+    assert (home / "history" / "runs" / "index.db").exists()  # where Dagster's default storage keeps it
+    # A second instance, opened from the folder alone (no DAGSTER_HOME), reads what the first one wrote.
+    monkeypatch.delenv("DAGSTER_HOME")
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert len(instance.fetch_materializations(AssetKey("x"), limit=10).records) == 2
+    # A moved home: the storage follows it the next time mlcost writes the settings.
+    moved = home.rename(tmp_path / "moved")
+    doc = yaml.safe_load(write_instance_config(moved).read_text())
+    assert doc["storage"]["custom"]["config"]["base_dir"] == str(moved.resolve())
+    with DagsterInstance.from_config(str(moved)) as instance:
+        assert len(instance.fetch_materializations(AssetKey("x"), limit=10).records) == 2
+
+
+def test_instance_config_keeps_an_operators_storage(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("run_storage:\n  module: m\n  class: C\n")
+    doc = yaml.safe_load(write_instance_config(home).read_text())
+    assert "storage" not in doc and doc["run_storage"] == {"module": "m", "class": "C"}
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
