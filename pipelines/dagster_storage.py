@@ -2,9 +2,8 @@
 
 Dagster's `SqliteEventLogStorage` creates an engine for every event it writes and disposes of it afterwards, so
 each event pays for a new engine and for compiling its INSERT again (SQLAlchemy caches compiled statements per
-engine). A month's `mlcost run` writes ~450 events (a planned and a done materialization per asset and day):
-24 ms each on this machine, ~10 s of the run (docs/benchmarks.md). Keeping the engines brings an asset event to
-~9 ms. The files, tables and locking are Dagster's own (an engine with `NullPool` still opens and closes a
+engine). A month's `mlcost run` writes ~450 events (a planned and a done materialization per asset and day);
+an asset event took 24 ms on this machine, 9-15 ms with the engines kept (bench/analysis.md, section 4). The files, tables and locking are Dagster's own (an engine with `NullPool` still opens and closes a
 SQLite connection per use), so the UI, the daemon and older run history read the same storage unchanged.
 
 `pipelines/instance_config.py` selects it in dagster.yaml (`storage: custom:`), unless the operator configured
