@@ -3,8 +3,9 @@
 Dagster's `SqliteEventLogStorage` creates an engine for every event it writes and disposes of it afterwards, so
 each event pays for a new engine and for compiling its INSERT again (SQLAlchemy caches compiled statements per
 engine). A month's `mlcost run` writes ~450 events (a planned and a done materialization per asset and day);
-an asset event took 24 ms on this machine, 9-15 ms with the engines kept (bench/analysis.md, section 4). The files, tables and locking are Dagster's own (an engine with `NullPool` still opens and closes a
-SQLite connection per use), so the UI, the daemon and older run history read the same storage unchanged.
+an asset event took 24 ms on this machine, 9-15 ms with the engines kept (bench/analysis.md, section 4). The
+files, tables and locking are Dagster's own (an engine with `NullPool` still opens and closes a SQLite
+connection per use), so the UI, the daemon and older run history read the same storage unchanged.
 
 `pipelines/instance_config.py` selects it in dagster.yaml (`storage: custom:`), unless the operator configured
 a storage of their own.

@@ -49,8 +49,9 @@ typed as (
             else coalesce(line_item_unblended_cost, 0)
         end as effective_cost,
         case
-            -- list_contains, not IN: DuckDB turns a long IN list into a join, and a join does not keep the
-            -- lines in file order, which the published partition's bytes depend on (docs/ingestion.md).
+            -- list_contains, not IN: DuckDB plans a long IN list (the five values below) as a join, and a join
+            -- does not keep the lines in file order, which the published partition's bytes depend on
+            -- (docs/ingestion.md).
             when list_contains(
                 ['Usage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation', 'DiscountedUsage'], line_item_line_item_type
             ) then 'Usage'
