@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from test_examples import company_fixtures
 
 from pipelines.instance_config import write_instance_config
 
@@ -50,19 +51,16 @@ class Lake:
     rerun_day: str
 
 
-def _lake_source(scratch: Path) -> Lake:
+def _lake_source(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     if REAL_CUR.exists():
         # README of ../shared/realdata: Σ effective cost by the CUR amortization rules = 4195.9571.
         return Lake(REAL_CUR, "2018-10-01", 4195.9571, "2018-10-05")
-    fixtures = FIXTURES
-    if not (fixtures / "answers.json").exists():
-        # A fresh clone (CI) has neither the real export nor `make fixtures`' output: generate the model company
-        # here (seconds), so the UI is always checked rather than skipped.
-        from pipelines.model_company import generate
-
-        fixtures = scratch / "company"
-        generate(fixtures)
-    doc = json.loads((fixtures / "answers.json").read_text())
+    if (FIXTURES / "answers.json").exists():
+        fixtures, doc = FIXTURES, json.loads((FIXTURES / "answers.json").read_text())
+    else:
+        # A fresh clone (CI) has neither the real export nor `make fixtures`' output: the session's generated
+        # model company (seconds), so the UI is always checked rather than skipped.
+        fixtures, doc = company_fixtures(tmp_path_factory)
     periods = doc["billing_periods"]
     total = sum(p["cur2"]["effective_cost"] for p in periods.values())
     first = min(periods)
@@ -135,7 +133,7 @@ def _wait_until_up(ui: UI, proc: subprocess.Popen, t0: float) -> None:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory) -> UI:
-    lake = _lake_source(tmp_path_factory.mktemp("ui_source"))
+    lake = _lake_source(tmp_path_factory)
     home = tmp_path_factory.mktemp("ui") / "mlcost_home"
     dagster_home = home / "dagster_home"
     config = write_instance_config(dagster_home)

@@ -148,8 +148,9 @@ def stage_delivery(
         )
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
         params = {"delivery_id": delivery_id, "source_format": first.flavour}
-        query = load_sql("line_items")
-        con.execute(f"COPY ({query}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params)
+        con.execute(
+            f"COPY ({load_sql('line_items')}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params
+        )
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
