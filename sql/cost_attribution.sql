@@ -3,7 +3,8 @@
 -- seconds of each day inside its billing period); shared cost spread by a strategy gives one row per receiving
 -- category × workload, with rule_id 'spread:<rule>'. A line entirely outside its billing period (a late credit)
 -- is placed on the first day of its billing period, so every day belongs to exactly one billing period.
--- Reads: line_items (view), attribution_rules, workload_mappings, sharing_strategies (pipelines/attribution/rules.py).
+-- Reads: line_items (view) through the attribution_lines macro (sql/staging/attribution_lines.sql), and
+-- attribution_rules, workload_mappings, sharing_strategies (pipelines/attribution/rules.py).
 -- Parameters: $start_date, $end_date (inclusive UTC days), $tag_keys (VARCHAR[]), $sagemaker_names (BOOLEAN),
 -- $spreading (BOOLEAN: some shared kind is spread, so the billing periods' weights need every line).
 --
@@ -56,22 +57,11 @@ lines as not materialized (
             end
         ) as workload_key
     from (
-        -- Filtered before the keys are computed (as a subquery: otherwise the keys are hashed for every line of
-        -- the month and the filter applied after).
-        select * from line_items
-        where billing_period between date_trunc('month', cast($start_date as date)) and cast($end_date as date)
-            -- Only the lines that can land on the run's days, unless a sharing strategy needs the whole billing
-            -- period's weights: a one-day rerun then costs about a day's work, not a month's.
-            and (
-                $spreading
-                or (
-                    charge_period_end > cast($start_date as timestamp)
-                    and charge_period_start < cast($end_date as timestamp) + interval 1 day
-                )
-                or not (charge_period_end > charge_period_start)
-                or charge_period_end <= cast(billing_period as timestamp)
-                or charge_period_start >= cast(billing_period + interval 1 month as timestamp)
-            )
+        -- The lines that can land on the run's days (sql/staging/attribution_lines.sql), filtered before the keys
+        -- are computed (in a subquery: otherwise the keys are hashed for every line of the month and the filter
+        -- applied after). Unless a sharing strategy needs the whole billing period's weights, that is a day's
+        -- lines for a one-day rerun.
+        select * from attribution_lines($start_date, $end_date, $spreading)
     ) as l
     cross join rule_fields as f
 ),

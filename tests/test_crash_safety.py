@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import lake
+from pipelines.attribution import compute
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules, with_strategy
 from pipelines.billing import ingest as ingest_module
@@ -458,10 +459,12 @@ def test_without_delivery_times_the_delivery_in_the_source_wins(tmp_path, settin
     assert [p.name for p in history] == ["asm-2.parquet"]
 
 
-def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path):
-    """Restated costs (including a monthly fee and tax spread over the period) change day 15; rerunning only
-    that day gives the rows a full rerun gives for it."""
-    rules = with_strategy(load_rules(), "proportional")
+@pytest.mark.parametrize("strategy", ["proportional", "keep"])
+def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path, monkeypatch, strategy):
+    """Restated costs (including a monthly fee, and tax that is spread over the period or kept) change day 15;
+    rerunning only that day gives the rows a full rerun gives for it. With nothing spread, the one-day run
+    attributes only the lines that can land on the day, kept in memory after one pass over the period."""
+    rules = with_strategy(load_rules(), strategy)
     october = (date(2026, 10, 1), date(2026, 10, 31))
     day = date(2026, 10, 15)
 
@@ -477,6 +480,9 @@ def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path):
         support = {"line_type": "Fee", "product": "AWSSupportBusiness", "usage_type": "Dollar"}
         rows.append(corpus.cur1_row(datetime(2026, 10, 1), 30.0 * scale, **tax, **monthly))
         rows.append(corpus.cur1_row(datetime(2026, 10, 1), 12.0, **support, **monthly))
+        # A late line for September (placed on October 1) and a zero-length line on the 15th.
+        rows.append(corpus.cur1_row(datetime(2026, 9, 30, 23), 0.5 * scale, resource="i-0c", team="chat"))
+        rows.append(corpus.cur1_row(datetime(2026, 10, 15, 6), 0.25 * scale, hours=0, resource="i-0d"))
         return rows
 
     original = corpus.write_csv(tmp_path / "v1" / "cur.csv", corpus.CUR1_HEADER, month(1.0))
@@ -487,7 +493,12 @@ def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path):
     _ingest(con, partial, original)
     attribute(con, partial, rules, *october)
     _ingest(con, partial, restated)
+    kept = []
+    monkeypatch.setattr(compute, "keep_lines_for_days", spy(compute.keep_lines_for_days, kept))
     attribute(con, partial, rules, day, day)
+    # The day's two hourly lines, the zero-length line, the monthly tax and support, and the late line (a line
+    # with no time inside its period is always kept: the attribution query picks its day).
+    assert kept == ([] if strategy == "proportional" else [6])
 
     full = Settings(home=tmp_path / "full")
     con_full = lake.connect(full)
@@ -503,9 +514,55 @@ def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path):
         ).fetchall()
 
     assert day_rows(partial) == day_rows(full)
-    assert any(r[3] == "spread" for r in day_rows(full))  # the restated tax is spread that day
+    # The restated tax is spread that day, or kept as shared.
+    assert any(r[3] == "spread" for r in day_rows(full)) == (strategy == "proportional")
+    kept_tax = [r for r in day_rows(full) if r[:4] == ("shared", "search", "tax", "direct")]
+    assert bool(kept_tax) == (strategy == "keep")
     con.close()
     con_full.close()
+
+
+def spy(fn, results: list):
+    """fn, recording what each call returns."""
+
+    def recorded(*args, **kwargs):
+        results.append(fn(*args, **kwargs))
+        return results[-1]
+
+    return recorded
+
+
+def test_a_short_run_writes_the_rows_of_a_streamed_one(tmp_path, monkeypatch):
+    """Keeping a day's lines in memory first changes how the lines are read, not what is written: the day's
+    rows equal those of a run that streams the period (their order in the file, as for any daily table, can
+    differ with DuckDB's threads; docs/reliability.md)."""
+    rows = [
+        corpus.cur1_row(datetime(2026, 10, d, h), 1.0 + d + h / 100, resource=f"i-{h % 3}", team=f"t{h % 2}")
+        for h in range(24)
+        for d in (14, 15, 16)
+    ]
+    rows.append(corpus.cur1_row(datetime(2026, 10, 1), 31.0, line_type="Fee", resource="", hours=24 * 31))
+    settings = Settings(home=tmp_path / "home")
+    con = lake.connect(settings)
+    _ingest(con, settings, corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, rows))
+    day = date(2026, 10, 15)
+    path = lake.partition_path(settings, "cost_attribution", day.isoformat())
+
+    def run() -> list[tuple]:
+        attribute(con, settings, load_rules(), day, day)
+        return duckdb.execute("FROM read_parquet(?) ORDER BY ALL", [str(path)]).fetchall()
+
+    kept = []
+    monkeypatch.setattr(compute, "keep_lines_for_days", spy(compute.keep_lines_for_days, kept))
+    short_rows = run()
+    monkeypatch.setattr(compute, "SHORT_RUN_DAYS", 0)
+    streamed_rows = run()
+    assert kept == [25]  # the day's 24 lines and the monthly fee; nothing kept when streaming
+    assert len(short_rows) == 25
+    assert short_rows == streamed_rows
+    # The connection reads the lake's line_items again afterwards.
+    assert con.execute("SELECT count(*) FROM line_items").fetchone()[0] == len(rows)
+    con.close()
 
 
 def test_a_run_stopped_between_publishing_and_recording_labels_history_right(
