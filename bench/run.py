@@ -54,6 +54,8 @@ TARGETS = {
     "compute_vs_floor": 3.0,
     "e2e_seconds": 90.0,
     "peak_memory_bytes": 2 * GB,
+    # "About one day's work": attributing one day costs at most twice a day's share of the month's attribution.
+    "restate_vs_day_share": 2.0,
 }
 
 
@@ -471,6 +473,11 @@ def summarize(size: dict) -> dict:
         key=lambda s: st[s]["peak_rss"],
         default=None,
     )
+    day, month = st.get("restate_day"), st.get("attribute")
+    if day and day.get("ok") and month and month.get("ok"):
+        # The attribution of one day against the month's (both without their summaries).
+        out["restate_share"] = day["extra"]["parts"]["attribute"] / month["extra"]["parts"]["attribute"]
+        out["restate_keep"] = day["extra"]["parts"].get("of which keep_lines_for_days")
     e2e = st.get("e2e")
     if e2e and e2e.get("ok"):
         out["dagster_steps"] = e2e["extra"]["steps_seconds"]
@@ -575,6 +582,19 @@ def render(results: dict, analysis: str | None) -> str:
             f"| peak memory ≤ 2 GB | {_gb(s['peak'])} GB ({s['peak_stage'] or '–'}) | "
             f"{_verdict(s['peak'], TARGETS['peak_memory_bytes'])} |"
         )
+        if s.get("restate_share") is not None:
+            day_share = 1 / _days_in(meta["month"])
+            keep = s.get("restate_keep")
+            w(
+                f"| one day after a restatement ≈ one day's work (≤ {TARGETS['restate_vs_day_share']:g} × a "
+                f"day's share, {day_share:.1%}) | {s['restate_share']:.1%} of the month's attribution"
+                + (
+                    f" ({keep:.2f} s of it keep the day's lines: one pass over the billing period)"
+                    if keep
+                    else ""
+                )
+                + f" | {_verdict(s['restate_share'] / day_share, TARGETS['restate_vs_day_share'])} |"
+            )
         imp = results.get("overhead", {}).get("import_definitions", {})
         if s.get("dagster_overhead") is not None:
             runs = st["e2e"]["extra"]["runs"]
@@ -680,6 +700,12 @@ def _render_breakdowns(w, st: dict, s: dict, days: int) -> None:
             f"Restatement: attributing one day ({day['extra']['day']}, {day['rows']:,} lines) took "
             f"{one:.2f} s; the whole month took {whole:.2f} s, so one day costs {one / whole:.0%} of the "
             f"month (one day's share of the lines would be {1 / days:.1%})."
+            + (
+                f" Of that, {keep:.2f} s is the pass over the billing period that keeps the lines that can land "
+                "on the day (bench/analysis.md §3)."
+                if (keep := day["extra"]["parts"].get("of which keep_lines_for_days"))
+                else ""
+            )
         )
         w("")
     e2e = st.get("e2e")

@@ -57,6 +57,9 @@ def test_every_stage_reports_time_rows_and_memory(results: dict) -> None:
     for name in WHOLE_MONTH:
         assert stages[name]["rows"] == LINES, name
     assert 0 < stages["restate_day"]["rows"] < LINES
+    # The default rules spread nothing, so the one-day run keeps its day's lines first, and the bench times that.
+    parts = stages["restate_day"]["extra"]["parts"]
+    assert 0 < parts["of which keep_lines_for_days"] < parts["attribute"]
     overhead = results["overhead"]["import_definitions"]
     assert overhead["ok"] and overhead["seconds"] > overhead["extra"]["python_startup"] > 0
 
