@@ -555,9 +555,9 @@ def test_a_short_run_writes_the_rows_of_a_streamed_one(tmp_path, monkeypatch):
     kept = []
     monkeypatch.setattr(compute, "keep_lines_for_days", spy(compute.keep_lines_for_days, kept))
     short_rows = run()
-    monkeypatch.setattr(compute, "SHORT_RUN_DAYS", 0)
+    monkeypatch.setattr(compute, "KEEP_MAX_LINES", 24)
     streamed_rows = run()
-    assert kept == [25]  # the day's 24 lines and the monthly fee; nothing kept when streaming
+    assert kept == [25, None]  # the day's 24 lines and the monthly fee; then too many to keep: streamed
     assert len(short_rows) == 25
     assert short_rows == streamed_rows
     # The connection reads the lake's line_items again afterwards.

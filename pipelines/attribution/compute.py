@@ -11,13 +11,14 @@ from pipelines.attribution.rules import Rules, register
 from pipelines.config import Settings
 from pipelines.sqlfiles import load_sql
 
-# A run of at most this many days, with no cost spread by the billing period's weights, first keeps the lines
-# that can land on its days in memory (one pass over the billing period) and attributes those. The attribution
-# query reads its lines three times (classes, workloads, the lines), and `line_items` is in source order, not
-# by time, so each read of the Parquet file decodes the whole period to find a day's lines: at 10M lines a
-# one-day rerun took 4.9-5.3 s reading the period three times, 2.8-3.7 s reading it once (bench/analysis.md §3).
-# A longer run streams instead: it keeps most of the period's lines, which would spill out of DuckDB's memory.
-SHORT_RUN_DAYS = 7
+# A run with no cost spread by the billing period's weights whose lines are at most this many first keeps them
+# in memory (one pass over the billing period) and attributes those. The attribution query reads its lines
+# three times (classes, workloads, the lines), and `line_items` is in export order, not by time, so each read
+# decodes the whole period to find a day's lines. At 10M lines a one-day rerun (321,923 lines) took 4.4-4.5 s
+# reading the period three times, 3.3-3.8 s keeping them first. More lines than this stream instead: at 100M,
+# keeping a day's 3.2M lines peaked at 2.4 GB (1.4 GB streaming) and a week's 22.6M spilled to disk and took
+# 109 s against 64 s streaming (bench/analysis.md §3).
+KEEP_MAX_LINES = 1_000_000
 
 
 def attribute(
@@ -34,33 +35,39 @@ def attribute(
         "sagemaker_names": rules.sagemaker_names,
         "spreading": any(strategy != "keep" for strategy in rules.strategies.values()),
     }
-    short = not params["spreading"] and (end - start).days < SHORT_RUN_DAYS
-    if short:
-        keep_lines_for_days(con, start, end)
+    kept = not params["spreading"] and keep_lines_for_days(con, start, end) is not None
     try:
         return lake.publish_days(
             con, settings, "cost_attribution", load_sql("cost_attribution"), params, start, end
         )
     finally:
-        if short:
+        if kept:
             # Later steps on this connection read the lake's line_items again, and the memory is freed.
             lake.register_views(con, settings, ["line_items"])
             con.execute("DROP TABLE IF EXISTS lines_for_days")
 
 
-def keep_lines_for_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
+def keep_lines_for_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int | None:
     """Point this connection's `line_items` at a temp table of the lines that can land on start..end.
 
-    One pass over the billing period (sql/staging/attribution_lines.sql, without spreading); the attribution
-    query then reads those lines from memory. Returns how many lines were kept.
+    The lines are those of sql/staging/attribution_lines.sql without spreading. Counting them reads only the
+    charge period columns; when they are at most KEEP_MAX_LINES, one pass over the billing period copies them
+    into memory and the attribution query reads them there. Returns how many lines were kept, or None when
+    there were too many to keep (the query then streams the billing period).
     """
+    params = {"start_date": start, "end_date": end}
+    (count,) = con.execute(
+        "SELECT count(*) FROM attribution_lines($start_date, $end_date, false)", params
+    ).fetchone()
+    if count > KEEP_MAX_LINES:
+        return None
     con.execute(
         "CREATE OR REPLACE TEMP TABLE lines_for_days AS "
         "FROM attribution_lines($start_date, $end_date, false)",
-        {"start_date": start, "end_date": end},
+        params,
     )
     con.execute("CREATE OR REPLACE TEMP VIEW line_items AS FROM lines_for_days")
-    return con.execute("SELECT count(*) FROM lines_for_days").fetchone()[0]
+    return count
 
 
 def summarize_by_category(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
