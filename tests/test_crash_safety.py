@@ -539,7 +539,7 @@ def test_a_short_run_writes_the_rows_of_a_streamed_one(tmp_path, monkeypatch):
     rows = [
         corpus.cur1_row(datetime(2026, 10, d, h), 1.0 + d + h / 100, resource=f"i-{h % 3}", team=f"t{h % 2}")
         for h in range(24)
-        for d in (14, 15, 16)
+        for d in range(1, 32)
     ]
     rows.append(corpus.cur1_row(datetime(2026, 10, 1), 31.0, line_type="Fee", resource="", hours=24 * 31))
     settings = Settings(home=tmp_path / "home")
@@ -557,7 +557,11 @@ def test_a_short_run_writes_the_rows_of_a_streamed_one(tmp_path, monkeypatch):
     short_rows = run()
     monkeypatch.setattr(compute, "KEEP_MAX_LINES", 24)
     streamed_rows = run()
-    assert kept == [25, None]  # the day's 24 lines and the monthly fee; then too many to keep: streamed
+    # The day's 24 lines and the monthly fee (3 % of the month's 745); then too many to keep: streamed.
+    assert kept == [25, None]
+    monkeypatch.setattr(compute, "KEEP_MAX_LINES", 1_000_000)
+    attribute(con, settings, load_rules(), date(2026, 10, 1), date(2026, 10, 31))
+    assert kept[-1] is None  # the whole month is no small part of itself: streamed
     assert len(short_rows) == 25
     assert short_rows == streamed_rows
     # The connection reads the lake's line_items again afterwards.

@@ -11,14 +11,16 @@ from pipelines.attribution.rules import Rules, register
 from pipelines.config import Settings
 from pipelines.sqlfiles import load_sql
 
-# A run with no cost spread by the billing period's weights whose lines are at most this many first keeps them
-# in memory (one pass over the billing period) and attributes those. The attribution query reads its lines
-# three times (classes, workloads, the lines), and `line_items` is in export order, not by time, so each read
-# decodes the whole period to find a day's lines. At 10M lines a one-day rerun (321,923 lines) took 4.4-4.5 s
-# reading the period three times, 3.3-3.8 s keeping them first. More lines than this stream instead: at 100M,
-# keeping a day's 3.2M lines peaked at 2.4 GB (1.4 GB streaming) and a week's 22.6M spilled to disk and took
-# 109 s against 64 s streaming (bench/analysis.md §3).
+# A run with no cost spread by the billing period's weights whose lines are few, and a small part of their billing
+# periods, first keeps them in memory (one pass over the periods) and attributes those. The attribution query reads
+# its lines three times (classes, workloads, the lines), and `line_items` is in export order, not by time, so each
+# read decodes the whole period to find a day's lines. At 10M lines a one-day rerun (321,923 lines, 3 % of the
+# month) took 3.3-3.8 s reading the period three times, 2.5-2.8 s keeping its lines first. Otherwise the query
+# streams: keeping a whole 1M-line month took 4.4-4.7 s against 2.7-2.8 s and 1.8 GB against 1.1 GB; at 100M lines
+# keeping a day's 3.2M lines peaked at 2.4 GB (1.4 GB streaming) and a week's 22.6M spilled to disk and took 109 s
+# against 64 s (bench/analysis.md §3).
 KEEP_MAX_LINES = 1_000_000
+KEEP_MAX_SHARE = 0.10
 
 
 def attribute(
@@ -50,16 +52,19 @@ def attribute(
 def keep_lines_for_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int | None:
     """Point this connection's `line_items` at a temp table of the lines that can land on start..end.
 
-    The lines are those of sql/staging/attribution_lines.sql without spreading. Counting them reads only the
-    charge period columns; when they are at most KEEP_MAX_LINES, one pass over the billing period copies them
-    into memory and the attribution query reads them there. Returns how many lines were kept, or None when
-    there were too many to keep (the query then streams the billing period).
+    The lines are those of sql/staging/attribution_lines.sql without spreading. Counting them, and the lines of
+    their billing periods, reads only the period columns; when they are at most KEEP_MAX_LINES and at most
+    KEEP_MAX_SHARE of the periods' lines, one pass over the periods copies them into memory and the attribution
+    query reads them there. Returns how many lines were kept, or None when it kept none (the query then streams
+    the billing periods).
     """
     params = {"start_date": start, "end_date": end}
-    (count,) = con.execute(
-        "SELECT count(*) FROM attribution_lines($start_date, $end_date, false)", params
+    count, in_periods = con.execute(
+        "SELECT (SELECT count(*) FROM attribution_lines($start_date, $end_date, false)), "
+        "(SELECT count(*) FROM attribution_lines($start_date, $end_date, true))",
+        params,
     ).fetchone()
-    if count > KEEP_MAX_LINES:
+    if count > KEEP_MAX_LINES or count > KEEP_MAX_SHARE * in_periods:
         return None
     con.execute(
         "CREATE OR REPLACE TEMP TABLE lines_for_days AS "
