@@ -566,6 +566,9 @@ def test_a_short_run_writes_the_rows_of_a_streamed_one(tmp_path, monkeypatch):
     assert short_rows == streamed_rows
     # The connection reads the lake's line_items again afterwards.
     assert con.execute("SELECT count(*) FROM line_items").fetchone()[0] == len(rows)
+    # While kept, `line_items` (what the attribution query reads) is the day's lines only.
+    assert compute.keep_lines_for_days(con, day, day) == 25
+    assert con.execute("SELECT count(*) FROM line_items").fetchone()[0] == 25
     con.close()
 
 
