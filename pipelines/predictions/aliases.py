@@ -156,7 +156,7 @@ STATUS_WORDS: dict[str, str] = {
 OUTCOME_MEANING = {
     OK: "a successful prediction (as are HTTP 2xx codes and a blank status)",
     FAILED: "a failed request, counted in `failed_requests` (as are HTTP codes outside 2xx, 100-599)",
-    UNFINISHED: "not finished: not counted, not a bad line; counted apart in `unfinished_lines`",
+    UNFINISHED: "not finished: not counted, not a bad line; counted apart (`lines_unfinished` in the metadata)",
 }
 
 
