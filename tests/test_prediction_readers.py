@@ -273,7 +273,9 @@ def test_request_log_bad_lines_are_skipped_counted_and_named(tmp_path):
     assert f"{key}, line 4, column 'model': empty model/endpoint" in result.warnings
     # An unknown status word names what is accepted.
     assert any(
-        w.startswith(f"{key}, line 5, column 'status': unknown status 'maybe' (accepted: an HTTP code 100-599")
+        w.startswith(
+            f"{key}, line 5, column 'status': unknown status 'maybe' (accepted: an HTTP code 100-599"
+        )
         and "unfinished: pending, processing, running" in w
         for w in result.warnings
     )
