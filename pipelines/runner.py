@@ -104,10 +104,10 @@ def _execute(
         raise RunFailed(f"{job_name} ({start} … {end}): {_failure_message(result)}")
     if warnings is not None:
         for check in result.get_asset_check_evaluations():
-            if not check.passed:
-                warnings.append(
-                    f"{check.asset_key.to_user_string()} {check.check_name}: {check.description or 'failed'}"
-                )
+            what = check.description or "failed (its rows are in the check's metadata: make ui)"
+            text = f"{check.asset_key.to_user_string()} {check.check_name}: {what}"
+            if not check.passed and text not in warnings:
+                warnings.append(text)
     return result.run_id
 
 

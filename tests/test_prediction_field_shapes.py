@@ -256,6 +256,27 @@ def test_rate_samples_count_rate_times_spacing_summed_over_containers(tmp_path):
     assert detector["invocations"].to_list() == pytest.approx([2 * 15 + 0.6 * 15, 4 * 15 + 9, 15 + 9])
 
 
+def test_a_jittery_sampler_with_a_missing_sample(tmp_path):
+    # A sidecar script printing its server's requests/s every ~10 s; the 10:00:30 sample never came.
+    #
+    # | gaps (s)                         | step: lower median | samples | requests                  |
+    # |----------------------------------|--------------------|--------:|---------------------------|
+    # | 10.002, 9.997, 20.002, 9.999     | 9.999              |       5 | 5 × 2.0 × 9.999 = 99.99 → 100 |
+    write(
+        tmp_path / "sidecar.csv",
+        "ts,hostname,model_id,rps\n"
+        "2026-05-01T10:00:00.000Z,gpu-node-3,whisper,2.0\n"
+        "2026-05-01T10:00:10.002Z,gpu-node-3,whisper,2.0\n"
+        "2026-05-01T10:00:19.999Z,gpu-node-3,whisper,2.0\n"
+        "2026-05-01T10:00:40.001Z,gpu-node-3,whisper,2.0\n"
+        "2026-05-01T10:00:50.000Z,gpu-node-3,whisper,2.0\n",
+    )
+    result = read_predictions(tmp_path)
+    assert daily(result, "endpoint", "invocations", "predictions") == [("whisper", 100, 100.0)]
+    assert result.intervals["invocations"].sum() == pytest.approx(5 * 2.0 * 9.999)
+    assert any("1 samples of 9.999 s missing" in w for w in result.warnings)
+
+
 def test_a_rate_file_with_one_sample_per_series_is_refused(tmp_path):
     path = write(tmp_path / "one.csv", "timestamp,pod,model,rps\n2026-05-01T10:00:00Z,p,m,3\n")
     result = read_predictions(tmp_path)

@@ -393,9 +393,7 @@ def read_predictions(
         conflicts=conflicts,
         duplicates=duplicates,
         unfinished_lines=unfinished,
-        files=pl.DataFrame(file_rows, schema=FILE_SCHEMA, orient="row")
-        if file_rows
-        else pl.DataFrame(schema=FILE_SCHEMA),
+        files=pl.DataFrame(file_rows, schema=FILE_SCHEMA) if file_rows else pl.DataFrame(schema=FILE_SCHEMA),
         ignored_files=ignored,
         rejection_errors=rejected,
     )

@@ -3,7 +3,7 @@ rates, e.g. a Prometheus range query ``sum by (container, model) (rate(requests_
 ``timestamp,container,model,qps`` (header spellings: ``aliases``).
 
 The count of a sample is ``rate × spacing``, summed over containers (the same additivity and duplicate rules
-as the counters, see ``interval_counts``). The spacing is the step of the file: the commonest gap between
+as the counters, see ``interval_counts``). The spacing is the step of the file: the median gap between
 consecutive samples of one series (model, container). A sample stands for the step that ends at its
 timestamp (Prometheus ``rate()`` looks back), so a sample at 00:00:00 counts on the day before. Gaps longer
 than the step are missing samples: their requests are not counted, and a note says how many steps are
@@ -35,7 +35,11 @@ def is_rate_table(columns: list[str]) -> bool:
 
 
 def sample_step(work: pl.DataFrame) -> timedelta | None:
-    """The commonest gap between consecutive samples of one series (None when no series has two samples)."""
+    """The (lower) median gap between consecutive samples of one series (None when no series has two samples).
+
+    The median, not the commonest gap: a sampler's jitter makes every gap differ by a few milliseconds, and the
+    occasional missing sample (a gap of two steps) must not stretch every other sample.
+    """
     gaps = (
         work.select("timestamp", "endpoint", "replica")
         .unique()
@@ -46,9 +50,9 @@ def sample_step(work: pl.DataFrame) -> timedelta | None:
     )
     if gaps.height == 0:
         return None
-    # The smallest of equally common gaps: a series with holes must not stretch every sample.
-    counted = gaps.group_by("gap").len().sort(["len", "gap"], descending=[True, False])
-    return counted["gap"][0]
+    # The lower median: of two middle gaps (one step, one hole), the step.
+    median_us = gaps.select(pl.col("gap").dt.total_microseconds().quantile(0.5, interpolation="lower")).item()
+    return timedelta(microseconds=round(median_us))
 
 
 def read_rate_table(path: Path, table: Table, *, naive_timezone: str | None) -> FileRows:
@@ -119,11 +123,12 @@ def read_rate_table(path: Path, table: Table, *, naive_timezone: str | None) -> 
     series = work.sort("endpoint", "replica", "timestamp").with_columns(
         gap=pl.col("timestamp").diff().over("endpoint", "replica")
     )
+    # A gap of about n steps is n - 1 missing samples; the jitter of a sampler rounds away.
     missing = series.filter(pl.col("gap") > step).select(
         (pl.col("gap").dt.total_microseconds() / (seconds * 1e6)).round(0).sum() - pl.len()
     )
     missing_steps = int(missing.item() or 0) if series.height else 0
-    irregular = series.filter((pl.col("gap") < step) & (pl.col("gap") > timedelta(0))).height
+    irregular = series.filter((pl.col("gap") < step / 2) & (pl.col("gap") > timedelta(0))).height
     if missing_steps:
         notes.append(
             f"{path}: {missing_steps} samples of {seconds:g} s missing (gaps in a series); "
