@@ -352,6 +352,12 @@ def test_mlcost_run_says_on_the_terminal_when_a_log_yields_almost_nothing(tmp_pa
     source = corpus.baseline(tmp_path / "corpus")
     predictions = tmp_path / "predictions"
     log = _mostly_bad_log(predictions)
+    # Beside it, pod b's counter written twice: the collapsed row is counted in the asset's metadata.
+    write(
+        predictions / "counts.csv",
+        "timestamp,model,pod,count\n"
+        "2026-10-03T00:00:00Z,embedder,a,5\n2026-10-03T00:00:00Z,embedder,b,3\n2026-10-03T00:00:00Z,embedder,b,3\n",
+    )
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     env = {
@@ -374,3 +380,23 @@ def test_mlcost_run_says_on_the_terminal_when_a_log_yields_almost_nothing(tmp_pa
     assert (
         f"{log.resolve()}: 100 lines read, 99 skipped, 0 unfinished, 1 successful predictions" in warnings[0]
     )
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        event = instance.get_latest_materialization_event(AssetKey("predictions_daily"))
+    metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    assert (metadata["files_read"], metadata["lines_skipped"], metadata["duplicate_rows_collapsed"]) == (
+        2,
+        99,
+        1,
+    )
+    con = lake.connect(Settings(home=tmp_path / "home"))
+    try:
+        lake.register_views(con, Settings(home=tmp_path / "home"), ["predictions_daily"])
+        counted = con.execute(
+            "SELECT endpoint, sum(predictions) FROM predictions_daily GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    # | embedder | pods a 5 + b 3 (b's second row collapsed) | 8 | ranker | the 1 usable line of 100 | 1 |
+    assert counted == [("embedder", 8.0), ("ranker", 1.0)]
