@@ -68,6 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.summary import print_summary
 
     print_summary(settings)
+    for warning in report.warnings:
+        print(f"mlcost: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -131,6 +133,22 @@ def cmd_docs_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs_predictions(args: argparse.Namespace) -> int:
+    from pipelines.predictions.aliases import updated_doc
+
+    target = REPO_ROOT / "docs" / "predictions.md"
+    current = target.read_text()
+    text = updated_doc(current)
+    if args.check:
+        if current != text:
+            print(f"{target} is out of date: run `mlcost docs predictions`", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlcost", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -176,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     tables = docs_sub.add_parser("tables", help="render docs/tables.md from the catalog descriptions")
     tables.add_argument("--check", action="store_true", help="fail if docs/tables.md is out of date")
     tables.set_defaults(func=cmd_docs_tables)
+    predictions = docs_sub.add_parser("predictions", help="render the alias tables of docs/predictions.md")
+    predictions.add_argument(
+        "--check", action="store_true", help="fail if docs/predictions.md is out of date"
+    )
+    predictions.set_defaults(func=cmd_docs_predictions)
     return parser
 
 

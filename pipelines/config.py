@@ -34,6 +34,9 @@ class Settings:
     endpoint_map: str | None = None  # CSV endpoint,workload naming the workload of endpoints the bill cannot
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
+    predictions_timezone: str | None = (
+        None  # IANA zone of zone-less request-log / counter times; None: refuse them
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +55,7 @@ class Settings:
             endpoint_map=_env("MLCOST_ENDPOINT_MAP"),
             duckdb_memory_limit=_env("MLCOST_DUCKDB_MEMORY_LIMIT", "2GB"),
             duckdb_threads=int(_env("MLCOST_DUCKDB_THREADS", "2")),
+            predictions_timezone=_env("MLCOST_PREDICTIONS_TIMEZONE"),
         )
 
     def batching(self) -> dict[str, float]:
@@ -70,6 +74,21 @@ class Settings:
                     "MLCOST_PREDICTIONS_PER_INVOCATION", f"{item.strip()!r} is not endpoint=positive number"
                 )
         return out
+
+    def predictions_zone(self) -> str | None:
+        """MLCOST_PREDICTIONS_TIMEZONE checked as an IANA zone name; ValueError names the bad value."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = self.predictions_timezone
+        if name is None:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not an IANA time zone (e.g. UTC, Europe/Paris, America/New_York)"
+            ) from None
+        return name
 
     @property
     def lake(self) -> Path:

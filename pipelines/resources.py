@@ -27,6 +27,7 @@ class MlcostResource(ConfigurableResource):
     endpoint_map: str | None = None
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
+    predictions_timezone: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

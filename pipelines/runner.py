@@ -31,6 +31,8 @@ class RunReport:
     months: list[str] = field(default_factory=list)
     first_day: str | None = None
     last_day: str | None = None
+    # Failed warning checks ("asset check: description"): the run succeeded, but a user must hear about these.
+    warnings: list[str] = field(default_factory=list)
 
 
 def dagster_instance(settings: Settings) -> DagsterInstance:
@@ -81,7 +83,9 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
     return released
 
 
-def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: str) -> str:
+def _execute(
+    defs, job_name: str, instance: DagsterInstance, start: str, end: str, warnings: list[str] | None = None
+) -> str:
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance,
@@ -98,6 +102,12 @@ def _execute(defs, job_name: str, instance: DagsterInstance, start: str, end: st
     )
     if not result.success:
         raise RunFailed(f"{job_name} ({start} … {end}): {_failure_message(result)}")
+    if warnings is not None:
+        for check in result.get_asset_check_evaluations():
+            what = check.description or "failed (its rows are in the check's metadata: make ui)"
+            text = f"{check.asset_key.to_user_string()} {check.check_name}: {what}"
+            if not check.passed and text not in warnings:
+                warnings.append(text)
     return result.run_id
 
 
@@ -108,7 +118,9 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
     instance = dagster_instance(settings)
     release_dead_runs(instance)
     report = RunReport(months=months)
-    report.run_ids["ingest_billing"] = _execute(defs, "ingest_billing", instance, months[0], months[-1])
+    report.run_ids["ingest_billing"] = _execute(
+        defs, "ingest_billing", instance, months[0], months[-1], report.warnings
+    )
     last_partition = days.get_last_partition_key()
     first_day = months[0]
     last_month = date.fromisoformat(months[-1])
@@ -116,9 +128,11 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
     last_day = min(month_end.isoformat(), last_partition) if last_partition else month_end.isoformat()
     report.first_day, report.last_day = first_day, last_day
     if first_day <= last_day:
-        report.run_ids["daily_tables"] = _execute(defs, "daily_tables", instance, first_day, last_day)
+        report.run_ids["daily_tables"] = _execute(
+            defs, "daily_tables", instance, first_day, last_day, report.warnings
+        )
     report.run_ids["monthly_reconciliation"] = _execute(
-        defs, "monthly_reconciliation", instance, months[0], months[-1]
+        defs, "monthly_reconciliation", instance, months[0], months[-1], report.warnings
     )
     return report
 

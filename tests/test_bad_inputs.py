@@ -297,6 +297,7 @@ def test_prediction_rows_repeated_in_a_file_count_once(tmp_path):
     assert [
         (r["endpoint"], r["invocations"], r["predictions"]) for r in result.daily.iter_rows(named=True)
     ] == [("ranker", case.notes["invocations"], float(case.notes["invocations"]))]
+    assert result.duplicates == case.notes["duplicates"]
 
 
 def test_a_count_too_large_for_64_bits_is_skipped_and_counted(tmp_path):

@@ -16,7 +16,13 @@ from pipelines.catalog import table_schema
 from pipelines.checks import check_rows, rows_table
 from pipelines.gpu.assets import gpu_efficiency_daily
 from pipelines.partitions import DAILY_ASSET, day_range
-from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions, read_source
+from pipelines.predictions.cost import (
+    compute_cost_per_prediction,
+    describe_unusable,
+    publish_predictions,
+    read_source,
+    unusable_files,
+)
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
 
@@ -26,6 +32,7 @@ from pipelines.warehouse import refresh_catalog
     deps=[cost_attribution],
     group_name="predictions",
     metadata={"dagster/column_schema": table_schema("predictions_daily")},
+    check_specs=[AssetCheckSpec("prediction_files_unusable", asset="predictions_daily", blocking=False)],
 )
 def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Successful predictions per day, workload and endpoint, from invocation metrics, request logs or counts."""
@@ -40,13 +47,28 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
     con = lake.connect(settings)
     written = publish_predictions(con, settings, result, start, end)
     refresh_catalog(settings)
+    unusable = unusable_files(con, settings.predictions_source, result)
     return MaterializeResult(
         metadata={
             "dagster/row_count": sum(written.values()),
             "files_read": len(result.files_read) if result else 0,
             "lines_skipped": sum(result.skipped_lines.values()) if result else 0,
+            "lines_unfinished": sum(result.unfinished_lines.values()) if result else 0,
             "conflicting_datapoints": result.conflicts if result else 0,
-        }
+            # Counter and rate rows that repeated a (timestamp, model, replica) already read: counted once.
+            "duplicate_rows_collapsed": result.duplicates if result else 0,
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="prediction_files_unusable",
+                passed=not unusable,
+                severity=AssetCheckSeverity.WARN,
+                description=describe_unusable(unusable)
+                if unusable
+                else "every prediction file gave successful predictions with at most half its lines skipped",
+                metadata={"files": rows_table(unusable)},
+            )
+        ],
     )
 
 

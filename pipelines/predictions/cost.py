@@ -9,9 +9,14 @@ import duckdb
 
 from pipelines import lake
 from pipelines.config import Settings
+from pipelines.errors import InputError
 from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
-from pipelines.predictions.counts import PredictionReadResult, read_predictions
+from pipelines.predictions.counts import FILE_SCHEMA, PredictionReadResult, read_predictions
 from pipelines.sqlfiles import load_sql
+
+# A file with more than this share of its lines skipped is reported by the prediction_files_unusable check:
+# past half, the counts describe the parser's luck more than the traffic.
+MAX_SKIPPED_SHARE = 0.5
 
 PREDICTIONS_COLUMNS = (
     "usage_date DATE, workload VARCHAR, endpoint VARCHAR, predictions DOUBLE, invocations BIGINT, "
@@ -23,10 +28,65 @@ def read_source(settings: Settings) -> PredictionReadResult | None:
     """Read the configured predictions source; None when none is configured."""
     if not settings.predictions_source:
         return None
+    try:
+        zone = settings.predictions_zone()
+    except ValueError as exc:
+        raise InputError("MLCOST_PREDICTIONS_TIMEZONE", str(exc)) from None
     return read_predictions(
         settings.predictions_source,
         predictions_per_invocation=settings.batching(),
         mapping_file=Path(settings.endpoint_map) if settings.endpoint_map else None,
+        naive_timezone=zone,
+    )
+
+
+def unusable_files(
+    con: duckdb.DuckDBPyConnection, source: str | None, result: PredictionReadResult | None
+) -> list[dict]:
+    """Rows of the prediction_files_unusable check: files with no successful prediction or mostly skipped.
+
+    A configured source under which no file could be read at all is one such row too.
+    """
+    if result is None:
+        return []
+    if not result.files_read:
+        return [
+            {
+                "file": str(source),
+                "family": None,
+                "lines_read": 0,
+                "lines_skipped": 0,
+                "lines_unfinished": 0,
+                "successful": 0.0,
+                "first_problem": f"no prediction file read ({len(result.ignored_files)} ignored)",
+            }
+        ]
+    con.register("prediction_files", result.files.select(list(FILE_SCHEMA)))
+    try:
+        cur = con.execute(
+            load_sql("checks/prediction_files_unusable"), {"max_skipped_share": MAX_SKIPPED_SHARE}
+        )
+        columns = [d[0] for d in cur.description]
+        return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.unregister("prediction_files")
+
+
+def describe_unusable(rows: list[dict], limit: int = 3) -> str:
+    """One line with the figures of the first few unusable files, for the check and the terminal."""
+    parts = []
+    for row in rows[:limit]:
+        text = (
+            f"{row['file']}: {row['lines_read']:,} lines read, {row['lines_skipped']:,} skipped, "
+            f"{row['lines_unfinished']:,} unfinished, {row['successful']:,.0f} successful predictions"
+        )
+        if row["first_problem"]:
+            text += f" (first problem: {row['first_problem']})"
+        parts.append(text)
+    more = f"; and {len(rows) - limit} more" if len(rows) > limit else ""
+    return (
+        f"{len(rows)} prediction file(s) gave no successful prediction or had more than "
+        f"{MAX_SKIPPED_SHARE:.0%} of their lines skipped: " + "; ".join(parts) + more
     )
 
 

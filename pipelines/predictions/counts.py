@@ -1,8 +1,9 @@
-"""Front door for prediction counts: read a file or folder of SageMaker invocation metrics, request logs and
-interval counters into one ``predictions`` table per UTC day and endpoint.
+"""Front door for prediction counts: read a file or folder of SageMaker invocation metrics, request logs,
+interval counters and rate samples into one ``predictions`` table per UTC day and endpoint.
 
 The format of each file is told from its content (see ``file_loading``); the conventions of each family are in
-``sagemaker``, ``request_logs`` and ``interval_counts``. Bad input is never dropped silently:
+``sagemaker``, ``request_logs``, ``interval_counts`` and ``rate_samples``, the accepted header spellings and
+status words in ``aliases``. Bad input is never dropped silently:
 
 * a file is **rejected** (``rejected_files``, with an ``InputError`` message naming the file, the column
   and the problem) when it cannot be read as a whole: corrupt bytes, unknown format, a missing required
@@ -13,7 +14,8 @@ The format of each file is told from its content (see ``file_loading``); the con
 
 The same endpoint and day measured by two families (SageMaker metrics and a request log of the same traffic)
 would count every prediction twice, so per day and endpoint only one family is used, in the order SageMaker
-metrics, interval counts, request logs, and the overlap is reported in ``warnings``.
+metrics, interval counts, request logs, rate samples (the least exact: averages over a step), and the
+overlap is reported in ``warnings``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.errors import InputError
-from pipelines.predictions import interval_counts, request_logs, sagemaker
+from pipelines.predictions import interval_counts, rate_samples, request_logs, sagemaker
 from pipelines.predictions.file_loading import (
     ENDPOINT_ALIASES,
     LINE,
@@ -40,14 +42,14 @@ from pipelines.predictions.file_loading import (
     load_content,
     records_table,
 )
-from pipelines.predictions.file_rows import COUNTS, REQUEST_LOG, SAGEMAKER, FileRows, union_of_lists
+from pipelines.predictions.file_rows import COUNTS, RATES, REQUEST_LOG, SAGEMAKER, FileRows, union_of_lists
 from pipelines.predictions.value_parsing import UTC_DATETIME, resolve_zone, utc_date
 from pipelines.predictions.workload_map import is_mapping_table, load_workload_map
 
 log = logging.getLogger(__name__)
 
 # Which family wins where two measured the same endpoint on the same day (lower is preferred).
-FAMILY_PRECEDENCE = {SAGEMAKER: 0, COUNTS: 1, REQUEST_LOG: 2}
+FAMILY_PRECEDENCE = {SAGEMAKER: 0, COUNTS: 1, REQUEST_LOG: 2, RATES: 3}
 
 DAILY_SCHEMA = {
     "usage_date": pl.Date,
@@ -60,15 +62,26 @@ DAILY_SCHEMA = {
     "source_files": pl.Int64,
 }
 
+# Float: a rate sample holds a fraction of a request per interval; a day's total is rounded (see _daily).
 INTERVAL_SCHEMA = {
     "timestamp": UTC_DATETIME,
     "usage_date": pl.Date,
     "endpoint": pl.Utf8,
     "variant": pl.Utf8,
-    "invocations": pl.Int64,
-    "failed_requests": pl.Int64,
+    "invocations": pl.Float64,
+    "failed_requests": pl.Float64,
     "source": pl.Utf8,
     "source_files": pl.List(pl.Utf8),
+}
+
+FILE_SCHEMA = {
+    "file": pl.Utf8,
+    "family": pl.Utf8,
+    "lines_read": pl.Int64,
+    "lines_skipped": pl.Int64,
+    "lines_unfinished": pl.Int64,
+    "successful": pl.Float64,
+    "first_problem": pl.Utf8,
 }
 
 _WARNINGS_PER_KIND = 10
@@ -86,6 +99,10 @@ class PredictionReadResult:
     # Beyond the brief: what an audit needs to explain a number without rereading the inputs.
     warnings: list[str] = field(default_factory=list)  # named bad lines, conflicts, overlaps, notes
     conflicts: int = 0  # keys whose repeated copies disagreed (the larger / first was kept)
+    duplicates: int = 0  # counter and rate rows that repeated a (timestamp, model, replica) already read
+    unfinished_lines: dict[str, int] = field(default_factory=dict)  # request-log lines of unfinished requests
+    # One row per file read (FILE_SCHEMA): lines read, skipped, unfinished, successful requests, first problem.
+    files: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FILE_SCHEMA))
     ignored_files: dict[str, str] = field(default_factory=dict)  # deliberately not read, and why
     rejection_errors: dict[str, InputError] = field(default_factory=dict, repr=False)
 
@@ -149,6 +166,8 @@ def _read_file(path: Path, naive_timezone: str | None) -> FileRows | str:
         return sagemaker.read_metric_table(path, table)
     if interval_counts.is_count_table(columns):
         return interval_counts.read_count_table(path, table, naive_timezone=naive_timezone)
+    if rate_samples.is_rate_table(columns):
+        return rate_samples.read_rate_table(path, table, naive_timezone=naive_timezone)
     if find_column(columns, *TIMESTAMP_ALIASES) or find_column(columns, *ENDPOINT_ALIASES):
         return request_logs.read_request_table(path, table, naive_timezone=naive_timezone)
     shown = ", ".join(repr(c) for c in columns[:8])
@@ -158,18 +177,40 @@ def _read_file(path: Path, naive_timezone: str | None) -> FileRows | str:
     )
 
 
-def _family_intervals(frames: dict[str, list[pl.DataFrame]]) -> tuple[list[pl.DataFrame], int, list[str]]:
+def _file_row(key: str, rows: FileRows) -> dict:
+    """What one file gave: lines read and skipped, unfinished requests, successful requests, first problem."""
+    successful = rows.successful
+    if successful is None and rows.family == SAGEMAKER:
+        value = rows.frame["value"].cast(pl.Float64)
+        invocations = value.filter(rows.frame["metric"] == sagemaker.INVOCATIONS).sum()
+        errors = value.filter(rows.frame["metric"].is_in(sagemaker.ERROR_METRICS)).sum()
+        successful = float(max(invocations - errors, 0))
+    return {
+        "file": key,
+        "family": rows.family,
+        "lines_read": rows.lines if rows.lines is not None else rows.frame.height + rows.skipped,
+        "lines_skipped": rows.skipped,
+        "lines_unfinished": rows.unfinished,
+        "successful": successful,
+        "first_problem": str(rows.first_error) if rows.first_error else None,
+    }
+
+
+def _family_intervals(
+    frames: dict[str, list[pl.DataFrame]],
+) -> tuple[list[pl.DataFrame], int, int, list[str]]:
     parts: list[pl.DataFrame] = []
-    conflicts = 0
+    conflicts = duplicates = 0
     messages: list[str] = []
     if frames[SAGEMAKER]:
         merged, n, notes = sagemaker.dedupe_datapoints(pl.concat(frames[SAGEMAKER]))
         parts.append(sagemaker.datapoints_to_intervals(merged).with_columns(family=pl.lit(SAGEMAKER)))
         conflicts, messages = conflicts + n, messages + notes
-    if frames[COUNTS]:
-        intervals, n, notes = interval_counts.dedupe_counts(pl.concat(frames[COUNTS]))
-        parts.append(intervals.with_columns(family=pl.lit(COUNTS)))
-        conflicts, messages = conflicts + n, messages + notes
+    for family, what in ((COUNTS, "interval counts"), (RATES, "rate samples")):
+        if frames[family]:
+            intervals, n, d, notes = interval_counts.dedupe_counts(pl.concat(frames[family]), what)
+            parts.append(intervals.with_columns(family=pl.lit(family)))
+            conflicts, duplicates, messages = conflicts + n, duplicates + d, messages + notes
     if frames[REQUEST_LOG]:
         intervals, n, notes = request_logs.dedupe_requests(pl.concat(frames[REQUEST_LOG]))
         parts.append(intervals.with_columns(family=pl.lit(REQUEST_LOG)))
@@ -183,7 +224,13 @@ def _family_intervals(frames: dict[str, list[pl.DataFrame]]) -> tuple[list[pl.Da
         "sources",
         "source_files",
     ]
-    return [part.select(*columns, "family") for part in parts], conflicts, messages
+    parts = [
+        part.select(*columns, "family").with_columns(
+            pl.col("invocations", "failed_requests").cast(pl.Float64)
+        )
+        for part in parts
+    ]
+    return parts, conflicts, duplicates, messages
 
 
 def _one_family_per_day(intervals: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
@@ -216,9 +263,10 @@ def _one_family_per_day(intervals: pl.DataFrame) -> tuple[pl.DataFrame, list[str
 def _daily(
     intervals: pl.DataFrame, factors: dict[str, float], workloads: dict[str, str]
 ) -> tuple[pl.DataFrame, list[str]]:
+    # Whole requests per day: exact for counted families; rate samples' fractions are rounded only here.
     daily = intervals.group_by("usage_date", "endpoint").agg(
-        pl.col("invocations").sum(),
-        pl.col("failed_requests").sum(),
+        pl.col("invocations").sum().round(0).cast(pl.Int64),
+        pl.col("failed_requests").sum().round(0).cast(pl.Int64),
         union_of_lists("sources").unique().sort().str.join(",").alias("source"),
         union_of_lists("source_files").n_unique().cast(pl.Int64).alias("source_files"),
     )
@@ -273,8 +321,10 @@ def read_predictions(
     workloads = load_workload_map(Path(mapping_file) if mapping_file is not None else None, endpoint_map)
     files, ignored = discover_files(root, Path(mapping_file) if mapping_file is not None else None)
 
-    frames: dict[str, list[pl.DataFrame]] = {SAGEMAKER: [], COUNTS: [], REQUEST_LOG: []}
+    frames: dict[str, list[pl.DataFrame]] = {SAGEMAKER: [], COUNTS: [], REQUEST_LOG: [], RATES: []}
     files_read: list[str] = []
+    file_rows: list[dict] = []
+    unfinished: dict[str, int] = {}
     skipped: dict[str, int] = {}
     rejected: dict[str, InputError] = {}
     warnings: list[str] = []
@@ -299,13 +349,16 @@ def read_predictions(
             )
             continue
         files_read.append(key)
+        file_rows.append(_file_row(key, rows))
         if rows.skipped:
             skipped[key] = rows.skipped
+        if rows.unfinished:
+            unfinished[key] = rows.unfinished
         warnings.extend(rows.problems)
         warnings.extend(rows.notes)
         frames[rows.family].append(rows.frame)
 
-    parts, conflicts, conflict_messages = _family_intervals(frames)
+    parts, conflicts, duplicates, conflict_messages = _family_intervals(frames)
     warnings.extend(conflict_messages)
     if parts:
         intervals = pl.concat(parts).with_columns(usage_date=utc_date(pl.col("timestamp")))
@@ -338,6 +391,9 @@ def read_predictions(
         rejected_files={key: str(error) for key, error in rejected.items()},
         warnings=warnings,
         conflicts=conflicts,
+        duplicates=duplicates,
+        unfinished_lines=unfinished,
+        files=pl.DataFrame(file_rows, schema=FILE_SCHEMA) if file_rows else pl.DataFrame(schema=FILE_SCHEMA),
         ignored_files=ignored,
         rejection_errors=rejected,
     )

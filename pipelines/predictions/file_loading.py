@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
+from pipelines.predictions.aliases import ENDPOINT, TIMESTAMP
 
 LINE = "__line"
 
 # Accepted spellings (compared after ``normalized``) of the columns every tabular format needs.
-TIMESTAMP_ALIASES = ("timestamp", "time", "ts", "@timestamp", "datetime", "date")
-ENDPOINT_ALIASES = ("endpoint", "endpoint_name", "endpointname", "model", "model_name", "model_id")
+TIMESTAMP_ALIASES = TIMESTAMP.aliases
+ENDPOINT_ALIASES = ENDPOINT.aliases
 
 # Folder members that are documentation or job markers, never prediction data.
 _NOT_DATA_SUFFIXES = {".md", ".rst", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".crc"}

@@ -15,6 +15,7 @@ MESSAGES_PER_FILE = 5
 SAGEMAKER = "sagemaker"
 COUNTS = "counts"
 REQUEST_LOG = "request_log"
+RATES = "rates"
 
 
 @dataclass
@@ -28,6 +29,9 @@ class FileRows:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     first_error: InputError | None = None
+    lines: int | None = None  # lines (rows, records) read, bad ones included; None: usable rows + skipped
+    unfinished: int = 0  # request-log lines whose status says the request had not finished
+    successful: float | None = None  # successful requests the file's own rows hold (before deduplication)
 
 
 @dataclass

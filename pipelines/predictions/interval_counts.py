@@ -1,11 +1,21 @@
-"""Pre-aggregated prediction counters: one row per interval and model, ``timestamp, model, count[, errors]``.
+"""Pre-aggregated prediction counters: one row per interval, model and (optionally) replica,
+``timestamp, model[, replica], count[, errors]`` (header spellings: ``aliases``).
 
 ``count`` is every request in the interval, ``errors`` (optional, blank = 0) the failed ones among them,
 so successful predictions are ``count - errors``. A line with an unreadable timestamp, an empty model, a
 count that is text, negative or fractional, or more errors than requests, is skipped and counted.
 
-Duplicates: overlapping exports repeat (timestamp, model) rows; each key counts once. Where two rows for one
-key disagree, the one with the larger count (then the larger errors) is kept and the key counts as a conflict.
+Counts add up across replicas, pods, containers and hosts: a service of 20 replicas writes 20 rows per
+interval, and the interval's count is their sum. Only a true duplicate collapses:
+
+* with a replica column (``pod``, ``instance``, ``host``...), the same (timestamp, model, replica) read twice,
+  in one file or in several (overlapping exports), counts once;
+* without one, the rows of one file that share (timestamp, model) are different writers and are summed (a
+  note says so: add a replica column so that a row written twice can be told from two replicas), and the
+  same (timestamp, model) in several files is an overlapping export of the same total, counted once.
+
+Where copies of one key disagree, the one with the larger count (then the larger errors) is kept and the key
+counts as a conflict. Every collapsed copy is counted (``duplicates``) and the first is named in a warning.
 """
 
 from __future__ import annotations
@@ -15,26 +25,54 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputError
-from pipelines.predictions.file_loading import ENDPOINT_ALIASES, LINE, TIMESTAMP_ALIASES, Table, find_column
-from pipelines.predictions.file_rows import COUNTS, BadLines, FileRows, drop_bad_rows
+from pipelines.predictions.aliases import COUNT, ENDPOINT, ERRORS, REPLICA, TIMESTAMP
+from pipelines.predictions.file_loading import LINE, Table, find_column
+from pipelines.predictions.file_rows import COUNTS, BadLines, FileRows, drop_bad_rows, union_of_lists
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_counts, parse_timestamps
 
-COUNT_ALIASES = ("count",)
-ERRORS_ALIASES = ("errors", "error_count", "failed", "failures")
+COUNT_ALIASES = COUNT.aliases
+ERRORS_ALIASES = ERRORS.aliases
 
 
 def is_count_table(columns: list[str]) -> bool:
-    """True when a table has a ``count`` column (the mark of pre-aggregated counters)."""
-    return find_column(columns, *COUNT_ALIASES) is not None
+    """True when a table has a count column (the mark of pre-aggregated counters)."""
+    return find_column(columns, *COUNT.aliases) is not None
+
+
+def replica_values(frame: pl.DataFrame, column: str | None) -> pl.Series:
+    """The replica label of each row ("" when the file has no replica column or the cell is blank)."""
+    if column is None:
+        return pl.Series("replica", [""] * frame.height, dtype=pl.Utf8)
+    return frame[column].cast(pl.Utf8).str.strip_chars().fill_null("").alias("replica")
+
+
+def sum_unlabelled(
+    work: pl.DataFrame, path: Path, what: str, value_columns: list[str]
+) -> tuple[pl.DataFrame, list[str]]:
+    """Without a replica column, rows of one file sharing (timestamp, model) are different writers: sum them."""
+    grouped = work.group_by("timestamp", "endpoint", maintain_order=True).agg(
+        pl.col(LINE).first(), pl.len().alias("rows"), *(pl.col(c).sum() for c in value_columns)
+    )
+    shared = grouped.filter(pl.col("rows") > 1)
+    notes = []
+    if shared.height:
+        first = shared.row(0, named=True)
+        notes.append(
+            f"{path}: {shared.height} (timestamp, model) {what} appear on several rows and the file has no replica "
+            f"column; summed them as different replicas (first: {first['endpoint']} "
+            f"{first['timestamp'].isoformat()}, {first['rows']} rows). Add a replica column "
+            f"({', '.join(REPLICA.aliases[:4])}...) so that a row written twice is not counted twice"
+        )
+    return grouped.drop("rows").with_columns(replica=pl.lit("", pl.Utf8)), notes
 
 
 def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) -> FileRows:
-    """One row per usable (timestamp, model) counter: count and errors."""
+    """One row per usable (timestamp, model, replica) counter: count and errors."""
     frame = table.frame
     columns = [c for c in frame.columns if c != LINE]
-    ts_col = find_column(columns, *TIMESTAMP_ALIASES)
-    endpoint_col = find_column(columns, *ENDPOINT_ALIASES)
-    count_col = find_column(columns, *COUNT_ALIASES)
+    ts_col = find_column(columns, *TIMESTAMP.aliases)
+    endpoint_col = find_column(columns, *ENDPOINT.aliases)
+    count_col = find_column(columns, *COUNT.aliases)
     if ts_col is None:
         raise InputError(
             path, "missing required column (interval counts need a timestamp)", column="timestamp"
@@ -42,7 +80,8 @@ def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) ->
     if endpoint_col is None:
         raise InputError(path, "missing required column (interval counts need a model)", column="model")
     assert count_col is not None
-    errors_col = find_column(columns, *ERRORS_ALIASES)
+    errors_col = find_column(columns, *ERRORS.aliases)
+    replica_col = find_column(columns, *REPLICA.aliases)
     bad = BadLines(path)
     for line, problem in table.bad_lines:
         bad.add(problem, line=line, word=table.line_word)
@@ -59,6 +98,7 @@ def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) ->
             LINE: frame[LINE],
             "timestamp": timestamps.values,
             "endpoint": frame[endpoint_col].cast(pl.Utf8).str.strip_chars(),
+            "replica": replica_values(frame, replica_col),
             "count": counts.values,
             "errors": errors.values,
         }
@@ -79,12 +119,16 @@ def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) ->
         (errors_col or "errors", problems["excess"]),
     ]
     work = drop_bad_rows(work, checks, bad, line_column=LINE, word=table.line_word)
+    notes: list[str] = []
+    if replica_col is None:
+        work, notes = sum_unlabelled(work.drop("replica"), path, "counters", ["count", "errors"])
     source = f"counts_{table.container}"
     out = work.select(
         pl.col("timestamp").cast(UTC_DATETIME),
         "endpoint",
-        "count",
-        "errors",
+        "replica",
+        pl.col("count").cast(pl.Float64),
+        pl.col("errors").cast(pl.Float64),
         pl.lit(source).alias("source"),
         pl.lit(str(path)).alias("source_file"),
     )
@@ -94,31 +138,61 @@ def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) ->
         out,
         skipped=bad.count,
         problems=bad.messages(),
+        notes=notes,
         first_error=bad.errors[0] if bad.errors else None,
+        lines=frame.height + len(table.bad_lines),
+        successful=float((out["count"] - out["errors"]).sum()),
     )
 
 
-def dedupe_counts(rows: pl.DataFrame) -> tuple[pl.DataFrame, int, list[str]]:
-    """One row per (timestamp, model) across all files; conflicting rows keep the larger count."""
-    merged = (
+def dedupe_counts(
+    rows: pl.DataFrame, what: str = "interval counts"
+) -> tuple[pl.DataFrame, int, int, list[str]]:
+    """One value per (timestamp, model, replica) across all files, summed over replicas into interval rows.
+
+    Returns the intervals, the keys whose copies disagreed (conflicts), the copies collapsed (duplicates) and
+    the warnings naming the first of each.
+    """
+    per_replica = (
         rows.sort(["count", "errors", "source_file"], descending=[True, True, False])
-        .group_by("timestamp", "endpoint", maintain_order=True)
+        .group_by("timestamp", "endpoint", "replica", maintain_order=True)
         .agg(
-            pl.col("count").first().alias("invocations"),
-            pl.col("errors").first().alias("failed_requests"),
+            pl.col("count").first(),
+            pl.col("errors").first(),
+            pl.len().alias("copies"),
             pl.struct("count", "errors").n_unique().alias("versions"),
             pl.col("source").unique().sort().alias("sources"),
             pl.col("source_file").unique().sort().alias("source_files"),
         )
     )
-    conflicts = merged.filter(pl.col("versions") > 1)
+    conflicts = per_replica.filter(pl.col("versions") > 1).sort("timestamp", "endpoint", "replica")
+    repeated = per_replica.filter((pl.col("copies") > 1) & (pl.col("versions") == 1))
+    repeated = repeated.sort("timestamp", "endpoint", "replica")
+    duplicates = int((per_replica["copies"] - 1).sum() or 0)
     messages = []
-    if conflicts.height:
-        first = conflicts.sort("timestamp", "endpoint").row(0, named=True)
-        messages.append(
-            f"interval counts: {conflicts.height} (timestamp, model) rows had different values in different "
-            f"rows; kept the larger count (first: {first['endpoint']} {first['timestamp'].isoformat()} "
-            f"in {', '.join(first['source_files'])})"
+
+    def named(row: dict) -> str:
+        replica = f" replica {row['replica']}" if row["replica"] else ""
+        return (
+            f"{row['endpoint']}{replica} {row['timestamp'].isoformat()} in {', '.join(row['source_files'])}"
         )
-    intervals = merged.drop("versions").with_columns(pl.lit(None, pl.Utf8).alias("variant"))
-    return intervals, conflicts.height, messages
+
+    if repeated.height:
+        messages.append(
+            f"{what}: {repeated.height} (timestamp, model, replica) keys were read more than once with the same "
+            f"value (overlapping exports or a row written twice); each counted once (first: "
+            f"{named(repeated.row(0, named=True))})"
+        )
+    if conflicts.height:
+        messages.append(
+            f"{what}: {conflicts.height} (timestamp, model, replica) keys had different values in different "
+            f"rows; kept the larger count (first: {named(conflicts.row(0, named=True))})"
+        )
+    intervals = per_replica.group_by("timestamp", "endpoint", maintain_order=True).agg(
+        pl.col("count").sum().alias("invocations"),
+        pl.col("errors").sum().alias("failed_requests"),
+        union_of_lists("sources").unique().sort().alias("sources"),
+        union_of_lists("source_files").unique().sort().alias("source_files"),
+    )
+    intervals = intervals.with_columns(pl.lit(None, pl.Utf8).alias("variant"))
+    return intervals, conflicts.height, duplicates, messages

@@ -1,8 +1,11 @@
 """Application request logs, one row per request (CSV, Parquet, JSON lines or a JSON array of objects).
 
-Columns: a timestamp (ISO 8601 with a zone, or epoch s/ms), the ``model`` or ``endpoint`` (``endpoint`` wins
-when both are present), an optional ``status`` (HTTP code or ok/error; blank means success) and an optional
-request id. A line whose timestamp, endpoint or status cannot be read is skipped and counted.
+Columns (header spellings: ``aliases``): a timestamp (ISO 8601 with a zone, epoch s/ms, or zone-less local time
+when a zone is configured), the ``model`` or ``endpoint`` (``endpoint`` wins when both are present), an optional
+``status`` (HTTP code or a word of ``aliases.STATUS_WORDS``; blank means success) and an optional request id. A
+line whose timestamp, endpoint or status cannot be read is skipped and counted. A line whose status says the
+request has not finished (``PENDING``, ``RUNNING``...) is neither a prediction nor a failure nor a bad line: it
+is counted apart (``unfinished``), and the request's finished line, if the log has one, is the one that counts.
 
 Duplicates: overlapping exports repeat requests. With a request id, one row per (endpoint, request id) counts,
 the first in file-name and line order. Without one, a whole row is the identity, but identical rows inside one
@@ -18,13 +21,13 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputError
-from pipelines.predictions.file_loading import ENDPOINT_ALIASES, LINE, TIMESTAMP_ALIASES, Table, find_column
+from pipelines.predictions.aliases import ENDPOINT, FAILED, REQUEST_ID, STATUS, TIMESTAMP, UNFINISHED
+from pipelines.predictions.file_loading import LINE, Table, find_column
 from pipelines.predictions.file_rows import REQUEST_LOG, BadLines, FileRows, drop_bad_rows
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_status, parse_timestamps
 
-# A bare "id" is left out: row numbers restart per file and would merge different requests.
-REQUEST_ID_ALIASES = ("request_id", "requestid", "x_amzn_requestid")
-STATUS_ALIASES = ("status", "status_code", "statuscode", "http_status", "outcome")
+REQUEST_ID_ALIASES = REQUEST_ID.aliases
+STATUS_ALIASES = STATUS.aliases
 
 _NULL_MARK = "\u2400"
 _FIELD_SEP = "\x1f"
@@ -52,8 +55,8 @@ def read_request_table(path: Path, table: Table, *, naive_timezone: str | None) 
     """One row per usable request: timestamp, endpoint, failed, request id and the row's identity key."""
     frame = table.frame
     columns = [c for c in frame.columns if c != LINE]
-    ts_col = find_column(columns, *TIMESTAMP_ALIASES)
-    endpoint_col = find_column(columns, *ENDPOINT_ALIASES)
+    ts_col = find_column(columns, *TIMESTAMP.aliases)
+    endpoint_col = find_column(columns, *ENDPOINT.aliases)
     if ts_col is None:
         raise InputError(path, "missing required column (request logs need a timestamp)", column="timestamp")
     if endpoint_col is None:
@@ -81,7 +84,7 @@ def read_request_table(path: Path, table: Table, *, naive_timezone: str | None) 
             LINE: frame[LINE],
             "timestamp": timestamps.values,
             "endpoint": endpoint,
-            "failed": status.values,
+            "outcome": status.values,
             "request_id": request_id.cast(pl.Utf8),
             "row_key": row_keys(frame, columns),
         }
@@ -97,6 +100,8 @@ def read_request_table(path: Path, table: Table, *, naive_timezone: str | None) 
         (status_col or "status", status.problems),
     ]
     work = drop_bad_rows(work, checks, bad, line_column=LINE, word=table.line_word)
+    unfinished = work.filter(pl.col("outcome") == UNFINISHED).height
+    work = work.filter(pl.col("outcome") != UNFINISHED).with_columns(failed=pl.col("outcome") == FAILED)
     source = f"request_log_{table.container}"
     out = work.select(
         pl.col("timestamp").cast(UTC_DATETIME),
@@ -114,7 +119,13 @@ def read_request_table(path: Path, table: Table, *, naive_timezone: str | None) 
         out,
         skipped=bad.count,
         problems=bad.messages(),
+        notes=[f"{path}: {unfinished} requests not finished (pending, running...): not counted"]
+        if unfinished
+        else [],
         first_error=bad.errors[0] if bad.errors else None,
+        lines=frame.height + len(table.bad_lines),
+        unfinished=unfinished,
+        successful=float(out.filter(~pl.col("failed")).height),
     )
 
 

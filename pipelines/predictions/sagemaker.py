@@ -31,6 +31,12 @@ from typing import Any
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.predictions.aliases import (
+    SAGEMAKER_ENDPOINT,
+    SAGEMAKER_METRIC,
+    SAGEMAKER_VALUE,
+    SAGEMAKER_VARIANT,
+)
 from pipelines.predictions.file_loading import LINE, TIMESTAMP_ALIASES, Table, find_column
 from pipelines.predictions.file_rows import SAGEMAKER, BadLines, FileRows, drop_bad_rows, union_of_lists
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_counts, parse_timestamps
@@ -54,11 +60,11 @@ def is_metric_document(value: Any) -> bool:
 
 def is_metric_table(columns: list[str]) -> bool:
     """True for a SageMaker metrics table: EndpointName plus MetricName/value, or metric columns."""
-    if find_column(columns, "endpointname", "endpoint_name") is None:
+    if find_column(columns, *SAGEMAKER_ENDPOINT.aliases) is None:
         return False
     long = (
-        find_column(columns, "metricname", "metric_name") is not None
-        and find_column(columns, "value", "sum") is not None
+        find_column(columns, *SAGEMAKER_METRIC.aliases) is not None
+        and find_column(columns, *SAGEMAKER_VALUE.aliases) is not None
     )
     return long or any(find_column(columns, key) is not None for key in METRICS)
 
@@ -246,15 +252,15 @@ def read_metric_table(path: Path, table: Table) -> FileRows:
     frame = table.frame
     columns = [c for c in frame.columns if c != LINE]
     ts_col = find_column(columns, *TIMESTAMP_ALIASES)
-    endpoint_col = find_column(columns, "endpointname", "endpoint_name")
+    endpoint_col = find_column(columns, *SAGEMAKER_ENDPOINT.aliases)
     if ts_col is None:
         raise InputError(
             path, "missing required column (SageMaker metrics need a timestamp)", column="timestamp"
         )
     assert endpoint_col is not None
-    variant_col = find_column(columns, "variantname", "variant_name")
-    metric_col = find_column(columns, "metricname", "metric_name")
-    value_col = find_column(columns, "value", "sum")
+    variant_col = find_column(columns, *SAGEMAKER_VARIANT.aliases)
+    metric_col = find_column(columns, *SAGEMAKER_METRIC.aliases)
+    value_col = find_column(columns, *SAGEMAKER_VALUE.aliases)
     bad = BadLines(path)
     for line, problem in table.bad_lines:
         bad.add(problem, line=line, word=table.line_word)

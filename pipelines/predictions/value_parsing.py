@@ -12,16 +12,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from pipelines.predictions.aliases import FAILED, OK, STATUS_WORDS, accepted_status_words
+
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
 # Epoch magnitude tells the unit apart: 1e11 s is the year 5138 and 1e11 ms is 1973, so any realistic
 # timestamp falls unambiguously into one band.
 _EPOCH_BANDS_US = ((1e11, 1_000_000), (1e14, 1_000), (1e17, 1))
 
-_OK_WORDS = {"ok", "success", "succeeded", "successful", "true", "pass", "passed"}
-_ERROR_WORDS = {"error", "err", "failed", "failure", "fail", "false", "timeout", "timed_out"}
-
 TIMESTAMP_EXPECTED = "expected ISO 8601 with a zone (Z or +02:00) or epoch seconds/milliseconds"
+# Zone-less times are refused unless a zone is configured: guessing UTC would shift a day's counts by hours.
+NO_ZONE_HINT = "set MLCOST_PREDICTIONS_TIMEZONE to read zone-less times in a zone"
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _python_timestamp(text: str, naive_timezone: str | None) -> tuple[datetime |
         return None, f"cannot parse timestamp '{text[:60]}' ({TIMESTAMP_EXPECTED})"
     if parsed.tzinfo is None:
         if naive_timezone is None:
-            return None, f"timestamp '{text[:60]}' has no time zone ({TIMESTAMP_EXPECTED})"
+            return None, f"timestamp '{text[:60]}' has no time zone ({TIMESTAMP_EXPECTED}; {NO_ZONE_HINT})"
         parsed = parsed.replace(tzinfo=ZoneInfo(naive_timezone))
     try:
         return parsed.astimezone(UTC), None
@@ -101,7 +102,7 @@ def parse_timestamps(series: pl.Series, *, naive_timezone: str | None = None) ->
             failed = pl.lit(f"local time does not exist or is ambiguous in {naive_timezone}")
         else:
             value = pl.lit(None, dtype=UTC_DATETIME)
-            failed = pl.lit(f"timestamps have no time zone ({TIMESTAMP_EXPECTED})")
+            failed = pl.lit(f"timestamps have no time zone ({TIMESTAMP_EXPECTED}; {NO_ZONE_HINT})")
         out = frame.select(v=value.cast(UTC_DATETIME)).with_columns(raw=series)
         out = out.select(
             "v",
@@ -161,7 +162,9 @@ def _timestamp_stages(naive_timezone: str | None) -> list:
     else:
         naive_value = pl.lit(None, dtype=UTC_DATETIME)
         naive_problem = pl.when(naive.is_not_null()).then(
-            pl.lit("timestamp ") + _quoted(text) + pl.lit(f" has no time zone ({TIMESTAMP_EXPECTED})")
+            pl.lit("timestamp ")
+            + _quoted(text)
+            + pl.lit(f" has no time zone ({TIMESTAMP_EXPECTED}; {NO_ZONE_HINT})")
         )
     day = text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     return [
@@ -260,40 +263,79 @@ def parse_counts(series: pl.Series, *, empty: str = "error") -> Parsed:
 
 
 def parse_status(series: pl.Series) -> Parsed:
-    """Parse a request status to ``failed`` (Boolean): 2xx / ok / blank succeed; other codes / error fail."""
+    """Parse a request status to its outcome (``aliases.OK`` / ``FAILED`` / ``UNFINISHED``).
+
+    2xx codes, blank and the ok words succeed; other codes 100-599 and the failure words fail; the words of
+    ``aliases.STATUS_WORDS`` are compared lower-cased. Anything else is a problem naming what is accepted.
+    """
     name = series.name
     dtype = series.dtype
     frame = pl.DataFrame({"raw": series})
     if dtype == pl.Boolean:
-        out = frame.select(v=~pl.col("raw").fill_null(True), p=pl.lit(None, dtype=pl.Utf8))
+        out = frame.select(
+            v=pl.when(pl.col("raw").fill_null(True)).then(pl.lit(OK)).otherwise(pl.lit(FAILED)),
+            p=pl.lit(None, dtype=pl.Utf8),
+        )
         return Parsed(out["v"].alias(name), out["p"])
     if dtype.is_integer():
         code = pl.col("raw").cast(pl.Int64)
         text = pl.col("raw").cast(pl.Utf8)
         is_empty = pl.col("raw").is_null()
-        word_ok = word_err = pl.lit(False)
+        word = pl.lit(None, dtype=pl.Utf8)
     else:
         text = pl.col("raw").cast(pl.Utf8).str.strip_chars()
-        lowered = text.str.to_lowercase()
         code = pl.when(text.str.contains(r"^\d{3}(?:\.0*)?$")).then(
             text.cast(pl.Float64, strict=False).cast(pl.Int64)
         )
         is_empty = text.is_null() | (text == "")
-        word_ok = lowered.is_in(sorted(_OK_WORDS))
-        word_err = lowered.is_in(sorted(_ERROR_WORDS))
-    valid_code = code.is_between(100, 599)
+        word = text.str.to_lowercase().replace_strict(STATUS_WORDS, default=None, return_dtype=pl.Utf8)
+    valid_code = code.is_between(100, 599).fill_null(False)
     out = frame.select(
-        v=pl.when(is_empty | word_ok)
-        .then(False)
-        .when(word_err)
-        .then(True)
+        v=pl.when(is_empty)
+        .then(pl.lit(OK))
+        .when(word.is_not_null())
+        .then(word)
         .when(valid_code)
-        .then(~code.is_between(200, 299)),
-        p=pl.when(is_empty | word_ok | word_err | valid_code.fill_null(False))
+        .then(pl.when(code.is_between(200, 299)).then(pl.lit(OK)).otherwise(pl.lit(FAILED))),
+        p=pl.when(is_empty | word.is_not_null() | valid_code)
         .then(None)
-        .otherwise(pl.lit("status is neither an HTTP code nor ok/error: '") + text.str.slice(0, 60) + "'"),
+        .otherwise(
+            pl.lit("unknown status '") + text.str.slice(0, 60) + pl.lit(f"' ({accepted_status_words()})")
+        ),
     )
     return Parsed(out["v"].alias(name), out["p"].cast(pl.Utf8))
+
+
+def parse_rates(series: pl.Series) -> Parsed:
+    """Parse a per-second rate column to Float64: finite and not negative (a blank cell is a bad line)."""
+    name = series.name
+    frame = pl.DataFrame({"raw": series})
+    if series.dtype == pl.Utf8:
+        text = pl.col("raw").str.strip_chars()
+        num = pl.when(text.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")).then(
+            text.cast(pl.Float64, strict=False)
+        )
+        is_empty = text.is_null() | (text == "")
+        shown = _quoted(text)
+    elif series.dtype.is_numeric():
+        num = pl.col("raw").cast(pl.Float64)
+        is_empty = pl.col("raw").is_null()
+        shown = pl.col("raw").cast(pl.Utf8)
+    else:
+        num = pl.lit(None, dtype=pl.Float64)
+        is_empty = pl.col("raw").is_null()
+        shown = pl.lit(f"a {series.dtype} value")
+    out = frame.select(
+        p=pl.when(is_empty)
+        .then(pl.lit("empty rate"))
+        .when(num.is_null() | num.is_nan() | num.is_infinite())
+        .then(pl.lit("not a finite number: ") + shown)
+        .when(num < 0)
+        .then(pl.lit("negative rate: ") + shown),
+        v=num,
+    )
+    values = out.select(pl.when(pl.col("p").is_null()).then(pl.col("v")))["v"]
+    return Parsed(values.alias(name), out["p"].cast(pl.Utf8))
 
 
 def utc_date(ts: pl.Expr) -> pl.Expr:
@@ -306,6 +348,7 @@ __all__ = [
     "TIMESTAMP_EXPECTED",
     "UTC_DATETIME",
     "parse_counts",
+    "parse_rates",
     "parse_status",
     "parse_timestamps",
     "resolve_zone",

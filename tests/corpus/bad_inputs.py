@@ -511,10 +511,14 @@ def gpu_log_of_nul_bytes(root: Path) -> BadInput:
 def predictions_with_duplicate_rows(root: Path) -> BadInput:
     folder = root / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
-    rows = ["2026-10-03T00:00:00Z,ranker,100", "2026-10-03T01:00:00Z,ranker,50"]
-    text = "timestamp,model,count\n" + "\n".join(rows + rows + rows[:1]) + "\n"
+    # The pod column makes a repeated line a true duplicate (the same replica's interval twice). Without one,
+    # rows sharing (timestamp, model) in a file are different replicas and add up (docs/predictions.md).
+    rows = ["2026-10-03T00:00:00Z,ranker,ranker-0,100", "2026-10-03T01:00:00Z,ranker,ranker-0,50"]
+    text = "timestamp,model,pod,count\n" + "\n".join(rows + rows + rows[:1]) + "\n"
     (folder / "counts.csv").write_text(text)
-    return BadInput("prediction counts with duplicate rows", folder, "loaded", notes={"invocations": 150})
+    return BadInput(
+        "prediction counts with duplicate rows", folder, "loaded", notes={"invocations": 150, "duplicates": 3}
+    )
 
 
 def predictions_count_overflow(root: Path) -> BadInput:
