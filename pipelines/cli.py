@@ -53,7 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         found = source_periods(settings)
         if not found:
             raise InputError(settings.cur_source, "no billing delivery found in the source")
-        months = months_between(min(found), max(found))
+        months = months_between(min(found), args.end or max(found))
+        if not months:
+            raise InputError("--to", f"{args.end:%Y-%m} is before the first billing period in the source")
     first = os.environ.get("MLCOST_PARTITION_START")
     if first and months[0] < first:
         raise InputError(

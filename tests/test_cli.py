@@ -306,3 +306,16 @@ def test_run_into_a_closed_pipe_exits_quietly(tmp_path):
     assert status == SIGPIPE_EXIT, stderr[-3000:]
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
     assert (tmp_path / "home" / "warehouse.duckdb").exists()
+
+
+def test_run_to_before_the_sources_first_period_is_one_line(tmp_path, monkeypatch, capsys):
+    """`--to` without `--from` counts from the source's first period; before it, nothing runs."""
+    from tests.corpus import bad_inputs as corpus
+
+    source = corpus.baseline(tmp_path / "corpus")  # one delivery: October 2026
+    monkeypatch.setenv("MLCOST_HOME", str(tmp_path / "home"))
+    assert main(["run", "--cur-source", str(source), "--to", "2026-09"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mlcost: error: --to: 2026-09 is before the first billing period in the source"
+    )
+    assert not (tmp_path / "home" / "lake").exists()

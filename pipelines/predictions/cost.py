@@ -11,6 +11,7 @@ from pipelines import lake
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
 from pipelines.predictions.counts import PredictionReadResult, read_predictions
+from pipelines.s3_sources import read_staged
 from pipelines.sqlfiles import load_sql
 
 PREDICTIONS_COLUMNS = (
@@ -23,10 +24,15 @@ def read_source(settings: Settings) -> PredictionReadResult | None:
     """Read the configured predictions source; None when none is configured."""
     if not settings.predictions_source:
         return None
-    return read_predictions(
+    return read_staged(
+        settings,
         settings.predictions_source,
-        predictions_per_invocation=settings.batching(),
-        mapping_file=Path(settings.endpoint_map) if settings.endpoint_map else None,
+        "predictions",
+        lambda source: read_predictions(
+            source,
+            predictions_per_invocation=settings.batching(),
+            mapping_file=Path(settings.endpoint_map) if settings.endpoint_map else None,
+        ),
     )
 
 
