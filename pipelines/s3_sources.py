@@ -14,10 +14,12 @@ the objects, ``s3://bucket/key``, never the staging copy.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from contextlib import contextmanager
+from pathlib import Path, PurePath
 from typing import TypeVar
 
 import polars as pl
@@ -40,9 +42,32 @@ def read_staged(settings: Settings, source: str, kind: str, read: Callable[[str 
         return read(source)
     local, names = stage_prefix(settings, source, kind)
     try:
-        return relabel(read(local), names)
+        with _logs_named_by_key(names):
+            return relabel(read(local), names)
     except InputError as exc:
         raise relabel(exc, names) from None
+
+
+@contextmanager
+def _logs_named_by_key(names: dict[str, str]) -> Iterator[None]:
+    # The readers log rejected files as they meet them, before their result can be renamed.
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if isinstance(record.msg, str):
+            record.msg = _rename(record.msg, names)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                relabel(str(a) if isinstance(a, PurePath | InputError) else a, names) for a in record.args
+            )
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(previous)
 
 
 def stage_prefix(settings: Settings, source: str, kind: str) -> tuple[Path, dict[str, str]]:
