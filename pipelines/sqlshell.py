@@ -6,8 +6,8 @@ is therefore closed in two ways (docs/reliability.md, "mlcost sql is a read-only
 
 - DuckDB's own sandbox: `allowed_directories` is the snapshot folders the warehouse views read, then
   `enable_external_access = false` and `lock_configuration = true`, so no SET can give any of it back.
-- A statement gate: only statements that cannot write run (SELECT and its relatives, EXPLAIN of those, SET,
-  CALL, transactions). DuckDB's allowed directories are readable *and writable*, and the snapshot's files
+- A statement gate: only statements that cannot write a file run (SELECT and its relatives, EXPLAIN of those,
+  SET, CALL, transactions, and changes to the session's in-memory temp objects). DuckDB's allowed directories are readable *and writable*, and the snapshot's files
   are hard links to the lake's: `COPY … TO '<snapshot file>' (USE_TMP_FILE false)` would rewrite a published
   Parquet file in place. The gate refuses every COPY, so nothing reaches that hole.
 """
@@ -29,13 +29,25 @@ from pipelines.config import Settings
 from pipelines.errors import InputError
 
 TABLE_MAX_ROWS = 200
-# Statement kinds that only read. SET covers SET VARIABLE (the examples use it); every other setting is
-# locked by `lock_configuration`, so DuckDB itself refuses them.
-_READING = {
+# Statements allowed through the gate: those that read, and those whose only possible effect is on the session's
+# in-memory temp catalog (CREATE TEMP VIEW/TABLE/MACRO, PIVOT's enum type, inserts into a temp table): DuckDB
+# refuses them on the read-only warehouse itself. SET covers SET VARIABLE (the examples use it); every other
+# setting is locked by `lock_configuration`. Not allowed: COPY, EXPORT, ATTACH/DETACH, INSTALL/LOAD, PREPARE/
+# EXECUTE (a prepared COPY), VACUUM and whatever kind a later DuckDB adds.
+_ALLOWED = {
     duckdb.StatementType.SELECT,
     duckdb.StatementType.SET,
+    duckdb.StatementType.VARIABLE_SET,
     duckdb.StatementType.CALL,
+    duckdb.StatementType.PRAGMA,
     duckdb.StatementType.TRANSACTION,
+    duckdb.StatementType.CREATE,
+    duckdb.StatementType.INSERT,
+    duckdb.StatementType.UPDATE,
+    duckdb.StatementType.DELETE,
+    duckdb.StatementType.MERGE_INTO,
+    duckdb.StatementType.DROP,
+    duckdb.StatementType.ALTER,
 }
 _GLOB = re.compile(r"[*?\[{]")
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
@@ -81,7 +93,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str, origin: str) -> No
     except duckdb.Error as exc:
         raise InputError(origin, problem(exc, sql)) from None
     for statement in statements:
-        if statement.type in _READING or (
+        if statement.type in _ALLOWED or (
             statement.type == duckdb.StatementType.EXPLAIN and _explains_a_read(con, statement.query)
         ):
             continue
@@ -97,7 +109,7 @@ def _explains_a_read(con: duckdb.DuckDBPyConnection, text: str) -> bool:
     # EXPLAIN ANALYZE runs its statement: what it explains must itself be a read.
     inner = re.sub(r"^\s*explain\s+(analy[sz]e\s+)?(\([^)]*\)\s*)?", "", text, flags=re.IGNORECASE)
     try:
-        return all(s.type in _READING for s in con.extract_statements(inner))
+        return all(s.type in _ALLOWED for s in con.extract_statements(inner))
     except duckdb.Error:
         return False
 
@@ -227,6 +239,10 @@ def shell(settings: Settings) -> int:
             except EOFError:
                 print()
                 return 0
+            except KeyboardInterrupt:  # Ctrl-C drops the statement being typed, as in DuckDB's shell
+                print()
+                buffer = []
+                continue
             command = line.strip()
             if not buffer and command in (".quit", ".exit", "\\q"):
                 return 0
@@ -246,6 +262,8 @@ def shell(settings: Settings) -> int:
                     print(exc.problem)
                 except duckdb.Error as exc:
                     print(problem(exc, query))
+                except KeyboardInterrupt:
+                    print("interrupted")
     finally:
         con.close()
 

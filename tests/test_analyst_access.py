@@ -173,7 +173,7 @@ def test_sql_without_a_query_opens_the_sandboxed_prompt(warehouse, tmp_path):
     lines = sum(answers["billing_periods"][m]["cur2"]["lines"] for m in ("2026-09", "2026-10"))
     assert proc.returncode == 0, proc.stderr
     assert str(lines) in proc.stdout, proc.stdout + proc.stderr
-    assert "CREATE is refused: mlcost sql runs in read-only mode" in proc.stdout
+    assert 'Cannot execute statement of type "CREATE"' in proc.stdout and "read-only mode" in proc.stdout
     assert "COPY is refused" in proc.stdout and not (tmp_path / "out.csv").exists()
     assert "cost_attribution  cost_by_category_daily" in proc.stdout
 

@@ -103,7 +103,13 @@ ESCAPES = {
         "Permission Error: Cannot access file",
     ),
     "list the home folder": ("SELECT * FROM glob('{out}/*')", "Permission Error"),
-    "create a table": ("CREATE TABLE notes (x INT)", "CREATE is refused"),
+    "attach a new database inside the snapshot": (
+        "ATTACH '{snapshot_dir}/line_items/evil.parquet' AS evil",
+        "ATTACH is refused",
+    ),
+    "copy one database into another": ("COPY FROM DATABASE warehouse TO memory", "COPY is refused"),
+    "prepare a copy": ("PREPARE p AS COPY (SELECT 1 AS a) TO '{out}/out.csv'", "PREPARE is refused"),
+    "create a table in the warehouse": ("CREATE TABLE notes (x INT)", "attached in read-only mode"),
 }
 
 
@@ -111,7 +117,10 @@ ESCAPES = {
 def test_every_escape_is_refused_on_one_line_and_changes_nothing(mlcost_sql, warehouse, tmp_path, escape):
     settings, _ = warehouse
     template, words = ESCAPES[escape]
-    query = template.format(lake=lake_file(settings), snapshot=snapshot_file(settings), out=tmp_path)
+    snapshot = snapshot_file(settings)
+    query = template.format(
+        lake=lake_file(settings), snapshot=snapshot, snapshot_dir=snapshot.parent.parent, out=tmp_path
+    )
     before = fingerprint(settings.home)
 
     status, out, err = mlcost_sql(query)
@@ -200,3 +209,24 @@ def test_every_table_and_every_example_still_answers(mlcost_sql, warehouse):
         "SET VARIABLE day = DATE '2026-10-31'; SELECT getvariable('day') AS day", "--format", "csv"
     )
     assert (status, out.split()) == (0, ["day", "2026-10-31"])
+
+
+def test_temp_objects_and_pivot_live_in_the_session_only(mlcost_sql, warehouse):
+    """PIVOT (which creates an enum type), TEMP views and macros work; they touch no file and end with the session."""
+    settings, answers = warehouse
+    before = fingerprint(settings.home)
+    status, out, err = mlcost_sql(
+        "CREATE TEMP MACRO cents(x) AS round(x * 100); "
+        "CREATE TEMP VIEW periods AS SELECT billing_period, source_lines FROM reconciliation; "
+        "PIVOT periods ON billing_period USING sum(source_lines)",
+        "--format",
+        "json",
+    )
+    assert status == 0, err
+    planted = answers["billing_periods"]
+    assert json.loads(out) == [
+        {"2026-09-01": planted["2026-09"]["cur2"]["lines"], "2026-10-01": planted["2026-10"]["cur2"]["lines"]}
+    ]
+    assert fingerprint(settings.home) == before
+    status, _, err = mlcost_sql("SELECT * FROM periods")
+    assert status == 2 and "Table with name periods does not exist" in err
