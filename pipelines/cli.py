@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 import time
 import warnings
@@ -51,7 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         found = source_periods(settings)
         if not found:
             raise InputError(settings.cur_source, "no billing delivery found in the source")
-        months = months_between(min(found), max(found))
+        months = months_between(min(found), args.end or max(found))
+        if not months:
+            raise InputError("--to", f"{args.end:%Y-%m} is before the first billing period in the source")
     first = os.environ.get("MLCOST_PARTITION_START")
     if first and months[0] < first:
         raise InputError(
@@ -76,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from pipelines.summary import print_summary
 
-    print_summary(_settings(args))
+    print_summary(_settings(args), args.format)
     return 0
 
 
@@ -149,48 +153,125 @@ def cmd_docs_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a suggestion for a mistyped command (argparse's own `suggest_on_error` is Python 3.14+)."""
+
+    def error(self, message: str):
+        typed = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if typed:
+            choices = [c.strip().strip("'") for c in typed.group(2).split(",")]
+            close = difflib.get_close_matches(typed.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+        super().error(message)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlcost")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlcost", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="mlcost", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mlcost {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show Python tracebacks instead of one-line errors"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--home", help="where the lake and warehouse live (MLCOST_HOME, default ./data)")
+        p.add_argument(
+            "--home",
+            help=f"where the lake and warehouse live (default: $MLCOST_HOME, else {REPO_ROOT / 'data'})",
+        )
 
     run = sub.add_parser("run", help="ingest, attribute and reconcile billing periods through Dagster")
     common(run)
-    run.add_argument("--cur-source", help="billing export: folder, file, glob or s3://bucket/prefix")
-    run.add_argument("--gpu-source", help="GPU utilization logs: folder, file or s3://...")
-    run.add_argument("--predictions-source", help="prediction counts: folder, file or s3://...")
-    run.add_argument("--rules", help="attribution rules file (default: the shipped rules)")
-    run.add_argument("--from", dest="start", type=_month, help="first billing period, YYYY-MM")
-    run.add_argument("--to", dest="end", type=_month, help="last billing period, YYYY-MM")
+    run.add_argument(
+        "--cur-source",
+        help="billing export: folder, file, glob or s3://bucket/prefix (default: $MLCOST_CUR_SOURCE)",
+    )
+    run.add_argument(
+        "--gpu-source",
+        help="GPU utilization logs: folder, file or s3://bucket/prefix (default: $MLCOST_GPU_SOURCE, else none)",
+    )
+    run.add_argument(
+        "--predictions-source",
+        help="prediction counts: folder, file or s3://bucket/prefix (default: $MLCOST_PREDICTIONS_SOURCE, else none)",
+    )
+    run.add_argument(
+        "--rules",
+        help="attribution rules file (default: $MLCOST_RULES, else pipelines/attribution/default_rules.yaml)",
+    )
+    run.add_argument(
+        "--from",
+        dest="start",
+        type=_month,
+        metavar="YYYY-MM",
+        help="first billing period (default: the first one in the billing source)",
+    )
+    run.add_argument(
+        "--to",
+        dest="end",
+        type=_month,
+        metavar="YYYY-MM",
+        help="last billing period (default: --from if given, else the last one in the billing source)",
+    )
     run.set_defaults(func=cmd_run)
 
     summary = sub.add_parser("summary", help="print rows and totals per billing period")
     common(summary)
+    summary.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table for people, csv or json for programs (default: %(default)s)",
+    )
     summary.set_defaults(func=cmd_summary)
 
-    sql = sub.add_parser("sql", help="query the warehouse read-only (no query: interactive shell)")
+    sql = sub.add_parser(
+        "sql", help="query the warehouse in a read-only sandbox (no query: interactive prompt)"
+    )
     common(sql)
-    sql.add_argument("query", nargs="?")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument(
+        "query", nargs="?", help="SQL text, or the path of a .sql file (default: open an interactive prompt)"
+    )
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table for people (at most 200 rows), csv or json for programs (default: %(default)s)",
+    )
     sql.set_defaults(func=cmd_sql)
 
     fixtures = sub.add_parser("fixtures", help="generate the seeded model company's exports and answers")
-    fixtures.add_argument("--out", default=str(REPO_ROOT / "fixtures" / "generated"))
-    fixtures.add_argument("--seed", type=int, default=42)
-    fixtures.add_argument("--lines", type=int, help="one CUR 2.0 month of about this many lines (benchmarks)")
+    fixtures.add_argument(
+        "--out",
+        default=str(REPO_ROOT / "fixtures" / "generated"),
+        help="output folder (default: %(default)s)",
+    )
+    fixtures.add_argument(
+        "--seed", type=int, default=42, help="random seed of the generator (default: %(default)s)"
+    )
+    fixtures.add_argument(
+        "--lines",
+        type=int,
+        help="one CUR 2.0 month of about this many lines instead (benchmarks; default: off)",
+    )
     fixtures.set_defaults(func=cmd_fixtures)
 
     rules = sub.add_parser("rules", help="attribution rules")
-    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     check = rules_sub.add_parser("check", help="validate a rules file")
-    check.add_argument("file", nargs="?")
+    check.add_argument("file", nargs="?", help="the rules file (default: the shipped rules)")
     check.set_defaults(func=cmd_rules_check)
 
     docs = sub.add_parser("docs", help="generated documentation")
-    docs_sub = docs.add_subparsers(dest="docs_command", required=True)
+    docs_sub = docs.add_subparsers(dest="docs_command", required=True, metavar="COMMAND")
     tables = docs_sub.add_parser("tables", help="render docs/tables.md from the catalog descriptions")
     tables.add_argument("--check", action="store_true", help="fail if docs/tables.md is out of date")
     tables.set_defaults(func=cmd_docs_tables)
@@ -208,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        return _closed_pipe()
     except InputError as exc:
         if args.debug:
             raise
@@ -220,6 +303,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mlcost: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (`mlcost sql ... | head`): stop quietly, as a Unix tool does."""
+    # Python flushes stdout again at exit and would fail once more: point it at /dev/null first.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ def test_builtin_prompt_answers_and_survives_a_bad_statement(warehouse, monkeypa
     monkeypatch.setattr(
         sys, "stdin", io.StringIO("SELECT nope;\nSELECT count(*) AS n\n  FROM line_items;\n.quit\n")
     )
-    assert shell(settings, use_cli=False) == 0
+    assert shell(settings) == 0
     out = capsys.readouterr().out
     lines = sum(answers["billing_periods"][m]["cur2"]["lines"] for m in ("2026-09", "2026-10"))
     assert "read-only" in out and "line_items_history" in out
@@ -155,15 +155,15 @@ def test_builtin_prompt_answers_and_survives_a_bad_statement(warehouse, monkeypa
     assert str(lines) in out
 
 
-def test_sql_without_a_query_opens_the_duckdb_cli_read_only(warehouse):
+def test_sql_without_a_query_opens_the_sandboxed_prompt(warehouse, tmp_path):
+    # Not DuckDB's CLI: its allowed folders are writable and it has no statement gate (docs/reliability.md).
     settings, answers = warehouse
-    if duckdb_cli() is None:
-        pytest.skip(
-            f"no duckdb CLI beside {sys.executable} (the duckdb-cli package): the built-in prompt is used"
-        )
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "sql"],
-        input="SELECT count(*) AS n FROM line_items;\nCREATE TABLE x (a INT);\n",
+        input=(
+            "SELECT count(*) AS n FROM line_items;\nCREATE TABLE x (a INT);\n"
+            f"COPY (SELECT 1 AS a) TO '{tmp_path}/out.csv';\n.tables\n"
+        ),
         capture_output=True,
         text=True,
         env=_subprocess_env(settings.home),
@@ -171,8 +171,11 @@ def test_sql_without_a_query_opens_the_duckdb_cli_read_only(warehouse):
         timeout=120,
     )
     lines = sum(answers["billing_periods"][m]["cur2"]["lines"] for m in ("2026-09", "2026-10"))
+    assert proc.returncode == 0, proc.stderr
     assert str(lines) in proc.stdout, proc.stdout + proc.stderr
-    assert "read-only mode" in proc.stderr
+    assert 'Cannot execute statement of type "CREATE"' in proc.stdout and "read-only mode" in proc.stdout
+    assert "COPY is refused" in proc.stdout and not (tmp_path / "out.csv").exists()
+    assert "cost_attribution  cost_by_category_daily" in proc.stdout
 
 
 # --- plain DuckDB, from anywhere ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import polars as pl
 from pipelines import lake
 from pipelines.config import REPO_ROOT, Settings
 from pipelines.gpu.samples import SAMPLES_SCHEMA, GpuReadResult, read_gpu_samples
+from pipelines.s3_sources import read_staged
 from pipelines.sqlfiles import load_sql, quote_literal
 
 GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
@@ -56,7 +57,12 @@ def read_source(settings: Settings, gpu_counts: dict[str, int] | None = None) ->
     """Read the configured GPU source, or an empty result when none is configured."""
     if not settings.gpu_source:
         return GpuReadResult(samples=pl.DataFrame(schema=SAMPLES_SCHEMA))
-    return read_gpu_samples(settings.gpu_source, gpu_counts=gpu_counts, timezone=settings.gpu_timezone)
+    return read_staged(
+        settings,
+        settings.gpu_source,
+        "gpu_logs",
+        lambda source: read_gpu_samples(source, gpu_counts=gpu_counts, timezone=settings.gpu_timezone),
+    )
 
 
 def publish_samples(

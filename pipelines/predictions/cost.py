@@ -12,6 +12,7 @@ from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
 from pipelines.predictions.counts import FILE_SCHEMA, PredictionReadResult, read_predictions
+from pipelines.s3_sources import read_staged
 from pipelines.sqlfiles import load_sql
 
 # A file with more than this share of its lines skipped is reported by the prediction_files_unusable check:
@@ -32,11 +33,16 @@ def read_source(settings: Settings) -> PredictionReadResult | None:
         zone = settings.predictions_zone()
     except ValueError as exc:
         raise InputError("MLCOST_PREDICTIONS_TIMEZONE", str(exc)) from None
-    return read_predictions(
+    return read_staged(
+        settings,
         settings.predictions_source,
-        predictions_per_invocation=settings.batching(),
-        mapping_file=Path(settings.endpoint_map) if settings.endpoint_map else None,
-        naive_timezone=zone,
+        "predictions",
+        lambda source: read_predictions(
+            source,
+            predictions_per_invocation=settings.batching(),
+            mapping_file=Path(settings.endpoint_map) if settings.endpoint_map else None,
+            naive_timezone=zone,
+        ),
     )
 
 
