@@ -76,7 +76,11 @@ samples as (
             when resource_id like 'i-%' then resource_id
             else lower(resource_id)
         end as resource_key,
-        coalesce(gpu_uuid, cast(gpu_index as varchar), 'all') as gpu,
+        -- A physical GPU: its UUID, else host and index; NULL when the log does not tell GPUs apart (SageMaker's
+        -- per-endpoint figure, a one-GPU nvidia-smi log without index), so it is not counted as one GPU.
+        coalesce(gpu_uuid, coalesce(host, '') || '#' || cast(gpu_index as varchar)) as gpu,
+        -- A MIG instance is a device of its own, weighing its profile's share of the GPU (slices out of 7).
+        coalesce(gpu_share, 1.0) as gpu_share,
         metric,
         value,
         source_format,
@@ -94,7 +98,11 @@ sample_overlaps as (
         s.metric,
         s.source_format,
         s.value,
-        epoch(least(s.sample_end, b.interval_end)) - epoch(greatest(s.sample_start, b.interval_start)) as seconds
+        -- Device seconds: wall seconds inside the billed interval times the device's share of its GPU (1 for a
+        -- whole GPU). Both ends are never NULL (ts and interval_seconds are set on every sample).
+        s.gpu_share
+        * (epoch(least(s.sample_end, b.interval_end)) - epoch(greatest(s.sample_start, b.interval_start)))
+            as seconds
     from billed as b
     inner join samples as s
         on b.resource_key = s.resource_key
@@ -133,7 +141,8 @@ activity as (
             as active_seconds,
         sum(o.seconds) filter (where o.metric = 'sm_active') as sm_observed_seconds,
         sum(o.seconds * o.value) filter (where o.metric = 'sm_active') as sm_active_seconds,
-        any_value(m.pick[2] || ':' || m.pick[1]) as metric_source
+        any_value(m.pick[2] || ':' || m.pick[1]) as metric_source,
+        count(distinct o.gpu) filter (where o.metric = m.pick[1] and o.source_format = m.pick[2]) as gpus_in_log
     from sample_overlaps as o
     left join chosen as m on o.usage_date = m.usage_date and o.resource_id = m.resource_id
     group by o.usage_date, o.resource_id
@@ -147,12 +156,18 @@ per_day as (
         arg_max(category, gpu_cost) as category,
         any_value(instance_type) as instance_type,
         max(gpu_count) as gpu_count,
+        -- GPUs billed at once: instances running in the busiest interval (a partial hour is one instance) × GPUs.
+        max(gpu_count * ceil(billed_seconds / nullif(epoch(interval_end) - epoch(interval_start), 0) - 1e-9))
+            as gpus_billed,
         sum(billed_seconds * gpu_count) as allocated_seconds,
         sum(gpu_cost) as gpu_cost
     from billed
     group by usage_date, resource_id
 ),
 
+-- Ratios are not clipped: DuckDB's least/greatest skip NULL (least(NULL, 1) is 1), and a clip would hide a log
+-- that claims more GPU time than the bill (an 8-GPU log mapped to a 1-GPU instance). A ratio with no denominator
+-- is NULL; observed time beyond allocated is reported in its own column and caught by the blocking check.
 final as (
     select
         d.usage_date,
@@ -162,14 +177,27 @@ final as (
         d.instance_type,
         d.gpu_count,
         d.allocated_seconds / 3600 as allocated_gpu_hours,
-        least(coalesce(a.observed_seconds, 0), d.allocated_seconds) / 3600 as observed_gpu_hours,
-        least(coalesce(a.active_seconds, 0), d.allocated_seconds) / 3600 as active_gpu_hours,
-        least(coalesce(a.observed_seconds, 0), d.allocated_seconds) / nullif(d.allocated_seconds, 0) as coverage,
-        least(a.active_seconds / nullif(a.observed_seconds, 0), 1) as eta_observed,
-        least(coalesce(a.active_seconds, 0) / nullif(d.allocated_seconds, 0), 1) as eta_allocated,
-        least(a.sm_active_seconds / nullif(a.sm_observed_seconds, 0), 1) as eta_sm,
+        coalesce(a.observed_seconds, 0) / 3600 as observed_gpu_hours,
+        coalesce(a.active_seconds, 0) / 3600 as active_gpu_hours,
+        -- The only clipped figure; what the clip removed is observed_beyond_allocated_gpu_hours.
+        case
+            when coalesce(a.observed_seconds, 0) > d.allocated_seconds then d.allocated_seconds
+            else coalesce(a.observed_seconds, 0)
+        end / nullif(d.allocated_seconds, 0) as coverage,
+        a.active_seconds / nullif(a.observed_seconds, 0) as eta_observed,
+        -- NULL, not 0, where nothing was observed: no sample says the GPUs were idle.
+        case when a.observed_seconds > 0 then a.active_seconds / nullif(d.allocated_seconds, 0) end
+            as eta_allocated,
+        a.sm_active_seconds / nullif(a.sm_observed_seconds, 0) as eta_sm,
         d.gpu_cost,
-        a.metric_source
+        a.metric_source,
+        cast(nullif(a.gpus_in_log, 0) as integer) as gpus_in_log,
+        cast(d.gpus_billed as integer) as gpus_billed,
+        case
+            when coalesce(a.observed_seconds, 0) > d.allocated_seconds
+                then (a.observed_seconds - d.allocated_seconds) / 3600
+            else 0
+        end as observed_beyond_allocated_gpu_hours
     from per_day as d
     left join activity as a on d.usage_date = a.usage_date and d.resource_id = a.resource_id
 )
@@ -201,6 +229,9 @@ select
     end) as idle_cost,
     gpu_cost * (1 - coalesce(coverage, 0)) as unobserved_cost,
     $eta_basis as eta_basis,
-    coalesce(metric_source, 'none') as metric_source
+    coalesce(metric_source, 'none') as metric_source,
+    gpus_in_log,
+    gpus_billed,
+    observed_beyond_allocated_gpu_hours
 from final
 order by usage_date, resource_id

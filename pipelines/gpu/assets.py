@@ -63,6 +63,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
             "eta_in_range_and_active_within_allocated", asset="gpu_efficiency_daily", blocking=True
         ),
         AssetCheckSpec("coverage_above_threshold", asset="gpu_efficiency_daily", blocking=False),
+        AssetCheckSpec("gpu_count_matches_bill", asset="gpu_efficiency_daily", blocking=False),
     ],
 )
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
@@ -73,10 +74,12 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     written = compute_efficiency(con, settings, start, end, settings.eta_basis)
     refresh_catalog(settings)
     out_of_range: list[dict] = []
+    gpu_mismatch: list[dict] = []
     totals, top = (None, None, None, None), []
     if lake.has_data(settings, "gpu_efficiency_daily"):
         lake.register_views(con, settings, ["gpu_efficiency_daily"])
         out_of_range = check_rows(con, "eta_out_of_range", start, end)
+        gpu_mismatch = check_rows(con, "gpu_count_mismatch", start, end)
         params = [start, end]
         where = "WHERE usage_date BETWEEN ? AND ?"
         totals = con.execute(
@@ -116,6 +119,19 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
                 passed=coverage >= COVERAGE_WARN_BELOW,
                 severity=AssetCheckSeverity.WARN,
                 metadata={"coverage": coverage, "threshold": COVERAGE_WARN_BELOW},
+            ),
+            AssetCheckResult(
+                check_name="gpu_count_matches_bill",
+                passed=not gpu_mismatch,
+                severity=AssetCheckSeverity.WARN,
+                description="the logs show as many GPUs per resource and day as the bill has running at once",
+                metadata={
+                    "rows": len(gpu_mismatch),
+                    "observed_beyond_allocated_gpu_hours": float(
+                        sum(r["observed_beyond_allocated_gpu_hours"] or 0 for r in gpu_mismatch)
+                    ),
+                    "examples": rows_table(gpu_mismatch),
+                },
             ),
         ],
     )

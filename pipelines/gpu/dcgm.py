@@ -3,7 +3,9 @@
 Read: ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` (ratio), ``DCGM_FI_DEV_GPU_UTIL`` (percent, divided by 100),
 ``DCGM_FI_PROF_SM_ACTIVE`` (ratio). Other metrics and ``# HELP``/``# TYPE`` lines are ignored.
 Labels: ``gpu`` (index; else ``device`` ``nvidiaN``), ``UUID``, ``modelName``, the host from ``Hostname`` or
-``hostname`` (else ``node``/``kubernetes_node``), explicit resources and ``providerID`` as in
+``hostname`` (else ``node``/``kubernetes_node``), MIG instances ``GPU_I_ID`` with their profile
+``GPU_I_PROFILE`` (``3g.20gb``: 3 of the GPU's 7 slices; a sample of a MIG instance without a readable profile is
+skipped and counted, its share of the GPU being unknown), explicit resources and ``providerID`` as in
 :mod:`pipelines.gpu.resources`. Kubernetes ``pod``/``namespace``/``container`` (or the old ``pod_name``,
 ``container_name``) are accepted but not part of a series: a GPU is the same series whichever pod holds it.
 
@@ -22,7 +24,15 @@ import re
 from pathlib import Path
 
 from pipelines.errors import InputError
-from pipelines.gpu.records import GPU_UTIL, GR_ENGINE_ACTIVE, SM_ACTIVE, SampleRows, clean, parse_int
+from pipelines.gpu.records import (
+    GPU_UTIL,
+    GR_ENGINE_ACTIVE,
+    SM_ACTIVE,
+    SampleRows,
+    clean,
+    mig_slices,
+    parse_int,
+)
 from pipelines.gpu.resources import explicit_resource, provider_instance
 from pipelines.gpu.timestamps import TimestampParser
 
@@ -82,6 +92,8 @@ def label_fields(labels: dict[str, str]) -> dict[str, object]:
         "gpu_index": gpu_index,
         "gpu_uuid": clean(labels.get("UUID") or labels.get("uuid")),
         "gpu_model": clean(labels.get("modelName") or labels.get("model_name")),
+        "mig_instance": clean(labels.get("GPU_I_ID")),
+        "mig_profile": clean(labels.get("GPU_I_PROFILE")),
         "explicit_resource": explicit_resource({k: clean(v) for k, v in labels.items()}),
         "provider_id": provider_instance(labels.values()),
     }
@@ -97,13 +109,21 @@ def _add(rows: SampleRows, name: str, labels: dict[str, str], raw_value: str, ts
     if value != value:  # NaN: the exporter had no reading
         rows.skip(f"line {line}" if line else "sample", f"{name} is NaN")
         return
+    fields = label_fields(labels)
+    if fields["mig_instance"] is not None and mig_slices(fields["mig_profile"]) is None:
+        rows.skip(
+            f"line {line}" if line else "sample",
+            f"MIG instance GPU_I_ID={fields['mig_instance']} has GPU_I_PROFILE {fields['mig_profile']!r}, not a"
+            " profile like 3g.20gb: its share of the GPU is unknown",
+        )
+        return
     rows.add(
         ts_us=ts_us,
         metric=metric,
         value=value / divisor,
         source_format=fmt,
         line=line,
-        **label_fields(labels),
+        **fields,
     )
 
 

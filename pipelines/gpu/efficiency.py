@@ -16,13 +16,14 @@ GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
 GPU_SAMPLES_COLUMNS = (
     "usage_date DATE, ts TIMESTAMP, resource_id VARCHAR, host VARCHAR, gpu_index INTEGER, gpu_uuid VARCHAR, "
     "gpu_model VARCHAR, metric VARCHAR, value DOUBLE, interval_seconds DOUBLE, source_file VARCHAR, "
-    "source_format VARCHAR"
+    "source_format VARCHAR, mig_instance VARCHAR, mig_profile VARCHAR, gpu_share DOUBLE"
 )
 GPU_EFFICIENCY_COLUMNS = (
     "usage_date DATE, resource_id VARCHAR, workload VARCHAR, category VARCHAR, instance_type VARCHAR, "
     "gpu_count INTEGER, allocated_gpu_hours DOUBLE, observed_gpu_hours DOUBLE, active_gpu_hours DOUBLE, eta DOUBLE, "
     "coverage DOUBLE, eta_observed DOUBLE, eta_allocated DOUBLE, eta_sm DOUBLE, gpu_cost DOUBLE, idle_cost DOUBLE, "
-    "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR"
+    "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR, gpus_in_log INTEGER, gpus_billed INTEGER, "
+    "observed_beyond_allocated_gpu_hours DOUBLE"
 )
 ETA_BASES = ("observed", "allocated")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -25,6 +26,17 @@ SOURCE_FORMATS = (
     "sagemaker_json",
     "sagemaker_csv",
 )
+
+# A MIG-capable GPU (A100, H100, ...) has 7 compute slices; a MIG profile "3g.20gb" holds 3 of them.
+MIG_SLICES = 7
+_MIG_PROFILE = re.compile(r"^([1-7])g\.")
+
+
+def mig_slices(profile: str | None) -> int | None:
+    """Compute slices of a MIG profile (``3g.20gb`` -> 3, ``1g.10gb+me`` -> 1); None if not a MIG profile."""
+    m = _MIG_PROFILE.match((profile or "").strip())
+    return int(m[1]) if m else None
+
 
 # Interval of a series that shows no gap of its own (a single sample, in a file of single samples):
 # the exporter's default scrape interval, nvidia-smi's usual `-l 1`, CloudWatch's standard 1-minute period.
@@ -57,6 +69,8 @@ RAW_SCHEMA = {
     "gpu_count": pl.Int32,
     "source_format": pl.Utf8,
     "line": pl.Int64,
+    "mig_instance": pl.Utf8,
+    "mig_profile": pl.Utf8,
 }
 
 
@@ -149,6 +163,8 @@ class SampleRows:
         divide_by_gpu_count: bool = False,
         gpu_count: int | None = None,
         line: int | None = None,
+        mig_instance: str | None = None,
+        mig_profile: str | None = None,
     ) -> None:
         """Record one sample; ``value`` is already a 0–1 ratio (before any division by the GPU count)."""
         self.records.append(
@@ -168,6 +184,8 @@ class SampleRows:
                 gpu_count,
                 source_format,
                 line,
+                mig_instance,
+                mig_profile,
             )
         )
 
