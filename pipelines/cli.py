@@ -1,4 +1,4 @@
-"""The `mlcost` command line: run, sql, summary, fixtures, rules check, docs tables."""
+"""The `mlcost` command line: run, sql, summary, fixtures, rules check, docs tables, docs gpu."""
 
 from __future__ import annotations
 
@@ -131,6 +131,21 @@ def cmd_docs_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs_gpu(args: argparse.Namespace) -> int:
+    from pipelines.gpu.gpu_doc import GPU_DOC, render_gpu_doc
+
+    current = GPU_DOC.read_text()
+    text = render_gpu_doc(current)
+    if args.check:
+        if text != current:
+            print(f"{GPU_DOC} is out of date: run `mlcost docs gpu`", file=sys.stderr)
+            return 1
+        return 0
+    GPU_DOC.write_text(text)
+    print(f"wrote {GPU_DOC}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlcost", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -176,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     tables = docs_sub.add_parser("tables", help="render docs/tables.md from the catalog descriptions")
     tables.add_argument("--check", action="store_true", help="fail if docs/tables.md is out of date")
     tables.set_defaults(func=cmd_docs_tables)
+    gpu = docs_sub.add_parser(
+        "gpu", help="render the generated blocks of docs/gpu.md (header aliases, gap rule)"
+    )
+    gpu.add_argument("--check", action="store_true", help="fail if docs/gpu.md is out of date")
+    gpu.set_defaults(func=cmd_docs_gpu)
     return parser
 
 
