@@ -423,3 +423,26 @@ def test_hostless_log_that_nothing_maps_is_rejected_naming_it(tmp_path):
     result = read_gpu_samples(root)
     assert list(result.rejected_files) == [str(stray)]
     assert "cannot map its samples (no host in the file) to a resource" in result.rejected_files[str(stray)]
+
+
+# --- least()/greatest() elsewhere in sql/: a missing bound is not stretched to the billing period's edge -------
+
+
+def test_line_without_an_end_date_lands_whole_on_its_start_day(tmp_path, settings, con):
+    # A CUR line whose lineItem/UsageEndDate is empty: least(NULL, period end) was the period end, and the line
+    # was left out of the days to attribute. Expected: both lines on Oct 5, 10.00 + 1.00 = 11.00 USD.
+    path = tmp_path / "cur.csv"
+    path.write_text(
+        ",".join(CUR_HEADER) + "\n"
+        "2026-10-01T00:00:00Z,2026-10-05T10:00:00Z,,Usage,AmazonEC2,BoxUsage:g5.xlarge,i-0abc,1,10.0,g5.xlarge,"
+        "chat,inference\n"
+        "2026-10-01T00:00:00Z,2026-10-05T10:00:00Z,2026-10-05T11:00:00Z,Usage,AmazonEC2,BoxUsage:g5.xlarge,i-0abc,"
+        "1,1.0,g5.xlarge,chat,inference\n"
+    )
+    ingest_deliveries(con, settings, [FileDelivery(files=(path,))])
+    attribute(con, settings, load_rules(), DAY1, date(2026, 10, 31))
+    lake.register_views(con, settings, ["cost_attribution"])
+    days = con.execute(
+        "SELECT usage_date, count(*), round(sum(effective_cost), 2) FROM cost_attribution GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert days == [(date(2026, 10, 5), 2, 11.0)]
