@@ -5,146 +5,24 @@
 -- cut at hour and day boundaries and samples outside billed time count for nothing).
 -- A GPU with no samples is unobserved, not idle: eta = active / observed by default ($eta_basis = 'observed'),
 -- or active / allocated ($eta_basis = 'allocated', counting unobserved time as idle); both are columns.
--- Reads: cost_attribution, gpu_samples (views), gpu_instance_types (reference table).
+-- Reads: the staging macros gpu_billed_intervals and gpu_device_seconds (sql/staging/), which read
+-- cost_attribution, gpu_samples (views) and gpu_instance_types (reference table).
 -- Parameters: $start_date, $end_date (inclusive UTC days), $eta_basis.
-with compute_lines as (
-    select
-        usage_date,
-        resource_id,
-        workload,
-        category,
-        charge_period_start,
-        charge_period_end,
-        usage_quantity,
-        effective_cost,
-        coalesce(product_gpu_count, 0) as product_gpu_count,
-        -- SageMaker types carry an `ml.` prefix and have the GPUs of their EC2 namesake.
-        regexp_replace(lower(coalesce(
-            nullif(instance_type, ''), regexp_extract(usage_type, ':((ml\.)?[a-z0-9-]+\.[a-z0-9]+)$', 1)
-        )), '^ml\.', '') as base_type,
-        coalesce(nullif(instance_type, ''), regexp_extract(usage_type, ':((ml\.)?[a-z0-9-]+\.[a-z0-9]+)$', 1))
-            as instance_type
-    from cost_attribution
-    where usage_date between cast($start_date as date) and cast($end_date as date)
-        and allocation = 'direct'
-        and resource_id is not null
-        and line_item_type is distinct from 'SavingsPlanNegation'
-        and regexp_matches(
-            coalesce(usage_type, ''),
-            '(BoxUsage|SpotUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)(-Spot)?):'
-        )
-),
-
-gpu_lines as (
-    select
-        c.*,
-        coalesce(nullif(c.product_gpu_count, 0), t.gpu_count) as gpu_count,
-        -- The same resource seen as an ARN on the bill and as a bare name in the logs: compare lower-cased names.
-        case
-            when c.resource_id like 'arn:%' then lower(regexp_extract(c.resource_id, '/([^/]+)$', 1))
-            else c.resource_id
-        end as resource_key
-    from compute_lines as c
-    left join gpu_instance_types as t on c.base_type = t.instance_type
-    where coalesce(nullif(c.product_gpu_count, 0), t.gpu_count) > 0
-),
-
--- One billed interval per resource and charge period: lines of one hour (partial commitment coverage splits an
--- instance hour into fractions) are summed, so samples are matched once.
-billed as (
-    select
-        usage_date,
-        resource_id,
-        resource_key,
-        charge_period_start as interval_start,
-        charge_period_end as interval_end,
-        any_value(instance_type) as instance_type,
-        max(gpu_count) as gpu_count,
-        -- Instance hours, not wall time: an endpoint of two instances bills two hours per hour.
-        sum(usage_quantity) * 3600 as billed_seconds,
-        sum(effective_cost) as gpu_cost,
-        arg_max(workload, effective_cost) as workload,
-        arg_max(category, effective_cost) as category
-    from gpu_lines
-    group by usage_date, resource_id, resource_key, charge_period_start, charge_period_end
-),
-
-samples as (
-    select
-        case
-            when resource_id like 'arn:%' then lower(regexp_extract(resource_id, '/([^/]+)$', 1))
-            when resource_id like 'i-%' then resource_id
-            else lower(resource_id)
-        end as resource_key,
-        -- A physical GPU: its UUID, else host and index; NULL when the log does not tell GPUs apart (SageMaker's
-        -- per-endpoint figure, a one-GPU nvidia-smi log without index), so it is not counted as one GPU.
-        coalesce(gpu_uuid, coalesce(host, '') || '#' || cast(gpu_index as varchar)) as gpu,
-        -- A MIG instance is a device of its own, weighing its profile's share of the GPU (slices out of 7).
-        coalesce(gpu_share, 1.0) as gpu_share,
-        metric,
-        value,
-        source_format,
-        ts - to_microseconds(cast(interval_seconds * 1000000 as bigint)) as sample_start,
-        ts as sample_end
-    from gpu_samples
-    where usage_date between cast($start_date as date) - 1 and cast($end_date as date)
-),
-
-sample_overlaps as (
-    select
-        b.usage_date,
-        b.resource_id,
-        s.gpu,
-        s.metric,
-        s.source_format,
-        s.value,
-        -- Device seconds: wall seconds inside the billed interval times the device's share of its GPU (1 for a
-        -- whole GPU). Both ends are never NULL (ts and interval_seconds are set on every sample).
-        s.gpu_share
-        * (epoch(least(s.sample_end, b.interval_end)) - epoch(greatest(s.sample_start, b.interval_start)))
-            as seconds
-    from billed as b
-    inner join samples as s
-        on b.resource_key = s.resource_key
-        and s.sample_start < b.interval_end
-        and s.sample_end > b.interval_start
-),
-
--- Per resource and day, one time-based metric from one log format: GR_ENGINE_ACTIVE where the logs have it, else
--- GPU_UTIL; and where two exporters log the same GPUs, the first of DCGM, nvidia-smi, CloudWatch, SageMaker, so no
--- GPU second is counted twice.
-chosen as (
-    select
-        usage_date,
-        resource_id,
-        arg_min(
-            [metric, source_format],
-            (case metric when 'gr_engine_active' then 0 else 1 end) * 10
-            + case
-                when source_format like 'dcgm%' then 0
-                when source_format = 'nvidia_smi' then 1
-                when source_format like 'cloudwatch%' then 2
-                else 3
-            end
-        ) as pick
-    from sample_overlaps
-    where metric in ('gr_engine_active', 'gpu_util')
-    group by usage_date, resource_id
+with billed as (
+    select * from gpu_billed_intervals($start_date, $end_date)
 ),
 
 activity as (
     select
         o.usage_date,
         o.resource_id,
-        sum(o.seconds) filter (where o.metric = m.pick[1] and o.source_format = m.pick[2]) as observed_seconds,
-        sum(o.seconds * o.value) filter (where o.metric = m.pick[1] and o.source_format = m.pick[2])
-            as active_seconds,
+        sum(o.seconds) filter (where o.chosen) as observed_seconds,
+        sum(o.seconds * o.value) filter (where o.chosen) as active_seconds,
         sum(o.seconds) filter (where o.metric = 'sm_active') as sm_observed_seconds,
         sum(o.seconds * o.value) filter (where o.metric = 'sm_active') as sm_active_seconds,
-        any_value(m.pick[2] || ':' || m.pick[1]) as metric_source,
-        count(distinct o.gpu) filter (where o.metric = m.pick[1] and o.source_format = m.pick[2]) as gpus_in_log
-    from sample_overlaps as o
-    left join chosen as m on o.usage_date = m.usage_date and o.resource_id = m.resource_id
+        any_value(o.metric_source) as metric_source,
+        count(distinct o.gpu) filter (where o.chosen) as gpus_in_log
+    from gpu_device_seconds($start_date, $end_date) as o
     group by o.usage_date, o.resource_id
 ),
 

@@ -79,15 +79,22 @@ def publish_samples(
         con.unregister("gpu_sample_rows")
 
 
+def register_gpu_macros(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The views and staging macros (sql/staging/gpu_*.sql) both GPU efficiency tables read."""
+    register_gpu_types(con)
+    lake.register_views(con, settings, ["cost_attribution"])
+    lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
+    con.execute(load_sql("staging/gpu_billed_intervals"))
+    con.execute(load_sql("staging/gpu_device_seconds"))
+
+
 def compute_efficiency(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date, eta_basis: str = "observed"
 ) -> dict[str, int]:
     """Publish gpu_efficiency_daily for start..end from cost_attribution and gpu_samples."""
     if eta_basis not in ETA_BASES:
         raise ValueError(f"eta basis must be one of {ETA_BASES}")
-    register_gpu_types(con)
-    lake.register_views(con, settings, ["cost_attribution"])
-    lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
+    register_gpu_macros(con, settings)
     return lake.publish_days(
         con,
         settings,
