@@ -177,6 +177,25 @@ TABLES["gpu_efficiency_daily"] = {
         "logs claim that the bill does not have.",
     },
 }
+TABLES["gpu_efficiency_by_device_daily"] = {
+    "description": "GPU efficiency per device (GPU, or MIG instance of a GPU) of each GPU resource and UTC day: which "
+    "GPUs of a host did work and which idled. A resource's devices add up to its gpu_efficiency_daily row.",
+    "columns": {
+        "usage_date": "UTC day.",
+        "resource_id": "Billed GPU resource (instance id or SageMaker ARN).",
+        "device": "Readable device name: host, gpu <index> (else the UUID, else all), mig <id> (<profile>).",
+        "host": "Host name found in the log, if any.",
+        "gpu_index": "GPU index on the host, when known.",
+        "gpu_uuid": "GPU UUID, when known.",
+        "mig_instance": "MIG GPU instance id (GPU_I_ID); NULL for a whole GPU.",
+        "mig_profile": "MIG profile (GPU_I_PROFILE, e.g. 3g.20gb); NULL for a whole GPU.",
+        "gpu_share": "Share of the GPU the device is: a MIG profile's slices out of 7, else 1.",
+        "observed_gpu_hours": "GPU hours of billed time with samples, × gpu_share.",
+        "active_gpu_hours": "Σ utilization × time over the observed GPU hours, × gpu_share.",
+        "eta": "active / observed GPU hours; NULL where nothing was observed.",
+        "metric_source": "Log format and metric η came from (the resource's, as in gpu_efficiency_daily).",
+    },
+}
 TABLES["predictions_daily"] = {
     "description": "Successful predictions per UTC day, workload and endpoint, from SageMaker invocation metrics, "
     "request logs or pre-aggregated counts.",

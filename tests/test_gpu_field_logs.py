@@ -446,3 +446,58 @@ def test_line_without_an_end_date_lands_whole_on_its_start_day(tmp_path, setting
         "SELECT usage_date, count(*), round(sum(effective_cost), 2) FROM cost_attribution GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert days == [(date(2026, 10, 5), 2, 11.0)]
+
+
+# --- gpu_efficiency_by_device_daily: which GPUs of a host idle ------------------------------------------------
+
+EIGHT = "i-0f00000000000001f"
+
+
+def test_per_device_table_shows_which_gpus_idle_and_adds_up_to_the_instance(tmp_path, settings, con):
+    from pipelines.gpu.efficiency import compute_device_efficiency
+
+    bill(tmp_path, settings, con, [(EIGHT, "p4d.24xlarge", TEN), (MIG_FULL, "p4d.24xlarge", TEN)])
+    # nvidia-smi every 10 s for the billed hour on an 8-GPU host: GPU g at (g × 10) %, GPUs 6 and 7 not logged
+    # after 10:30 (half observed).
+    rows = [
+        (TEN + timedelta(seconds=10 * k), gpu, gpu * 10)
+        for k in range(1, 361)
+        for gpu in range(8)
+        if gpu < 6 or k <= 180
+    ]
+    smi_log(tmp_path / "logs" / EIGHT / "gpu.csv", rows)
+    (tmp_path / "logs" / MIG_FULL).mkdir(parents=True)
+    (tmp_path / "logs" / MIG_FULL / "dcgm.prom").write_text(
+        _mig_scrapes([("1", "3g.20gb", 0.5), ("2", "4g.20gb", 0.25)])
+    )
+    instance = efficiency(settings, con, tmp_path / "logs")
+    compute_device_efficiency(con, settings, DAY1, DAY2)
+    lake.register_views(con, settings, ["gpu_efficiency_by_device_daily"])
+    got = con.execute(
+        "SELECT resource_id, device, gpu_share, observed_gpu_hours, active_gpu_hours, eta "
+        "FROM gpu_efficiency_by_device_daily ORDER BY resource_id, gpu_index, mig_instance"
+    ).fetchall()
+    # resource  device                     share  observed  active      eta
+    expected = [
+        (MIG_FULL, "dgx-1 gpu 0 mig 1 (3g.20gb)", 3 / 7, 3 / 7, 1.5 / 7, 0.5),
+        (MIG_FULL, "dgx-1 gpu 0 mig 2 (4g.20gb)", 4 / 7, 4 / 7, 1 / 7, 0.25),
+        (EIGHT, "gpu 0", 1.0, 1.0, 0.0, 0.0),
+        (EIGHT, "gpu 1", 1.0, 1.0, 0.1, 0.1),
+        (EIGHT, "gpu 2", 1.0, 1.0, 0.2, 0.2),
+        (EIGHT, "gpu 3", 1.0, 1.0, 0.3, 0.3),
+        (EIGHT, "gpu 4", 1.0, 1.0, 0.4, 0.4),
+        (EIGHT, "gpu 5", 1.0, 1.0, 0.5, 0.5),
+        (EIGHT, "gpu 6", 1.0, 0.5, 0.3, 0.6),
+        (EIGHT, "gpu 7", 1.0, 0.5, 0.35, 0.7),
+    ]
+    assert [r[:2] for r in got] == [e[:2] for e in expected]
+    for row, want in zip(got, expected, strict=True):
+        assert row[2:] == pytest.approx(want[2:], abs=1e-9), row[:2]
+    for resource in (EIGHT, MIG_FULL):
+        mine = [r for r in got if r[0] == resource]
+        assert sum(r[3] for r in mine) == pytest.approx(
+            instance[(resource, "2026-10-01")]["observed_gpu_hours"]
+        )
+        assert sum(r[4] for r in mine) == pytest.approx(
+            instance[(resource, "2026-10-01")]["active_gpu_hours"]
+        )

@@ -1,4 +1,4 @@
-"""Publish gpu_samples and gpu_efficiency_daily for a range of days (sql/gpu_samples.sql, gpu_efficiency_daily.sql)."""
+"""Publish gpu_samples, gpu_efficiency_daily and gpu_efficiency_by_device_daily for a range of days (sql/gpu_*.sql)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,22 @@ def compute_efficiency(
         "gpu_efficiency_daily",
         load_sql("gpu_efficiency_daily"),
         {"start_date": start, "end_date": end, "eta_basis": eta_basis},
+        start,
+        end,
+    )
+
+
+def compute_device_efficiency(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
+) -> dict[str, int]:
+    """Publish gpu_efficiency_by_device_daily for start..end: η per GPU (or MIG instance) of each resource."""
+    register_gpu_macros(con, settings)
+    return lake.publish_days(
+        con,
+        settings,
+        "gpu_efficiency_by_device_daily",
+        load_sql("gpu_efficiency_by_device_daily"),
+        {"start_date": start, "end_date": end},
         start,
         end,
     )
