@@ -175,6 +175,8 @@ TABLES["gpu_efficiency_daily"] = {
         "gpus_billed": "GPUs billed at once: instances in the busiest billed interval × GPUs per instance.",
         "observed_beyond_allocated_gpu_hours": "Observed GPU hours beyond allocated (0 when within): GPU time the "
         "logs claim that the bill does not have.",
+        "eta_power": "Time-weighted power draw / power limit (a second activity signal, not a time fraction: an idle "
+        "GPU draws some power); NULL where the logs have no power draw with a known limit. See docs/gpu.md.",
     },
 }
 TABLES["gpu_efficiency_by_device_daily"] = {

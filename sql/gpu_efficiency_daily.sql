@@ -20,6 +20,9 @@ activity as (
         sum(o.seconds * o.value) filter (where o.chosen) as active_seconds,
         sum(o.seconds) filter (where o.metric = 'sm_active') as sm_observed_seconds,
         sum(o.seconds * o.value) filter (where o.metric = 'sm_active') as sm_active_seconds,
+        -- Power draw / limit, time-weighted over the samples that have it (any log format).
+        sum(o.seconds) filter (where o.metric = 'power') as power_observed_seconds,
+        sum(o.seconds * o.value) filter (where o.metric = 'power') as power_active_seconds,
         any_value(o.metric_source) as metric_source,
         count(distinct o.gpu) filter (where o.chosen) as gpus_in_log
     from gpu_device_seconds($start_date, $end_date) as o
@@ -67,6 +70,7 @@ final as (
         case when a.observed_seconds > 0 then a.active_seconds / nullif(d.allocated_seconds, 0) end
             as eta_allocated,
         a.sm_active_seconds / nullif(a.sm_observed_seconds, 0) as eta_sm,
+        a.power_active_seconds / nullif(a.power_observed_seconds, 0) as eta_power,
         d.gpu_cost,
         a.metric_source,
         cast(nullif(a.gpus_in_log, 0) as integer) as gpus_in_log,
@@ -110,6 +114,7 @@ select
     coalesce(metric_source, 'none') as metric_source,
     gpus_in_log,
     gpus_billed,
-    observed_beyond_allocated_gpu_hours
+    observed_beyond_allocated_gpu_hours,
+    eta_power
 from final
 order by usage_date, resource_id

@@ -501,3 +501,62 @@ def test_per_device_table_shows_which_gpus_idle_and_adds_up_to_the_instance(tmp_
         assert sum(r[4] for r in mine) == pytest.approx(
             instance[(resource, "2026-10-01")]["active_gpu_hours"]
         )
+
+
+# --- eta_power: power draw / power limit ----------------------------------------------------------------------
+
+POWER_ONE = "i-0f00000000000002f"
+POWER_TWO = "i-0f00000000000003f"
+
+
+def test_eta_power_from_power_draw_and_limit(tmp_path, settings, con):
+    bill(tmp_path, settings, con, [(POWER_ONE, "g5.xlarge", TEN), (POWER_TWO, "g5.xlarge", TEN)])
+    # nvidia-smi --query-gpu=timestamp,index,name,utilization.gpu,power.draw,power.limit --format=csv, every 10 s:
+    #   POWER_ONE: first half hour 240.00 W of a 300.00 W limit in the log (0.8), second half 60.00 W (0.2)
+    #              -> eta_power = (0.8 + 0.2) / 2 = 0.5
+    #   POWER_TWO: no limit column, model "NVIDIA A10G" -> 300 W from the reference table; 150.00 W -> 0.5 ...
+    #              and 75.00 W in the second half (0.25) -> eta_power = 0.375
+    one = ["timestamp, index, name, utilization.gpu [%], power.draw [W], power.limit [W]"]
+    two = ["timestamp, index, name, utilization.gpu [%], power.draw [W]"]
+    for k in range(1, 361):
+        t = _smi_time(TEN + timedelta(seconds=10 * k))
+        first_half = k <= 180
+        one.append(f"{t}, 0, NVIDIA A10G, 100 %, {'240.00' if first_half else '60.00'} W, 300.00 W")
+        two.append(f"{t}, 0, NVIDIA A10G, 100 %, {'150.00' if first_half else '75.00'} W")
+    for resource, lines in ((POWER_ONE, one), (POWER_TWO, two)):
+        (tmp_path / "logs" / resource).mkdir(parents=True)
+        (tmp_path / "logs" / resource / "gpu.csv").write_text("\n".join(lines) + "\n")
+    got = efficiency(settings, con, tmp_path / "logs")
+    # resource   eta (utilization)  eta_power
+    expected = {POWER_ONE: (1.0, 0.5), POWER_TWO: (1.0, 0.375)}
+    for resource, (eta, eta_power) in expected.items():
+        row = got[(resource, "2026-10-01")]
+        assert (row["eta"], row["eta_power"]) == pytest.approx((eta, eta_power), abs=1e-9), resource
+
+
+def test_eta_power_is_null_without_a_known_limit(tmp_path, settings, con):
+    bill(tmp_path, settings, con, [(POWER_ONE, "g5.xlarge", TEN)])
+    lines = ["timestamp, index, name, utilization.gpu [%], power.draw [W]"] + [
+        f"{_smi_time(TEN + timedelta(seconds=10 * k))}, 0, Mystery GPU 9000, 50 %, 100.00 W"
+        for k in range(1, 361)
+    ]
+    (tmp_path / "logs" / POWER_ONE).mkdir(parents=True)
+    (tmp_path / "logs" / POWER_ONE / "gpu.csv").write_text("\n".join(lines) + "\n")
+    row = efficiency(settings, con, tmp_path / "logs")[(POWER_ONE, "2026-10-01")]
+    assert (row["eta"], row["eta_power"]) == (pytest.approx(0.5), None)
+
+
+def test_dcgm_power_usage_is_divided_by_the_models_limit(tmp_path):
+    # DCGM_FI_DEV_POWER_USAGE 280 W on an "NVIDIA A100-SXM4-40GB" (400 W in the reference table) -> 0.7.
+    ms = int((TEN + timedelta(seconds=30)).timestamp() * 1000)
+    labels = 'gpu="0",UUID="GPU-p",modelName="NVIDIA A100-SXM4-40GB",Hostname="h"'
+    path = tmp_path / POWER_ONE / "dcgm.prom"
+    path.parent.mkdir()
+    path.write_text(
+        f"DCGM_FI_DEV_GPU_UTIL{{{labels}}} 90 {ms}\nDCGM_FI_DEV_POWER_USAGE{{{labels}}} 280.0 {ms}\n"
+    )
+    samples = read_gpu_samples(tmp_path).samples
+    assert sorted(samples.select("metric", "value").rows()) == [
+        ("gpu_util", 0.9),
+        ("power", pytest.approx(0.7)),
+    ]

@@ -232,13 +232,25 @@ def test_eta_is_a_fraction_null_without_denominator_and_checked_before_clipping(
         lake.register_views(con, home, ["gpu_efficiency_daily"])
         found = con.execute(
             "SELECT usage_date, allocated_gpu_hours, observed_gpu_hours, active_gpu_hours, eta, coverage, "
-            "eta_observed, eta_allocated, eta_sm, observed_beyond_allocated_gpu_hours FROM gpu_efficiency_daily"
+            "eta_observed, eta_allocated, eta_sm, observed_beyond_allocated_gpu_hours, eta_power FROM gpu_efficiency_daily"
         ).fetchall()
         flagged = {r["usage_date"] for r in check_rows(con, "eta_out_of_range", FIRST_DAY, LAST_DAY)}
         billed_gpu_hours = len(hours) * GPU_TYPES[instance_type]
         only_billed_gpus = all(gpu < GPU_TYPES[instance_type] for _, gpu, _ in sampled)
         assert abs(sum(r[1] for r in found) - billed_gpu_hours) < 1e-9
-        for day, allocated, observed, active, eta, coverage, eta_obs, eta_alloc, eta_sm, beyond in found:
+        for (
+            day,
+            allocated,
+            observed,
+            active,
+            eta,
+            coverage,
+            eta_obs,
+            eta_alloc,
+            eta_sm,
+            beyond,
+            eta_power,
+        ) in found:
             # Unclipped figures: active never above observed, whatever the log claims.
             assert 0 <= active <= observed * (1 + 1e-9) + 1e-9, day
             assert 0 <= coverage <= 1, day
@@ -249,6 +261,7 @@ def test_eta_is_a_fraction_null_without_denominator_and_checked_before_clipping(
             assert (eta_alloc is None) == (observed == 0), day
             assert (eta is None) == (coverage == 0), day
             assert eta_sm is None, day  # nvidia-smi has no SM-activity metric
+            assert eta_power is None, day  # nor power draw here
             if eta_obs is not None:
                 assert 0 <= eta_obs <= 1 + 1e-9 and eta == pytest.approx(eta_obs), day
                 assert eta_alloc == pytest.approx(active / allocated), day

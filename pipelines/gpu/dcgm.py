@@ -1,7 +1,8 @@
 """DCGM exporter metrics: Prometheus text exposition, Prometheus CSV exports, Prometheus query JSON.
 
 Read: ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` (ratio), ``DCGM_FI_DEV_GPU_UTIL`` (percent, divided by 100),
-``DCGM_FI_PROF_SM_ACTIVE`` (ratio). Other metrics and ``# HELP``/``# TYPE`` lines are ignored.
+``DCGM_FI_PROF_SM_ACTIVE`` (ratio), ``DCGM_FI_DEV_POWER_USAGE`` (watts, divided by the model's power limit from
+``pipelines/reference/gpu_power_limits.csv``; no sample where the model is unknown). Other metrics and ``# HELP``/``# TYPE`` lines are ignored.
 Labels: ``gpu`` (index; else ``device`` ``nvidiaN``), ``UUID``, ``modelName``, the host from ``Hostname`` or
 ``hostname`` (else ``node``/``kubernetes_node``), MIG instances ``GPU_I_ID`` with their profile
 ``GPU_I_PROFILE`` (``3g.20gb``: 3 of the GPU's 7 slices; a sample of a MIG instance without a readable profile is
@@ -27,11 +28,13 @@ from pipelines.errors import InputError
 from pipelines.gpu.records import (
     GPU_UTIL,
     GR_ENGINE_ACTIVE,
+    POWER,
     SM_ACTIVE,
     SampleRows,
     clean,
     mig_slices,
     parse_int,
+    reference_power_limit,
 )
 from pipelines.gpu.resources import explicit_resource, provider_instance
 from pipelines.gpu.timestamps import TimestampParser
@@ -41,6 +44,8 @@ DCGM_METRICS = {
     "DCGM_FI_PROF_GR_ENGINE_ACTIVE": (GR_ENGINE_ACTIVE, 1.0),
     "DCGM_FI_DEV_GPU_UTIL": (GPU_UTIL, 100.0),
     "DCGM_FI_PROF_SM_ACTIVE": (SM_ACTIVE, 1.0),
+    # Watts; divided by the model's power limit (pipelines/reference/gpu_power_limits.csv) in _add.
+    "DCGM_FI_DEV_POWER_USAGE": (POWER, 1.0),
 }
 SAMPLE_LINE = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+(?P<ts>-?\d+))?\s*$"
@@ -110,6 +115,13 @@ def _add(rows: SampleRows, name: str, labels: dict[str, str], raw_value: str, ts
         rows.skip(f"line {line}" if line else "sample", f"{name} is NaN")
         return
     fields = label_fields(labels)
+    if metric == POWER:
+        # The exporter gives watts and no limit: the model's limit from the reference table. An unknown model (or a
+        # MIG instance, whose power is the whole GPU's) gives no power sample; eta_power is then NULL.
+        limit = reference_power_limit(fields["gpu_model"])
+        if limit is None or fields["mig_instance"] is not None or value < 0:
+            return
+        divisor = limit
     if fields["mig_instance"] is not None and mig_slices(fields["mig_profile"]) is None:
         rows.skip(
             f"line {line}" if line else "sample",

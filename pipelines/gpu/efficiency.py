@@ -23,7 +23,7 @@ GPU_EFFICIENCY_COLUMNS = (
     "gpu_count INTEGER, allocated_gpu_hours DOUBLE, observed_gpu_hours DOUBLE, active_gpu_hours DOUBLE, eta DOUBLE, "
     "coverage DOUBLE, eta_observed DOUBLE, eta_allocated DOUBLE, eta_sm DOUBLE, gpu_cost DOUBLE, idle_cost DOUBLE, "
     "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR, gpus_in_log INTEGER, gpus_billed INTEGER, "
-    "observed_beyond_allocated_gpu_hours DOUBLE"
+    "observed_beyond_allocated_gpu_hours DOUBLE, eta_power DOUBLE"
 )
 ETA_BASES = ("observed", "allocated")
 

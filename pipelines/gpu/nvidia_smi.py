@@ -28,7 +28,16 @@ import re
 from pathlib import Path
 
 from pipelines.errors import InputError
-from pipelines.gpu.records import GPU_UTIL, SampleRows, clean, parse_int, parse_number
+from pipelines.gpu.records import (
+    GPU_UTIL,
+    POWER,
+    SampleRows,
+    clean,
+    parse_int,
+    parse_number,
+    parse_watts,
+    reference_power_limit,
+)
 from pipelines.gpu.resources import provider_instance
 from pipelines.gpu.timestamps import TimestampParser
 
@@ -55,6 +64,11 @@ HEADER_ALIASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "utilization",
             "gpu_usage",
         ),
+    ),
+    "power": ("power draw in W (optional: gives eta_power)", ("power.draw", "power", "power_usage")),
+    "power_limit": (
+        "power limit in W (optional; else pipelines/reference/gpu_power_limits.csv by GPU model)",
+        ("power.limit", "enforced.power.limit"),
     ),
     "resource": ("billed resource id", ("instance_id", "resource_id")),
     "host": ("host name (mapped by hosts.csv)", ("host", "hostname")),
@@ -194,19 +208,26 @@ def parse_nvidia_smi(path: Path, text: str, times: TimestampParser) -> SampleRow
             rows.skip(f"line {line_no}", f"utilization.gpu {raw_util!r} is not available or not a number")
             continue
         previous_ts = ts_us
-        rows.add(
-            ts_us=ts_us,
-            metric=GPU_UTIL,
-            value=util / 100.0,
-            source_format=FORMAT,
-            gpu_index=parse_int(cells[layout["index"]]) if "index" in layout else None,
-            gpu_uuid=clean(cells[layout["uuid"]]) if "uuid" in layout else None,
-            gpu_model=clean(cells[layout["name"]]) if "name" in layout else None,
-            explicit_resource=clean(cells[layout["resource"]]) if "resource" in layout else None,
-            host=clean(cells[layout["host"]]) if "host" in layout else None,
-            provider_id=provider_instance([cells[layout["provider"]]]) if "provider" in layout else None,
-            line=line_no,
-        )
+        fields = {
+            "ts_us": ts_us,
+            "source_format": FORMAT,
+            "gpu_index": parse_int(cells[layout["index"]]) if "index" in layout else None,
+            "gpu_uuid": clean(cells[layout["uuid"]]) if "uuid" in layout else None,
+            "gpu_model": clean(cells[layout["name"]]) if "name" in layout else None,
+            "explicit_resource": clean(cells[layout["resource"]]) if "resource" in layout else None,
+            "host": clean(cells[layout["host"]]) if "host" in layout else None,
+            "provider_id": provider_instance([cells[layout["provider"]]]) if "provider" in layout else None,
+            "line": line_no,
+        }
+        rows.add(metric=GPU_UTIL, value=util / 100.0, **fields)
+        if "power" in layout:
+            # Power is an extra signal: a reading that is missing, or whose limit is unknown, gives no power sample
+            # and leaves the utilization sample as it is (eta_power is then NULL, see docs/gpu.md).
+            draw = parse_watts(cells[layout["power"]])
+            limit = parse_watts(cells[layout["power_limit"]]) if "power_limit" in layout else None
+            limit = limit or reference_power_limit(fields["gpu_model"])
+            if draw is not None and limit:
+                rows.add(metric=POWER, value=draw / limit, **fields)
     return rows
 
 

@@ -31,7 +31,7 @@ import polars as pl
 
 from pipelines.errors import InputError
 from pipelines.gpu import cloudwatch, dcgm, detect, nvidia_smi
-from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, MIG_SLICES, SampleRows
+from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, MIG_SLICES, POWER, SampleRows
 from pipelines.gpu.resources import MAPPING_FILE_NAME, ResourceResolver
 from pipelines.gpu.timestamps import TimestampParser
 
@@ -217,6 +217,12 @@ def _read_file(
             )
         raise InputError(
             path, "no GPU utilization samples (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE, utilization.gpu)"
+        )
+    if (frame["metric"] == POWER).all():
+        raise InputError(
+            path,
+            "no GPU utilization samples (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE, utilization.gpu): power draw alone"
+            " does not say when the GPU was busy",
         )
     frame = _map_resources(path, frame, resolver)
     frame = _divide_summed(path, frame, gpu_counts)

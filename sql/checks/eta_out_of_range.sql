@@ -10,6 +10,7 @@ select
     eta_observed,
     eta_allocated,
     eta_sm,
+    eta_power,
     active_gpu_hours,
     observed_gpu_hours,
     allocated_gpu_hours,
@@ -23,6 +24,7 @@ where usage_date between $start_date and $end_date
         or eta_observed < 0 or eta_observed > 1 + 1e-9
         or eta_allocated < 0 or eta_allocated > 1 + 1e-9
         or eta_sm < 0 or eta_sm > 1 + 1e-9
+        or eta_power < 0 or eta_power > 1 + 1e-9
         or active_gpu_hours > observed_gpu_hours * (1 + 1e-9) + 1e-9
         or observed_gpu_hours > allocated_gpu_hours * (1 + 1e-9) + 1e-9
     )
