@@ -65,7 +65,10 @@ HEADER_ALIASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "gpu_usage",
         ),
     ),
-    "power": ("power draw in W (optional: gives eta_power)", ("power.draw", "power", "power_usage")),
+    "power": (
+        "power draw in W (optional: gives eta_power)",
+        ("power.draw", "power.draw.average", "power.draw.instant", "power", "power_usage"),
+    ),
     "power_limit": (
         "power limit in W (optional; else pipelines/reference/gpu_power_limits.csv by GPU model)",
         ("power.limit", "enforced.power.limit"),
