@@ -135,9 +135,13 @@ TABLES["gpu_samples"] = {
         "gpu_model": "GPU model name, when known.",
         "metric": "gr_engine_active, gpu_util or sm_active.",
         "value": "Utilization over the interval, 0–1.",
-        "interval_seconds": "Seconds the sample stands for (capped at the series' nominal interval: gaps stay gaps).",
+        "interval_seconds": "Seconds the sample stands for: the gap to the previous sample, or the series' typical "
+        "spacing across a gap longer than the limit in docs/gpu.md (holes stay unobserved).",
         "source_file": "Log file the sample came from.",
         "source_format": "dcgm_prometheus, dcgm_csv, nvidia_smi, cloudwatch_json/csv, sagemaker_json/csv.",
+        "mig_instance": "MIG GPU instance id (DCGM label GPU_I_ID); NULL for a whole GPU.",
+        "mig_profile": "MIG profile of the instance (GPU_I_PROFILE, e.g. 3g.20gb); NULL for a whole GPU.",
+        "gpu_share": "Share of the GPU the device is: a MIG profile's slices out of 7 (3g.20gb = 3/7), else 1.",
     },
 }
 TABLES["gpu_efficiency_daily"] = {
@@ -151,18 +155,47 @@ TABLES["gpu_efficiency_daily"] = {
         "instance_type": "Instance type.",
         "gpu_count": "GPUs per instance (bill's product gpu, else pipelines/reference/gpu_instance_types.csv).",
         "allocated_gpu_hours": "Billed instance hours × GPUs.",
-        "observed_gpu_hours": "GPU hours of allocated time that had samples.",
-        "active_gpu_hours": "Σ utilization × time over the observed GPU hours.",
+        "observed_gpu_hours": "GPU hours of billed time that had samples, as the logs give them (not clipped: "
+        "above allocated when the logs claim more GPUs than the bill).",
+        "active_gpu_hours": "Σ utilization × time over the observed GPU hours (not clipped).",
         "eta": "η per eta_basis (default observed: active / observed); NULL where coverage is 0.",
-        "coverage": "observed / allocated GPU hours.",
-        "eta_observed": "active / observed GPU hours (unobserved time not counted as idle).",
-        "eta_allocated": "active / allocated GPU hours (unobserved time counted as idle: a lower bound).",
-        "eta_sm": "SM-weighted η from DCGM_FI_PROF_SM_ACTIVE where the logs have it.",
+        "coverage": "observed / allocated GPU hours, clipped at 1 (the excess is observed_beyond_allocated_gpu_hours).",
+        "eta_observed": "active / observed GPU hours (unobserved time not counted as idle); NULL where nothing was "
+        "observed.",
+        "eta_allocated": "active / allocated GPU hours (unobserved time counted as idle: a lower bound); NULL where "
+        "nothing was observed.",
+        "eta_sm": "SM-weighted η from DCGM_FI_PROF_SM_ACTIVE; NULL where the logs have no SM-activity metric.",
         "gpu_cost": f"Effective cost of the resource's GPU compute lines that day, {_MONEY}.",
         "idle_cost": f"gpu_cost × (1 − eta), {_MONEY}; NULL where eta is NULL.",
         "unobserved_cost": f"gpu_cost × (1 − coverage): spend with no utilization data, {_MONEY}.",
         "eta_basis": "observed or allocated (MLCOST_ETA_BASIS).",
         "metric_source": "Log format and metric η came from (none when unobserved).",
+        "gpus_in_log": "Distinct GPUs (UUID, else host and index) in the logs used for η; NULL when the logs do not "
+        "tell GPUs apart.",
+        "gpus_billed": "GPUs billed at once: instances in the busiest billed interval × GPUs per instance.",
+        "observed_beyond_allocated_gpu_hours": "Observed GPU hours beyond allocated (0 when within): GPU time the "
+        "logs claim that the bill does not have.",
+        "eta_power": "Time-weighted power draw / power limit (a second activity signal, not a time fraction: an idle "
+        "GPU draws some power); NULL where the logs have no power draw with a known limit. See docs/gpu.md.",
+    },
+}
+TABLES["gpu_efficiency_by_device_daily"] = {
+    "description": "GPU efficiency per device (GPU, or MIG instance of a GPU) of each GPU resource and UTC day: which "
+    "GPUs of a host did work and which idled. A resource's devices add up to its gpu_efficiency_daily row.",
+    "columns": {
+        "usage_date": "UTC day.",
+        "resource_id": "Billed GPU resource (instance id or SageMaker ARN).",
+        "device": "Readable device name: host, gpu <index> (else the UUID, else all), mig <id> (<profile>).",
+        "host": "Host name found in the log, if any.",
+        "gpu_index": "GPU index on the host, when known.",
+        "gpu_uuid": "GPU UUID, when known.",
+        "mig_instance": "MIG GPU instance id (GPU_I_ID); NULL for a whole GPU.",
+        "mig_profile": "MIG profile (GPU_I_PROFILE, e.g. 3g.20gb); NULL for a whole GPU.",
+        "gpu_share": "Share of the GPU the device is: a MIG profile's slices out of 7, else 1.",
+        "observed_gpu_hours": "GPU hours of billed time with samples, × gpu_share.",
+        "active_gpu_hours": "Σ utilization × time over the observed GPU hours, × gpu_share.",
+        "eta": "active / observed GPU hours; NULL where nothing was observed.",
+        "metric_source": "Log format and metric η came from (the resource's, as in gpu_efficiency_daily).",
     },
 }
 TABLES["predictions_daily"] = {

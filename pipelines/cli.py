@@ -1,4 +1,4 @@
-"""The `mlcost` command line: run, sql, summary, fixtures, rules check, docs tables."""
+"""The `mlcost` command line: run, sql, summary, fixtures, rules check, docs tables, docs gpu."""
 
 from __future__ import annotations
 
@@ -122,35 +122,37 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_docs_tables(args: argparse.Namespace) -> int:
-    from pipelines.tables_doc import render_tables_doc
-
-    target = REPO_ROOT / "docs" / "tables.md"
-    text = render_tables_doc()
-    if args.check:
-        if not target.exists() or target.read_text() != text:
-            print(f"{target} is out of date: run `mlcost docs tables`", file=sys.stderr)
+def _write_or_check_doc(name: str, render, check: bool) -> int:
+    """Write docs/<name>.md from ``render(current text)``, or with ``check`` fail when it is out of date."""
+    target = REPO_ROOT / "docs" / f"{name}.md"
+    current = target.read_text() if target.exists() else ""
+    text = render(current)
+    if check:
+        if current != text:
+            print(f"{target} is out of date: run `mlcost docs {name}`", file=sys.stderr)
             return 1
         return 0
     target.write_text(text)
     print(f"wrote {target}")
     return 0
+
+
+def cmd_docs_tables(args: argparse.Namespace) -> int:
+    from pipelines.tables_doc import render_tables_doc
+
+    return _write_or_check_doc("tables", lambda _current: render_tables_doc(), args.check)
 
 
 def cmd_docs_predictions(args: argparse.Namespace) -> int:
     from pipelines.predictions.aliases import updated_doc
 
-    target = REPO_ROOT / "docs" / "predictions.md"
-    current = target.read_text()
-    text = updated_doc(current)
-    if args.check:
-        if current != text:
-            print(f"{target} is out of date: run `mlcost docs predictions`", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(text)
-    print(f"wrote {target}")
-    return 0
+    return _write_or_check_doc("predictions", updated_doc, args.check)
+
+
+def cmd_docs_gpu(args: argparse.Namespace) -> int:
+    from pipelines.gpu.gpu_doc import render_gpu_doc
+
+    return _write_or_check_doc("gpu", render_gpu_doc, args.check)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -280,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="fail if docs/predictions.md is out of date"
     )
     predictions.set_defaults(func=cmd_docs_predictions)
+    gpu = docs_sub.add_parser(
+        "gpu", help="render the generated blocks of docs/gpu.md (header aliases, gap rule)"
+    )
+    gpu.add_argument("--check", action="store_true", help="fail if docs/gpu.md is out of date")
+    gpu.set_defaults(func=cmd_docs_gpu)
     return parser
 
 

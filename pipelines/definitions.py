@@ -19,6 +19,7 @@ defs = Definitions(
         attribution.reconciliation,
         gpu.gpu_samples,
         gpu.gpu_efficiency_daily,
+        gpu.gpu_efficiency_by_device_daily,
         predictions.predictions_daily,
         predictions.cost_per_prediction_daily,
     ],

@@ -17,6 +17,7 @@ daily_tables = define_asset_job(
         "cost_by_category_daily",
         "gpu_samples",
         "gpu_efficiency_daily",
+        "gpu_efficiency_by_device_daily",
         "predictions_daily",
         "cost_per_prediction_daily",
     ),

@@ -30,6 +30,7 @@ PARTITION_COLUMNS: dict[str, str] = {
     "reconciliation": "billing_period",
     "gpu_samples": "usage_date",
     "gpu_efficiency_daily": "usage_date",
+    "gpu_efficiency_by_device_daily": "usage_date",
     "predictions_daily": "usage_date",
     "cost_per_prediction_daily": "usage_date",
 }

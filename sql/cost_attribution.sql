@@ -151,8 +151,17 @@ line_days as not materialized (
                 c.shared_kind,
                 coalesce(st.strategy, 'keep') as strategy,
                 w.workload,
-                greatest(l.charge_period_start, cast(l.billing_period as timestamp)) as span_start,
-                least(l.charge_period_end, cast(l.billing_period + interval 1 month as timestamp)) as span_end,
+                -- Not greatest()/least(): they skip NULL, which would stretch a line without an end to the end
+                -- of its billing period. A missing bound stays NULL and the line lands whole on its fallback day.
+                case
+                    when l.charge_period_start > cast(l.billing_period as timestamp) then l.charge_period_start
+                    when l.charge_period_start is not null then cast(l.billing_period as timestamp)
+                end as span_start,
+                case
+                    when l.charge_period_end < cast(l.billing_period + interval 1 month as timestamp)
+                        then l.charge_period_end
+                    when l.charge_period_end is not null then cast(l.billing_period + interval 1 month as timestamp)
+                end as span_end,
                 case
                     when l.charge_period_start >= l.billing_period
                         and l.charge_period_start < l.billing_period + interval 1 month

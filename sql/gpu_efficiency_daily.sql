@@ -5,137 +5,27 @@
 -- cut at hour and day boundaries and samples outside billed time count for nothing).
 -- A GPU with no samples is unobserved, not idle: eta = active / observed by default ($eta_basis = 'observed'),
 -- or active / allocated ($eta_basis = 'allocated', counting unobserved time as idle); both are columns.
--- Reads: cost_attribution, gpu_samples (views), gpu_instance_types (reference table).
+-- Reads: the staging macros gpu_billed_intervals and gpu_device_seconds (sql/staging/), which read
+-- cost_attribution, gpu_samples (views) and gpu_instance_types (reference table).
 -- Parameters: $start_date, $end_date (inclusive UTC days), $eta_basis.
-with compute_lines as (
-    select
-        usage_date,
-        resource_id,
-        workload,
-        category,
-        charge_period_start,
-        charge_period_end,
-        usage_quantity,
-        effective_cost,
-        coalesce(product_gpu_count, 0) as product_gpu_count,
-        -- SageMaker types carry an `ml.` prefix and have the GPUs of their EC2 namesake.
-        regexp_replace(lower(coalesce(
-            nullif(instance_type, ''), regexp_extract(usage_type, ':((ml\.)?[a-z0-9-]+\.[a-z0-9]+)$', 1)
-        )), '^ml\.', '') as base_type,
-        coalesce(nullif(instance_type, ''), regexp_extract(usage_type, ':((ml\.)?[a-z0-9-]+\.[a-z0-9]+)$', 1))
-            as instance_type
-    from cost_attribution
-    where usage_date between cast($start_date as date) and cast($end_date as date)
-        and allocation = 'direct'
-        and resource_id is not null
-        and line_item_type is distinct from 'SavingsPlanNegation'
-        and regexp_matches(
-            coalesce(usage_type, ''),
-            '(BoxUsage|SpotUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)(-Spot)?):'
-        )
-),
-
-gpu_lines as (
-    select
-        c.*,
-        coalesce(nullif(c.product_gpu_count, 0), t.gpu_count) as gpu_count,
-        -- The same resource seen as an ARN on the bill and as a bare name in the logs: compare lower-cased names.
-        case
-            when c.resource_id like 'arn:%' then lower(regexp_extract(c.resource_id, '/([^/]+)$', 1))
-            else c.resource_id
-        end as resource_key
-    from compute_lines as c
-    left join gpu_instance_types as t on c.base_type = t.instance_type
-    where coalesce(nullif(c.product_gpu_count, 0), t.gpu_count) > 0
-),
-
--- One billed interval per resource and charge period: lines of one hour (partial commitment coverage splits an
--- instance hour into fractions) are summed, so samples are matched once.
-billed as (
-    select
-        usage_date,
-        resource_id,
-        resource_key,
-        charge_period_start as interval_start,
-        charge_period_end as interval_end,
-        any_value(instance_type) as instance_type,
-        max(gpu_count) as gpu_count,
-        -- Instance hours, not wall time: an endpoint of two instances bills two hours per hour.
-        sum(usage_quantity) * 3600 as billed_seconds,
-        sum(effective_cost) as gpu_cost,
-        arg_max(workload, effective_cost) as workload,
-        arg_max(category, effective_cost) as category
-    from gpu_lines
-    group by usage_date, resource_id, resource_key, charge_period_start, charge_period_end
-),
-
-samples as (
-    select
-        case
-            when resource_id like 'arn:%' then lower(regexp_extract(resource_id, '/([^/]+)$', 1))
-            when resource_id like 'i-%' then resource_id
-            else lower(resource_id)
-        end as resource_key,
-        coalesce(gpu_uuid, cast(gpu_index as varchar), 'all') as gpu,
-        metric,
-        value,
-        source_format,
-        ts - to_microseconds(cast(interval_seconds * 1000000 as bigint)) as sample_start,
-        ts as sample_end
-    from gpu_samples
-    where usage_date between cast($start_date as date) - 1 and cast($end_date as date)
-),
-
-sample_overlaps as (
-    select
-        b.usage_date,
-        b.resource_id,
-        s.gpu,
-        s.metric,
-        s.source_format,
-        s.value,
-        epoch(least(s.sample_end, b.interval_end)) - epoch(greatest(s.sample_start, b.interval_start)) as seconds
-    from billed as b
-    inner join samples as s
-        on b.resource_key = s.resource_key
-        and s.sample_start < b.interval_end
-        and s.sample_end > b.interval_start
-),
-
--- Per resource and day, one time-based metric from one log format: GR_ENGINE_ACTIVE where the logs have it, else
--- GPU_UTIL; and where two exporters log the same GPUs, the first of DCGM, nvidia-smi, CloudWatch, SageMaker, so no
--- GPU second is counted twice.
-chosen as (
-    select
-        usage_date,
-        resource_id,
-        arg_min(
-            [metric, source_format],
-            (case metric when 'gr_engine_active' then 0 else 1 end) * 10
-            + case
-                when source_format like 'dcgm%' then 0
-                when source_format = 'nvidia_smi' then 1
-                when source_format like 'cloudwatch%' then 2
-                else 3
-            end
-        ) as pick
-    from sample_overlaps
-    where metric in ('gr_engine_active', 'gpu_util')
-    group by usage_date, resource_id
+with billed as (
+    select * from gpu_billed_intervals($start_date, $end_date)
 ),
 
 activity as (
     select
         o.usage_date,
         o.resource_id,
-        sum(o.seconds) filter (where o.metric = m.pick[1] and o.source_format = m.pick[2]) as observed_seconds,
-        sum(o.seconds * o.value) filter (where o.metric = m.pick[1] and o.source_format = m.pick[2])
-            as active_seconds,
+        sum(o.seconds) filter (where o.chosen) as observed_seconds,
+        sum(o.seconds * o.value) filter (where o.chosen) as active_seconds,
         sum(o.seconds) filter (where o.metric = 'sm_active') as sm_observed_seconds,
         sum(o.seconds * o.value) filter (where o.metric = 'sm_active') as sm_active_seconds,
-        any_value(m.pick[2] || ':' || m.pick[1]) as metric_source
-    from sample_overlaps as o
-    left join chosen as m on o.usage_date = m.usage_date and o.resource_id = m.resource_id
+        -- Power draw / limit, time-weighted over the samples that have it (any log format).
+        sum(o.seconds) filter (where o.metric = 'power') as power_observed_seconds,
+        sum(o.seconds * o.value) filter (where o.metric = 'power') as power_active_seconds,
+        any_value(o.metric_source) as metric_source,
+        count(distinct o.gpu) filter (where o.chosen) as gpus_in_log
+    from gpu_device_seconds($start_date, $end_date) as o
     group by o.usage_date, o.resource_id
 ),
 
@@ -147,12 +37,18 @@ per_day as (
         arg_max(category, gpu_cost) as category,
         any_value(instance_type) as instance_type,
         max(gpu_count) as gpu_count,
+        -- GPUs billed at once: instances running in the busiest interval (a partial hour is one instance) × GPUs.
+        max(gpu_count * ceil(billed_seconds / nullif(epoch(interval_end) - epoch(interval_start), 0) - 1e-9))
+            as gpus_billed,
         sum(billed_seconds * gpu_count) as allocated_seconds,
         sum(gpu_cost) as gpu_cost
     from billed
     group by usage_date, resource_id
 ),
 
+-- Ratios are not clipped: DuckDB's least/greatest skip NULL (least(NULL, 1) is 1), and a clip would hide a log
+-- that claims more GPU time than the bill (an 8-GPU log mapped to a 1-GPU instance). A ratio with no denominator
+-- is NULL; observed time beyond allocated is reported in its own column and caught by the blocking check.
 final as (
     select
         d.usage_date,
@@ -162,14 +58,28 @@ final as (
         d.instance_type,
         d.gpu_count,
         d.allocated_seconds / 3600 as allocated_gpu_hours,
-        least(coalesce(a.observed_seconds, 0), d.allocated_seconds) / 3600 as observed_gpu_hours,
-        least(coalesce(a.active_seconds, 0), d.allocated_seconds) / 3600 as active_gpu_hours,
-        least(coalesce(a.observed_seconds, 0), d.allocated_seconds) / nullif(d.allocated_seconds, 0) as coverage,
-        least(a.active_seconds / nullif(a.observed_seconds, 0), 1) as eta_observed,
-        least(coalesce(a.active_seconds, 0) / nullif(d.allocated_seconds, 0), 1) as eta_allocated,
-        least(a.sm_active_seconds / nullif(a.sm_observed_seconds, 0), 1) as eta_sm,
+        coalesce(a.observed_seconds, 0) / 3600 as observed_gpu_hours,
+        coalesce(a.active_seconds, 0) / 3600 as active_gpu_hours,
+        -- The only clipped figure; what the clip removed is observed_beyond_allocated_gpu_hours.
+        case
+            when coalesce(a.observed_seconds, 0) > d.allocated_seconds then d.allocated_seconds
+            else coalesce(a.observed_seconds, 0)
+        end / nullif(d.allocated_seconds, 0) as coverage,
+        a.active_seconds / nullif(a.observed_seconds, 0) as eta_observed,
+        -- NULL, not 0, where nothing was observed: no sample says the GPUs were idle.
+        case when a.observed_seconds > 0 then a.active_seconds / nullif(d.allocated_seconds, 0) end
+            as eta_allocated,
+        a.sm_active_seconds / nullif(a.sm_observed_seconds, 0) as eta_sm,
+        a.power_active_seconds / nullif(a.power_observed_seconds, 0) as eta_power,
         d.gpu_cost,
-        a.metric_source
+        a.metric_source,
+        cast(nullif(a.gpus_in_log, 0) as integer) as gpus_in_log,
+        cast(d.gpus_billed as integer) as gpus_billed,
+        case
+            when coalesce(a.observed_seconds, 0) > d.allocated_seconds
+                then (a.observed_seconds - d.allocated_seconds) / 3600
+            else 0
+        end as observed_beyond_allocated_gpu_hours
     from per_day as d
     left join activity as a on d.usage_date = a.usage_date and d.resource_id = a.resource_id
 )
@@ -201,6 +111,10 @@ select
     end) as idle_cost,
     gpu_cost * (1 - coalesce(coverage, 0)) as unobserved_cost,
     $eta_basis as eta_basis,
-    coalesce(metric_source, 'none') as metric_source
+    coalesce(metric_source, 'none') as metric_source,
+    gpus_in_log,
+    gpus_billed,
+    observed_beyond_allocated_gpu_hours,
+    eta_power
 from final
 order by usage_date, resource_id

@@ -23,9 +23,12 @@ final as (
         value,
         interval_seconds,
         source_file,
-        source_format
+        source_format,
+        mig_instance,
+        mig_profile,
+        gpu_share
     from samples
     where usage_date between cast($start_date as date) and cast($end_date as date)
 )
 
-select * from final order by usage_date, resource_id, gpu_index, metric, ts
+select * from final order by usage_date, resource_id, gpu_index, metric, mig_instance, ts

@@ -21,7 +21,12 @@ from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples
+from pipelines.gpu.efficiency import (
+    compute_device_efficiency,
+    compute_efficiency,
+    gpu_counts_from_bill,
+    publish_samples,
+)
 from pipelines.gpu.efficiency import read_source as read_gpu_source
 from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
@@ -67,6 +72,7 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         lake.register_views(con, settings, ["cost_attribution"])
         publish_samples(con, settings, read_gpu_source(settings, gpu_counts_from_bill(con)), first, last)
         compute_efficiency(con, settings, first, last)
+        compute_device_efficiency(con, settings, first, last)
         publish_predictions(con, settings, read_predictions_source(settings), first, last)
         compute_cost_per_prediction(con, settings, first, last)
     finally:

@@ -16,7 +16,13 @@ from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries, stage_delivery
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
+from pipelines.gpu.efficiency import (
+    compute_device_efficiency,
+    compute_efficiency,
+    gpu_counts_from_bill,
+    publish_samples,
+    read_source,
+)
 from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
@@ -59,6 +65,7 @@ def pipeline(company, tmp_path_factory):
     assert samples.rejected_files == {}
     publish_samples(con, settings, samples, FIRST, LAST)
     compute_efficiency(con, settings, FIRST, LAST)
+    compute_device_efficiency(con, settings, FIRST, LAST)
     predictions = read_predictions_source(settings)
     assert predictions.rejected_files == {} and predictions.skipped_lines == {}
     publish_predictions(con, settings, predictions, FIRST, LAST)

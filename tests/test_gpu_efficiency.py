@@ -58,6 +58,9 @@ def samples(rows, fmt="nvidia_smi"):
             "interval_seconds": [float(r[4]) for r in rows],
             "source_file": ["test"] * len(rows),
             "source_format": [fmt] * len(rows),
+            "mig_instance": [None] * len(rows),
+            "mig_profile": [None] * len(rows),
+            "gpu_share": [1.0] * len(rows),
         },
         schema=SAMPLES_SCHEMA,
     )

@@ -3,7 +3,9 @@
 - Attribution: Σ attributed = Σ source per billing period and currency, and per line; every line gets exactly
   one category; every day belongs to its line's billing period (random line types, spans from zero to months,
   lines outside their billing period, several currencies, a random sharing strategy per shared kind).
-- GPU efficiency: η in [0, 1], active ≤ observed ≤ allocated, coverage in [0, 1] (random nvidia-smi logs
+- GPU efficiency: η in [0, 1]; each η column NULL exactly where its denominator is 0 or missing; active ≤
+  observed on the unclipped hours; observed ≤ allocated when the log has no more GPUs than the instance, and
+  otherwise the blocking check fires exactly on the days observed exceeds allocated (random nvidia-smi logs
   against random billed hours of instances with 1, 4 or 8 GPUs).
 - Predictions: counts are never negative, whatever a counts file or request log holds.
 """
@@ -15,6 +17,7 @@ import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +25,7 @@ from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import CATEGORIES, SHARED_KINDS, STRATEGIES, Rules, load_rules
 from pipelines.billing.ingest import ingest_deliveries
+from pipelines.checks import check_rows
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import compute_efficiency, publish_samples
 from pipelines.gpu.samples import read_gpu_samples
@@ -201,7 +205,9 @@ samples = st.lists(
     sampled=samples,
     step=st.sampled_from([1, 30, 60]),
 )
-def test_eta_is_a_fraction_and_active_never_exceeds_allocated(instance_type, hours, sampled, step):
+def test_eta_is_a_fraction_null_without_denominator_and_checked_before_clipping(
+    instance_type, hours, sampled, step
+):
     with tempfile.TemporaryDirectory() as tmp:
         home, con = _home(tmp)
         hour = timedelta(hours=1)
@@ -225,19 +231,44 @@ def test_eta_is_a_fraction_and_active_never_exceeds_allocated(instance_type, hou
         compute_efficiency(con, home, date(2026, 10, 1), date(2026, 10, 2))
         lake.register_views(con, home, ["gpu_efficiency_daily"])
         found = con.execute(
-            "SELECT usage_date, allocated_gpu_hours, observed_gpu_hours, active_gpu_hours, eta, coverage "
-            "FROM gpu_efficiency_daily"
+            "SELECT usage_date, allocated_gpu_hours, observed_gpu_hours, active_gpu_hours, eta, coverage, "
+            "eta_observed, eta_allocated, eta_sm, observed_beyond_allocated_gpu_hours, eta_power FROM gpu_efficiency_daily"
         ).fetchall()
+        flagged = {r["usage_date"] for r in check_rows(con, "eta_out_of_range", FIRST_DAY, LAST_DAY)}
         billed_gpu_hours = len(hours) * GPU_TYPES[instance_type]
+        only_billed_gpus = all(gpu < GPU_TYPES[instance_type] for _, gpu, _ in sampled)
         assert abs(sum(r[1] for r in found) - billed_gpu_hours) < 1e-9
-        for day, allocated, observed, active, eta, coverage in found:
-            assert 0 <= active <= observed + 1e-9, day
-            assert observed <= allocated + 1e-9, day
-            assert 0 <= coverage <= 1 + 1e-9, day
-            if coverage == 0:
-                assert eta is None, day
-            else:
-                assert 0 <= eta <= 1 + 1e-9, day
+        for (
+            day,
+            allocated,
+            observed,
+            active,
+            eta,
+            coverage,
+            eta_obs,
+            eta_alloc,
+            eta_sm,
+            beyond,
+            eta_power,
+        ) in found:
+            # Unclipped figures: active never above observed, whatever the log claims.
+            assert 0 <= active <= observed * (1 + 1e-9) + 1e-9, day
+            assert 0 <= coverage <= 1, day
+            assert coverage == pytest.approx(min(observed, allocated) / allocated, abs=1e-12), day
+            assert beyond == pytest.approx(max(observed - allocated, 0), abs=1e-12), day
+            # NULL exactly where the denominator is 0 or missing; never 1.0 or 0 for lack of data.
+            assert (eta_obs is None) == (observed == 0), day
+            assert (eta_alloc is None) == (observed == 0), day
+            assert (eta is None) == (coverage == 0), day
+            assert eta_sm is None, day  # nvidia-smi has no SM-activity metric
+            assert eta_power is None, day  # nor power draw here
+            if eta_obs is not None:
+                assert 0 <= eta_obs <= 1 + 1e-9 and eta == pytest.approx(eta_obs), day
+                assert eta_alloc == pytest.approx(active / allocated), day
+            beyond_bill = observed > allocated * (1 + 1e-9) + 1e-9
+            if only_billed_gpus:
+                assert not beyond_bill, day
+            assert (day in flagged) == beyond_bill, day
         con.close()
 
 

@@ -14,7 +14,13 @@ from pipelines import lake
 from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
 from pipelines.checks import check_rows, rows_table
-from pipelines.gpu.efficiency import compute_efficiency, gpu_counts_from_bill, publish_samples, read_source
+from pipelines.gpu.efficiency import (
+    compute_device_efficiency,
+    compute_efficiency,
+    gpu_counts_from_bill,
+    publish_samples,
+    read_source,
+)
 from pipelines.partitions import DAILY_ASSET, day_range
 from pipelines.resources import MlcostResource
 from pipelines.warehouse import refresh_catalog
@@ -63,6 +69,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
             "eta_in_range_and_active_within_allocated", asset="gpu_efficiency_daily", blocking=True
         ),
         AssetCheckSpec("coverage_above_threshold", asset="gpu_efficiency_daily", blocking=False),
+        AssetCheckSpec("gpu_count_matches_bill", asset="gpu_efficiency_daily", blocking=False),
     ],
 )
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
@@ -73,10 +80,12 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     written = compute_efficiency(con, settings, start, end, settings.eta_basis)
     refresh_catalog(settings)
     out_of_range: list[dict] = []
+    gpu_mismatch: list[dict] = []
     totals, top = (None, None, None, None), []
     if lake.has_data(settings, "gpu_efficiency_daily"):
         lake.register_views(con, settings, ["gpu_efficiency_daily"])
         out_of_range = check_rows(con, "eta_out_of_range", start, end)
+        gpu_mismatch = check_rows(con, "gpu_count_mismatch", start, end)
         params = [start, end]
         where = "WHERE usage_date BETWEEN ? AND ?"
         totals = con.execute(
@@ -117,5 +126,55 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
                 severity=AssetCheckSeverity.WARN,
                 metadata={"coverage": coverage, "threshold": COVERAGE_WARN_BELOW},
             ),
+            AssetCheckResult(
+                check_name="gpu_count_matches_bill",
+                passed=not gpu_mismatch,
+                severity=AssetCheckSeverity.WARN,
+                description="the logs show as many GPUs per resource and day as the bill has running at once",
+                metadata={
+                    "rows": len(gpu_mismatch),
+                    "observed_beyond_allocated_gpu_hours": float(
+                        sum(r["observed_beyond_allocated_gpu_hours"] or 0 for r in gpu_mismatch)
+                    ),
+                    "examples": rows_table(gpu_mismatch),
+                },
+            ),
         ],
+    )
+
+
+@asset(
+    **DAILY_ASSET,
+    deps=[cost_attribution, gpu_samples],
+    group_name="gpu",
+    metadata={"dagster/column_schema": table_schema("gpu_efficiency_by_device_daily")},
+)
+def gpu_efficiency_by_device_daily(
+    context: AssetExecutionContext, mlcost: MlcostResource
+) -> MaterializeResult:
+    """η per GPU (or MIG instance) of each GPU resource and day: on an 8-GPU host, which GPUs idled."""
+    settings = mlcost.settings()
+    start, end = day_range(context)
+    con = lake.connect(settings)
+    written = compute_device_efficiency(con, settings, start, end)
+    refresh_catalog(settings)
+    idle: list[tuple] = []
+    if lake.has_data(settings, "gpu_efficiency_by_device_daily"):
+        lake.register_views(con, settings, ["gpu_efficiency_by_device_daily"])
+        idle = con.execute(
+            "SELECT resource_id, device, round(sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), 3) AS eta "
+            "FROM gpu_efficiency_by_device_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL "
+            "HAVING eta IS NOT NULL ORDER BY eta, resource_id, device LIMIT 5",
+            [start, end],
+        ).fetchall()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "least_busy_devices": MetadataValue.md(
+                "\n".join(
+                    ["| resource | device | η |", "|---|---|---:|"]
+                    + [f"| {r} | {d} | {e:.3f} |" for r, d, e in idle]
+                )
+            ),
+        }
     )

@@ -1,9 +1,12 @@
 """DCGM exporter metrics: Prometheus text exposition, Prometheus CSV exports, Prometheus query JSON.
 
 Read: ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` (ratio), ``DCGM_FI_DEV_GPU_UTIL`` (percent, divided by 100),
-``DCGM_FI_PROF_SM_ACTIVE`` (ratio). Other metrics and ``# HELP``/``# TYPE`` lines are ignored.
+``DCGM_FI_PROF_SM_ACTIVE`` (ratio), ``DCGM_FI_DEV_POWER_USAGE`` (watts, divided by the model's power limit from
+``pipelines/reference/gpu_power_limits.csv``; no sample where the model is unknown). Other metrics and ``# HELP``/``# TYPE`` lines are ignored.
 Labels: ``gpu`` (index; else ``device`` ``nvidiaN``), ``UUID``, ``modelName``, the host from ``Hostname`` or
-``hostname`` (else ``node``/``kubernetes_node``), explicit resources and ``providerID`` as in
+``hostname`` (else ``node``/``kubernetes_node``), MIG instances ``GPU_I_ID`` with their profile
+``GPU_I_PROFILE`` (``3g.20gb``: 3 of the GPU's 7 slices; a sample of a MIG instance without a readable profile is
+skipped and counted, its share of the GPU being unknown), explicit resources and ``providerID`` as in
 :mod:`pipelines.gpu.resources`. Kubernetes ``pod``/``namespace``/``container`` (or the old ``pod_name``,
 ``container_name``) are accepted but not part of a series: a GPU is the same series whichever pod holds it.
 
@@ -22,7 +25,17 @@ import re
 from pathlib import Path
 
 from pipelines.errors import InputError
-from pipelines.gpu.records import GPU_UTIL, GR_ENGINE_ACTIVE, SM_ACTIVE, SampleRows, clean, parse_int
+from pipelines.gpu.records import (
+    GPU_UTIL,
+    GR_ENGINE_ACTIVE,
+    POWER,
+    SM_ACTIVE,
+    SampleRows,
+    clean,
+    mig_slices,
+    parse_int,
+    reference_power_limit,
+)
 from pipelines.gpu.resources import explicit_resource, provider_instance
 from pipelines.gpu.timestamps import TimestampParser
 
@@ -31,6 +44,8 @@ DCGM_METRICS = {
     "DCGM_FI_PROF_GR_ENGINE_ACTIVE": (GR_ENGINE_ACTIVE, 1.0),
     "DCGM_FI_DEV_GPU_UTIL": (GPU_UTIL, 100.0),
     "DCGM_FI_PROF_SM_ACTIVE": (SM_ACTIVE, 1.0),
+    # Watts; divided by the model's power limit (pipelines/reference/gpu_power_limits.csv) in _add.
+    "DCGM_FI_DEV_POWER_USAGE": (POWER, 1.0),
 }
 SAMPLE_LINE = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+(?P<ts>-?\d+))?\s*$"
@@ -82,6 +97,8 @@ def label_fields(labels: dict[str, str]) -> dict[str, object]:
         "gpu_index": gpu_index,
         "gpu_uuid": clean(labels.get("UUID") or labels.get("uuid")),
         "gpu_model": clean(labels.get("modelName") or labels.get("model_name")),
+        "mig_instance": clean(labels.get("GPU_I_ID")),
+        "mig_profile": clean(labels.get("GPU_I_PROFILE")),
         "explicit_resource": explicit_resource({k: clean(v) for k, v in labels.items()}),
         "provider_id": provider_instance(labels.values()),
     }
@@ -97,13 +114,28 @@ def _add(rows: SampleRows, name: str, labels: dict[str, str], raw_value: str, ts
     if value != value:  # NaN: the exporter had no reading
         rows.skip(f"line {line}" if line else "sample", f"{name} is NaN")
         return
+    fields = label_fields(labels)
+    if metric == POWER:
+        # The exporter gives watts and no limit: the model's limit from the reference table. An unknown model (or a
+        # MIG instance, whose power is the whole GPU's) gives no power sample; eta_power is then NULL.
+        limit = reference_power_limit(fields["gpu_model"])
+        if limit is None or fields["mig_instance"] is not None or value < 0:
+            return
+        divisor = limit
+    if fields["mig_instance"] is not None and mig_slices(fields["mig_profile"]) is None:
+        rows.skip(
+            f"line {line}" if line else "sample",
+            f"MIG instance GPU_I_ID={fields['mig_instance']} has GPU_I_PROFILE {fields['mig_profile']!r}, not a"
+            " profile like 3g.20gb: its share of the GPU is unknown",
+        )
+        return
     rows.add(
         ts_us=ts_us,
         metric=metric,
         value=value / divisor,
         source_format=fmt,
         line=line,
-        **label_fields(labels),
+        **fields,
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipelines.errors import InputError
 from pipelines.gpu.cloudwatch import KNOWN_METRICS
 from pipelines.gpu.dcgm import SAMPLE_LINE
-from pipelines.gpu.nvidia_smi import UTIL_NAMES, looks_like_local_timestamp, normalize_field
+from pipelines.gpu.nvidia_smi import TIMESTAMP_NAMES, UTIL_NAMES, looks_like_local_timestamp, normalize_field
 
 PROMETHEUS_TEXT = "prometheus_text"
 PROMETHEUS_JSON = "prometheus_json"
@@ -72,6 +72,10 @@ def detect(path: Path, text: str) -> tuple[str, object]:
     lowered = {h.lower() for h in header} | {c.strip().lower() for row in rows[1:] for c in row}
     if lowered & _CLOUDWATCH_COLUMNS or lowered & set(KNOWN_METRICS):
         return CLOUDWATCH_CSV, None
+    if names & TIMESTAMP_NAMES:
+        # A CSV with a timestamp but no known utilization header: read as nvidia-smi, whose reader names the
+        # utilization headers it accepts.
+        return NVIDIA_SMI, None
     raise InputError(
         path,
         "unknown format: not a DCGM/Prometheus export, an nvidia-smi --query-gpu CSV, nor"

@@ -1,4 +1,4 @@
-"""Publish gpu_samples and gpu_efficiency_daily for a range of days (sql/gpu_samples.sql, gpu_efficiency_daily.sql)."""
+"""Publish gpu_samples, gpu_efficiency_daily and gpu_efficiency_by_device_daily for a range of days (sql/gpu_*.sql)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
 GPU_SAMPLES_COLUMNS = (
     "usage_date DATE, ts TIMESTAMP, resource_id VARCHAR, host VARCHAR, gpu_index INTEGER, gpu_uuid VARCHAR, "
     "gpu_model VARCHAR, metric VARCHAR, value DOUBLE, interval_seconds DOUBLE, source_file VARCHAR, "
-    "source_format VARCHAR"
+    "source_format VARCHAR, mig_instance VARCHAR, mig_profile VARCHAR, gpu_share DOUBLE"
 )
 GPU_EFFICIENCY_COLUMNS = (
     "usage_date DATE, resource_id VARCHAR, workload VARCHAR, category VARCHAR, instance_type VARCHAR, "
     "gpu_count INTEGER, allocated_gpu_hours DOUBLE, observed_gpu_hours DOUBLE, active_gpu_hours DOUBLE, eta DOUBLE, "
     "coverage DOUBLE, eta_observed DOUBLE, eta_allocated DOUBLE, eta_sm DOUBLE, gpu_cost DOUBLE, idle_cost DOUBLE, "
-    "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR"
+    "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR, gpus_in_log INTEGER, gpus_billed INTEGER, "
+    "observed_beyond_allocated_gpu_hours DOUBLE, eta_power DOUBLE"
 )
 ETA_BASES = ("observed", "allocated")
 
@@ -84,21 +85,44 @@ def publish_samples(
         con.unregister("gpu_sample_rows")
 
 
+def register_gpu_macros(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The views and staging macros (sql/staging/gpu_*.sql) both GPU efficiency tables read."""
+    register_gpu_types(con)
+    lake.register_views(con, settings, ["cost_attribution"])
+    lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
+    con.execute(load_sql("staging/gpu_billed_intervals"))
+    con.execute(load_sql("staging/gpu_device_seconds"))
+
+
 def compute_efficiency(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date, eta_basis: str = "observed"
 ) -> dict[str, int]:
     """Publish gpu_efficiency_daily for start..end from cost_attribution and gpu_samples."""
     if eta_basis not in ETA_BASES:
         raise ValueError(f"eta basis must be one of {ETA_BASES}")
-    register_gpu_types(con)
-    lake.register_views(con, settings, ["cost_attribution"])
-    lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
+    register_gpu_macros(con, settings)
     return lake.publish_days(
         con,
         settings,
         "gpu_efficiency_daily",
         load_sql("gpu_efficiency_daily"),
         {"start_date": start, "end_date": end, "eta_basis": eta_basis},
+        start,
+        end,
+    )
+
+
+def compute_device_efficiency(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
+) -> dict[str, int]:
+    """Publish gpu_efficiency_by_device_daily for start..end: η per GPU (or MIG instance) of each resource."""
+    register_gpu_macros(con, settings)
+    return lake.publish_days(
+        con,
+        settings,
+        "gpu_efficiency_by_device_daily",
+        load_sql("gpu_efficiency_by_device_daily"),
+        {"start_date": start, "end_date": end},
         start,
         end,
     )

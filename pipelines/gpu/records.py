@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 import polars as pl
 
@@ -14,7 +17,10 @@ log = logging.getLogger(__name__)
 GR_ENGINE_ACTIVE = "gr_engine_active"
 GPU_UTIL = "gpu_util"
 SM_ACTIVE = "sm_active"
-METRICS = (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE)
+# Power draw as a share of the GPU's power limit: a second activity signal (eta_power), not a time fraction.
+POWER = "power"
+METRICS = (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE, POWER)
+POWER_LIMITS_FILE = Path(__file__).resolve().parent.parent / "reference" / "gpu_power_limits.csv"
 
 SOURCE_FORMATS = (
     "dcgm_prometheus",
@@ -25,6 +31,41 @@ SOURCE_FORMATS = (
     "sagemaker_json",
     "sagemaker_csv",
 )
+
+# A MIG-capable GPU (A100, H100, ...) has 7 compute slices; a MIG profile "3g.20gb" holds 3 of them.
+MIG_SLICES = 7
+_MIG_PROFILE = re.compile(r"^([1-7])g\.")
+
+
+def mig_slices(profile: str | None) -> int | None:
+    """Compute slices of a MIG profile (``3g.20gb`` -> 3, ``1g.10gb+me`` -> 1); None if not a MIG profile."""
+    m = _MIG_PROFILE.match((profile or "").strip())
+    return int(m[1]) if m else None
+
+
+@cache
+def _power_limits() -> tuple[tuple[str, float], ...]:
+    with POWER_LIMITS_FILE.open(newline="") as fh:
+        rows = [(r["gpu_model_contains"].lower(), float(r["power_limit_watts"])) for r in csv.DictReader(fh)]
+    # The longest name first, so that "L40S" is tried before "L4".
+    return tuple(sorted(rows, key=lambda r: -len(r[0])))
+
+
+def reference_power_limit(gpu_model: str | None) -> float | None:
+    """The board power limit (W) of a GPU model from pipelines/reference/gpu_power_limits.csv, None if unknown."""
+    if not gpu_model:
+        return None
+    name = gpu_model.lower()
+    return next((watts for pattern, watts in _power_limits() if pattern in name), None)
+
+
+def parse_watts(text: object) -> float | None:
+    """A power reading (``250.50 W``, ``250.5``), None when missing, not a number or not positive."""
+    if text is None:
+        return None
+    value = parse_number(str(text).strip().removesuffix("W").strip())
+    return value if value is not None and value >= 0 else None
+
 
 # Interval of a series that shows no gap of its own (a single sample, in a file of single samples):
 # the exporter's default scrape interval, nvidia-smi's usual `-l 1`, CloudWatch's standard 1-minute period.
@@ -57,6 +98,8 @@ RAW_SCHEMA = {
     "gpu_count": pl.Int32,
     "source_format": pl.Utf8,
     "line": pl.Int64,
+    "mig_instance": pl.Utf8,
+    "mig_profile": pl.Utf8,
 }
 
 
@@ -149,6 +192,8 @@ class SampleRows:
         divide_by_gpu_count: bool = False,
         gpu_count: int | None = None,
         line: int | None = None,
+        mig_instance: str | None = None,
+        mig_profile: str | None = None,
     ) -> None:
         """Record one sample; ``value`` is already a 0–1 ratio (before any division by the GPU count)."""
         self.records.append(
@@ -168,6 +213,8 @@ class SampleRows:
                 gpu_count,
                 source_format,
                 line,
+                mig_instance,
+                mig_profile,
             )
         )
 

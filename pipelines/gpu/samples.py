@@ -6,11 +6,16 @@ mapping rules are in ``pipelines.gpu.resources``. A file that cannot be read as 
 an :class:`~pipelines.errors.InputError` message and the others are still read; unreadable lines are counted.
 
 A sample at ``ts`` stands for [ts - interval_seconds, ts). A series is one (resource_id, host, gpu_index,
-gpu_uuid, metric); its nominal interval is the period the source states (CloudWatch) or else the typical gap
-between its samples (the most common gap, refined by the median of the gaps near it) (else the file's median gap, else the format's default). ``interval_seconds`` is the gap
-to the previous sample capped at the nominal interval, so a hole in a log stays unobserved; a series' first
+gpu_uuid, mig_instance, metric); its nominal interval is the period the source states (CloudWatch) or else the
+typical gap between its samples (the most common gap, refined by the median of the gaps near it) (else the file's
+median gap, else the format's default). ``interval_seconds`` is the gap to the previous sample when that gap is
+no longer than :func:`observed_gap_limit` of the nominal interval (a loop script's jitter: a 0.3 s loop logs
+with gaps of 0.2-1.6 s), else the nominal interval, so a hole in a log stays unobserved; a series' first
 sample gets the nominal interval. Samples repeated in a series at the same ``ts`` (overlapping exports) are
 kept once, the first file in path order winning.
+
+A MIG instance (DCGM labels ``GPU_I_ID``/``GPU_I_PROFILE``) is a series of its own; ``gpu_share`` is its
+profile's compute slices out of 7 (``3g.20gb`` is 3/7 of the GPU), 1 for a whole GPU.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import polars as pl
 
 from pipelines.errors import InputError
 from pipelines.gpu import cloudwatch, dcgm, detect, nvidia_smi
-from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, SampleRows
+from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, MIG_SLICES, POWER, SampleRows
 from pipelines.gpu.resources import MAPPING_FILE_NAME, ResourceResolver
 from pipelines.gpu.timestamps import TimestampParser
 
@@ -44,9 +49,18 @@ SAMPLES_SCHEMA = {
     "interval_seconds": pl.Float64,
     "source_file": pl.Utf8,
     "source_format": pl.Utf8,
+    "mig_instance": pl.Utf8,
+    "mig_profile": pl.Utf8,
+    "gpu_share": pl.Float64,
 }
-SERIES_KEY = ["resource_id", "host", "gpu_index", "gpu_uuid", "metric"]
-SORT_KEY = ["resource_id", "gpu_index", "metric", "ts", "host", "gpu_uuid"]
+SERIES_KEY = ["resource_id", "host", "gpu_index", "gpu_uuid", "mig_instance", "metric"]
+SORT_KEY = ["resource_id", "gpu_index", "metric", "mig_instance", "ts", "host", "gpu_uuid"]
+# A gap between two samples of a series counts as observed when it is at most OBSERVED_GAP_MULTIPLE times the
+# series' typical spacing and at most OBSERVED_GAP_SLACK_SECONDS longer than it: loop scripts and exporters are
+# late by scheduling jitter (absolute, up to about a second), not by a share of their period. A longer gap is a
+# hole: its sample stands for the typical spacing before it, the rest stays unobserved.
+OBSERVED_GAP_MULTIPLE = 6.0
+OBSERVED_GAP_SLACK_SECONDS = 2.0
 # A ratio may exceed 1 by float rounding of a percentage (e.g. a sum over GPUs divided back), not by more.
 _RATIO_TOLERANCE = 1e-9
 
@@ -204,6 +218,12 @@ def _read_file(
         raise InputError(
             path, "no GPU utilization samples (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE, utilization.gpu)"
         )
+    if (frame["metric"] == POWER).all():
+        raise InputError(
+            path,
+            "no GPU utilization samples (GR_ENGINE_ACTIVE, GPU_UTIL, SM_ACTIVE, utilization.gpu): power draw alone"
+            " does not say when the GPU was busy",
+        )
     frame = _map_resources(path, frame, resolver)
     frame = _divide_summed(path, frame, gpu_counts)
     frame = _drop_out_of_range(path, frame, rows)
@@ -313,6 +333,16 @@ def _check_gpus_distinguishable(path: Path, frame: pl.DataFrame) -> None:
         )
 
 
+def observed_gap_limit(nominal: float) -> float:
+    """The longest gap (seconds) after a sample that still counts as observed, for a series' typical spacing."""
+    return min(OBSERVED_GAP_MULTIPLE * nominal, nominal + OBSERVED_GAP_SLACK_SECONDS)
+
+
+_observed_gap_limit = pl.min_horizontal(
+    OBSERVED_GAP_MULTIPLE * pl.col("nominal"), pl.col("nominal") + OBSERVED_GAP_SLACK_SECONDS
+)
+
+
 def finalize(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Drop repeated samples, give each sample its interval, order the columns and rows of gpu_samples."""
     before = frame.height
@@ -349,10 +379,15 @@ def finalize(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         .then(pl.col("ts") + pl.duration(microseconds=(pl.col("nominal") * 1e6).round().cast(pl.Int64)))
         .otherwise(pl.col("ts"))
         .alias("ts"),
-        pl.when(pl.col("gap").is_not_null() & (pl.col("gap") < pl.col("nominal")))
+        pl.when(pl.col("gap").is_not_null() & (pl.col("gap") <= _observed_gap_limit))
         .then(pl.col("gap"))
         .otherwise(pl.col("nominal"))
         .alias("interval_seconds"),
+        # MIG: the number before "g" of the profile is the instance's compute slices out of the GPU's 7.
+        pl.when(pl.col("mig_instance").is_null())
+        .then(pl.lit(1.0))
+        .otherwise(pl.col("mig_profile").str.extract(r"^(\d+)g", 1).cast(pl.Float64) / MIG_SLICES)
+        .alias("gpu_share"),
     )
     samples = frame.select([pl.col(name).cast(dtype) for name, dtype in SAMPLES_SCHEMA.items()])
     return samples.sort(SORT_KEY, nulls_last=True, maintain_order=True), duplicates

@@ -18,6 +18,9 @@ where billing_period between date_trunc('month', cast(first_day as date)) and ca
             and charge_period_start < cast(last_day as timestamp) + interval 1 day
         )
         or not (charge_period_end > charge_period_start)
+        -- A line without a start or end (an empty UsageEndDate) is not dropped: it lands on its fallback day.
+        or charge_period_end is null
+        or charge_period_start is null
         or charge_period_end <= cast(billing_period as timestamp)
         or charge_period_start >= cast(billing_period + interval 1 month as timestamp)
     )
