@@ -47,6 +47,16 @@ TABLES: dict[str, dict] = {
             "source_row": "Row of the line in its Parquet source file (1-based); NULL for CSV sources.",
             "delivery_id": "Delivery (CUR 2.0 executionId, legacy assemblyId, or file hash) the line came from.",
             "source_format": "Export flavour: cur2, cur1 or focus.",
+            "service_category": "FOCUS ServiceCategory (Compute, Storage, Networking, ...); NULL for CUR.",
+            "service_subcategory": "FOCUS ServiceSubcategory (Object Storage, Virtual Machines, ...; FOCUS 1.1+); "
+            "NULL for CUR.",
+            "service_name": "FOCUS ServiceName (Virtual Machines, Cloud Storage, ...); for CUR the product's "
+            "service code (product servicecode, else the line's product code).",
+            "sku_meter": "FOCUS SkuMeter (Data Transfer, Compute, ...; FOCUS 1.1+); NULL for CUR.",
+            "sku_price_details": "FOCUS SkuPriceDetails as a MAP of property → text value (InstanceType, GpuCount, "
+            "x_TransferType, ...); empty for CUR and when the export's value is not a JSON object.",
+            "pricing_category": "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
+            "resource_type": "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
         },
     },
     "cost_attribution": {
