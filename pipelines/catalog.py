@@ -210,6 +210,24 @@ TABLES["cost_per_prediction_daily"] = {
 }
 
 
+TABLES["rule_coverage"] = {
+    "description": "Per billing period and currency: how much effective cost each attribution rule decided, by "
+    "service, so that what lands in other (rule unmatched, or a catch-all such as focus-service-other) names the "
+    "services that need a rule. Direct rows of cost_attribution only. Partitioned by billing_period.",
+    "columns": {
+        "billing_period": "First day of the billing period.",
+        "billing_currency": "Currency of the money columns.",
+        "category": "Category the rule gave (training, inference, storage, egress, other, shared).",
+        "rule_id": "Attribution rule that decided the cost (unmatched when none did).",
+        "service": "Service of the lines: FOCUS ServiceName or AWS x_ServiceCode, CUR product code; (none) when "
+        "the line has none (tax).",
+        "attribution_rows": "Rows of cost_attribution summed into this row.",
+        "effective_cost": f"Σ effective_cost of those rows, {_MONEY}.",
+        "share": "effective_cost / the period's effective cost in this currency (NULL when that is 0).",
+        "rule_share": "The rule's effective cost over all services / the period's effective cost (NULL when 0).",
+    },
+}
+
 TABLES["line_items_history"] = {
     "description": "Superseded versions of restated billing periods: when a new delivery replaced a "
     "published month, the lines reported until then, kept under lake/_history/line_items (the newest "

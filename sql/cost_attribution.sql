@@ -25,6 +25,12 @@ with rule_fields as (
         bool_or(charge_category is not null) as charge_category,
         bool_or(resource_id is not null) as resource_id,
         bool_or(charge_description is not null) as charge_description,
+        -- Descriptions are many (hundreds a month) and long: when every rule on them also requires a FOCUS
+        -- service category (the shipped FOCUS rules do), lines without one (CUR) leave the description out of
+        -- their class, so a CUR bill has as many classes as before those rules existed.
+        bool_or(
+            charge_description is not null and (service_category is null or regexp_matches('', service_category))
+        ) as description_unscoped,
         bool_or(commitment_id is not null) as commitment_id,
         bool_or(service_category is not null) as service_category,
         bool_or(service_subcategory is not null) as service_subcategory,
@@ -56,7 +62,10 @@ lines as not materialized (
             case when f.line_item_type then l.line_item_type end,
             case when f.charge_category then l.charge_category end,
             case when f.resource_id then l.resource_id end,
-            case when f.charge_description then l.charge_description end,
+            case
+                when f.charge_description and (f.description_unscoped or l.service_category is not null)
+                    then l.charge_description
+            end,
             case when f.commitment_id then l.commitment_id end,
             case when f.service_category then l.service_category end,
             case when f.service_subcategory then l.service_subcategory end,
