@@ -548,3 +548,38 @@ def test_a_rule_on_a_sku_price_details_property(tmp_path, settings, con):
         ("inter-az", "egress"),
         ("unmatched", "other"),
     ]
+
+
+def test_rule_coverage_asset_warns_with_the_top_services(tmp_path, settings, con):
+    """Through Dagster: the asset publishes the table and its check warns, naming the services."""
+    from dagster import AssetCheckSeverity, materialize
+
+    from pipelines.definitions import defs
+    from pipelines.resources import MlcostResource
+
+    start, end = _hour(0)
+    base = {
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": end,
+        "ChargeCategory": "Usage",
+        "ProviderName": "X",
+    }
+    rows = [
+        {**base, "ServiceName": "Cloud Storage", "ServiceCategory": "Storage", "BilledCost": "90", "EffectiveCost": "90"},
+        {**base, "ServiceName": "Quantum Annealer", "BilledCost": "10", "EffectiveCost": "10"},
+    ]  # fmt: skip
+    path = tmp_path / "focus.csv"
+    _write(path, rows)
+    _attribute_file(con, settings, path, FEB_1, FEB_28)
+    result = materialize(
+        [defs.get_assets_def("rule_coverage")],
+        partition_key="2026-02-01",
+        resources={"mlcost": MlcostResource.from_settings(settings)},
+    )
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "unmatched_share" and not check.passed
+    assert check.severity == AssetCheckSeverity.WARN
+    assert check.metadata["worst_unmatched_share"].value == pytest.approx(0.10)
+    assert "Quantum Annealer 10.00" in check.metadata["top_services"].value
+    assert lake.published_partitions(settings, "rule_coverage") == ["2026-02-01"]
