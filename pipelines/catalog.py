@@ -54,7 +54,7 @@ TABLES: dict[str, dict] = {
             "service code (product servicecode, else the line's product code).",
             "sku_meter": "FOCUS SkuMeter (Data Transfer, Compute, ...; FOCUS 1.1+); NULL for CUR.",
             "sku_price_details": "FOCUS SkuPriceDetails as a MAP of property → text value (InstanceType, GpuCount, "
-            "x_TransferType, ...); empty for CUR and when the export's value is not a JSON object.",
+            "x_TransferType, ...); NULL for CUR and when the export's value is not a JSON object.",
             "pricing_category": "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
             "resource_type": "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
         },

@@ -41,7 +41,7 @@ final as (
         source_row,
         $delivery_id as delivery_id,
         $source_format as source_format,
-        -- FOCUS columns the attribution rules match on (NULL / empty for CUR, except service_name).
+        -- FOCUS columns the attribution rules match on (NULL for CUR, except service_name).
         service_category,
         service_subcategory,
         service_name,

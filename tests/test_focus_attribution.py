@@ -535,7 +535,15 @@ def test_a_rule_on_a_sku_price_details_property(tmp_path, settings, con):
         "SkuPriceDetails": json.dumps({"x_TransferType": "InterAZ", "CoreCount": 2}),
     }
     path = tmp_path / "focus.csv"
-    _write(path, [row, {**row, "SkuPriceDetails": json.dumps({"x_TransferType": "Internet"})}])
+    # The third row's details are not JSON: the line is kept (the details never carry money), matched as empty.
+    _write(
+        path,
+        [
+            row,
+            {**row, "SkuPriceDetails": json.dumps({"x_TransferType": "Internet"})},
+            {**row, "SkuPriceDetails": "{x_TransferType: InterAZ"},
+        ],
+    )
     ingest_deliveries(con, settings, [FileDelivery(files=(path,))])
     rules = tmp_path / "rules.yaml"
     rules.write_text(
@@ -546,6 +554,7 @@ def test_a_rule_on_a_sku_price_details_property(tmp_path, settings, con):
     lake.register_views(con, settings, ["cost_attribution"])
     assert con.execute("SELECT rule_id, category FROM cost_attribution ORDER BY 1").fetchall() == [
         ("inter-az", "egress"),
+        ("unmatched", "other"),
         ("unmatched", "other"),
     ]
 

@@ -112,7 +112,7 @@ select
     cast(null as varchar) as service_subcategory,
     service_name,
     cast(null as varchar) as sku_meter,
-    cast(map() as map(varchar, varchar)) as sku_price_details,
+    cast(null as map(varchar, varchar)) as sku_price_details,
     cast(null as varchar) as pricing_category,
     cast(null as varchar) as resource_type
 from typed

@@ -5,12 +5,9 @@ with raw as (
     select
         *,
         -- SkuPriceDetails is a JSON object of the price's properties (InstanceType, GpuCount, x_TransferType, ...);
-        -- values become text. A value that is not a JSON object gives an empty map (the line is kept: the
-        -- details only feed rule matching and the GPU count, never money).
-        coalesce(
-            try_cast(try_cast("SkuPriceDetails" as json) as map(varchar, varchar)),
-            map()
-        ) as sku_price_details
+        -- values become text. A value that is not a JSON object gives NULL (the line is kept: the details only
+        -- feed rule matching and the GPU count, never money).
+        try_cast(try_cast("SkuPriceDetails" as json) as map(varchar, varchar)) as sku_price_details
     from raw_lines
 ),
 
