@@ -47,6 +47,16 @@ TABLES: dict[str, dict] = {
             "source_row": "Row of the line in its Parquet source file (1-based); NULL for CSV sources.",
             "delivery_id": "Delivery (CUR 2.0 executionId, legacy assemblyId, or file hash) the line came from.",
             "source_format": "Export flavour: cur2, cur1 or focus.",
+            "service_category": "FOCUS ServiceCategory (Compute, Storage, Networking, ...); NULL for CUR.",
+            "service_subcategory": "FOCUS ServiceSubcategory (Object Storage, Virtual Machines, ...; FOCUS 1.1+); "
+            "NULL for CUR.",
+            "service_name": "FOCUS ServiceName (Virtual Machines, Cloud Storage, ...); for CUR the product's "
+            "service code (product servicecode, else the line's product code).",
+            "sku_meter": "FOCUS SkuMeter (Data Transfer, Compute, ...; FOCUS 1.1+); NULL for CUR.",
+            "sku_price_details": "FOCUS SkuPriceDetails as a MAP of property → text value (InstanceType, GpuCount, "
+            "x_TransferType, ...); NULL for CUR and when the export's value is not a JSON object.",
+            "pricing_category": "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
+            "resource_type": "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
         },
     },
     "cost_attribution": {
@@ -232,6 +242,24 @@ TABLES["cost_per_prediction_daily"] = {
     },
 }
 
+
+TABLES["rule_coverage"] = {
+    "description": "Per billing period and currency: how much effective cost each attribution rule decided, by "
+    "service, so that what lands in other (rule unmatched, or a catch-all such as focus-service-other) names the "
+    "services that need a rule. Direct rows of cost_attribution only. Partitioned by billing_period.",
+    "columns": {
+        "billing_period": "First day of the billing period.",
+        "billing_currency": "Currency of the money columns.",
+        "category": "Category the rule gave (training, inference, storage, egress, other, shared).",
+        "rule_id": "Attribution rule that decided the cost (unmatched when none did).",
+        "service": "Service of the lines: FOCUS ServiceName or AWS x_ServiceCode, CUR product code; (none) when "
+        "the line has none (tax).",
+        "attribution_rows": "Rows of cost_attribution summed into this row.",
+        "effective_cost": f"Σ effective_cost of those rows, {_MONEY}.",
+        "share": "effective_cost / the period's effective cost in this currency (NULL when that is 0).",
+        "rule_share": "The rule's effective cost over all services / the period's effective cost (NULL when 0).",
+    },
+}
 
 TABLES["line_items_history"] = {
     "description": "Superseded versions of restated billing periods: when a new delivery replaced a "

@@ -17,6 +17,7 @@ defs = Definitions(
         attribution.cost_attribution,
         attribution.cost_by_category_daily,
         attribution.reconciliation,
+        attribution.rule_coverage,
         gpu.gpu_samples,
         gpu.gpu_efficiency_daily,
         gpu.gpu_efficiency_by_device_daily,

@@ -25,7 +25,7 @@ daily_tables = define_asset_job(
 )
 monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
-    selection=AssetSelection.assets("reconciliation"),
+    selection=AssetSelection.assets("reconciliation", "rule_coverage"),
     executor_def=in_process_executor,
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

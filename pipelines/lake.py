@@ -33,6 +33,7 @@ PARTITION_COLUMNS: dict[str, str] = {
     "gpu_efficiency_by_device_daily": "usage_date",
     "predictions_daily": "usage_date",
     "cost_per_prediction_daily": "usage_date",
+    "rule_coverage": "billing_period",
 }
 DATA_FILE = "data.parquet"
 # How every lake file is written. zstd: smaller files than the default snappy. 65,536-row groups (half DuckDB's

@@ -25,8 +25,25 @@ with rule_fields as (
         bool_or(charge_category is not null) as charge_category,
         bool_or(resource_id is not null) as resource_id,
         bool_or(charge_description is not null) as charge_description,
+        -- Descriptions are many (hundreds a month) and long: when every rule on them also requires a FOCUS
+        -- service category (the shipped FOCUS rules do), lines without one (CUR) leave the description out of
+        -- their class, so a CUR bill has as many classes as before those rules existed.
+        bool_or(
+            charge_description is not null and (service_category is null or regexp_matches('', service_category))
+        ) as description_unscoped,
         bool_or(commitment_id is not null) as commitment_id,
+        bool_or(service_category is not null) as service_category,
+        bool_or(service_subcategory is not null) as service_subcategory,
+        bool_or(service_name is not null) as service_name,
+        bool_or(sku_meter is not null) as sku_meter,
+        bool_or(charge_class is not null) as charge_class,
+        bool_or(pricing_category is not null) as pricing_category,
+        bool_or(resource_type is not null) as resource_type,
+        bool_or(provider is not null) as provider,
+        bool_or(instance_type is not null) as instance_type,
+        bool_or(commitment_status is not null) as commitment_status,
         coalesce(list(distinct tag_key) filter (where tag_key is not null), []) as tag_keys,
+        coalesce(list(distinct detail_key) filter (where detail_key is not null), []) as detail_keys,
         (select count(*) > 0 from workload_mappings) as has_mappings
     from attribution_rules
 ),
@@ -45,9 +62,23 @@ lines as not materialized (
             case when f.line_item_type then l.line_item_type end,
             case when f.charge_category then l.charge_category end,
             case when f.resource_id then l.resource_id end,
-            case when f.charge_description then l.charge_description end,
+            case
+                when f.charge_description and (f.description_unscoped or l.service_category is not null)
+                    then l.charge_description
+            end,
             case when f.commitment_id then l.commitment_id end,
-            list_transform(f.tag_keys, t -> l.tags[t])
+            case when f.service_category then l.service_category end,
+            case when f.service_subcategory then l.service_subcategory end,
+            case when f.service_name then l.service_name end,
+            case when f.sku_meter then l.sku_meter end,
+            case when f.charge_class then l.charge_class end,
+            case when f.pricing_category then l.pricing_category end,
+            case when f.resource_type then l.resource_type end,
+            case when f.provider then l.provider end,
+            case when f.instance_type then l.instance_type end,
+            case when f.commitment_status then l.commitment_status end,
+            list_transform(f.tag_keys, t -> l.tags[t]),
+            list_transform(f.detail_keys, k -> l.sku_price_details[k])
         ) as class_key,
         hash(
             list_transform(cast($tag_keys as varchar[]), t -> l.tags[t]),
@@ -70,7 +101,8 @@ classes as (
     -- One line per class: the fields left out of the key are read by no rule, so any line of a class will do.
     select distinct on (class_key)
         class_key, usage_type, service_code, product_family, operation, line_item_type, charge_category,
-        resource_id, charge_description, commitment_id, tags
+        resource_id, charge_description, commitment_id, service_category, service_subcategory, service_name, sku_meter,
+        charge_class, pricing_category, resource_type, provider, instance_type, commitment_status, tags, sku_price_details
     from lines
 ),
 
@@ -95,7 +127,21 @@ classified as (
             or regexp_matches(coalesce(k.charge_description, ''), r.charge_description)
         )
         and (r.commitment_id is null or regexp_matches(coalesce(k.commitment_id, ''), r.commitment_id))
+        and (r.service_category is null or regexp_matches(coalesce(k.service_category, ''), r.service_category))
+        and (r.service_subcategory is null or regexp_matches(coalesce(k.service_subcategory, ''), r.service_subcategory))
+        and (r.service_name is null or regexp_matches(coalesce(k.service_name, ''), r.service_name))
+        and (r.sku_meter is null or regexp_matches(coalesce(k.sku_meter, ''), r.sku_meter))
+        and (r.charge_class is null or regexp_matches(coalesce(k.charge_class, ''), r.charge_class))
+        and (r.pricing_category is null or regexp_matches(coalesce(k.pricing_category, ''), r.pricing_category))
+        and (r.resource_type is null or regexp_matches(coalesce(k.resource_type, ''), r.resource_type))
+        and (r.provider is null or regexp_matches(coalesce(k.provider, ''), r.provider))
+        and (r.instance_type is null or regexp_matches(coalesce(k.instance_type, ''), r.instance_type))
+        and (r.commitment_status is null or regexp_matches(coalesce(k.commitment_status, ''), r.commitment_status))
         and (r.tag_key is null or regexp_matches(coalesce(k.tags[r.tag_key], ''), r.tag_pattern))
+        and (
+            r.detail_key is null
+            or regexp_matches(coalesce(k.sku_price_details[r.detail_key], ''), r.detail_pattern)
+        )
     qualify row_number() over (partition by k.class_key order by r.priority, r.rule_id) = 1
 ),
 

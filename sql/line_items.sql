@@ -40,7 +40,15 @@ final as (
         source_file,
         source_row,
         $delivery_id as delivery_id,
-        $source_format as source_format
+        $source_format as source_format,
+        -- FOCUS columns the attribution rules match on (NULL for CUR, except service_name).
+        service_category,
+        service_subcategory,
+        service_name,
+        sku_meter,
+        sku_price_details,
+        pricing_category,
+        resource_type
     from staged
 )
 

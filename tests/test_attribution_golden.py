@@ -148,7 +148,8 @@ def test_rule_ids_name_the_rule_that_matched(loaded, con):
     assert rules["nat-1"] == "egress-nat"
     assert rules["Tax"] == "tax"
     assert rules["Credit"] == "credit"
-    assert rules["i-untagged"] == "unmatched"
+    # An untagged GPU box stays `other` but is named: GPU spend without a workload tag (issue 15).
+    assert rules["i-untagged"] == "compute-gpu-untagged"
 
 
 @pytest.mark.parametrize("strategy", ["proportional", "even"])

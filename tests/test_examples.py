@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipelines import lake
-from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
+from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
@@ -69,6 +69,7 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         attribute(con, settings, load_rules(), first, last)
         summarize_by_category(con, settings, first, last)
         reconcile(con, settings, first.replace(day=1), last.replace(day=1))
+        cover(con, settings, first.replace(day=1), last.replace(day=1))
         lake.register_views(con, settings, ["cost_attribution"])
         publish_samples(con, settings, read_gpu_source(settings, gpu_counts_from_bill(con)), first, last)
         compute_efficiency(con, settings, first, last)

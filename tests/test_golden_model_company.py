@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipelines import lake
-from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
+from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries, stage_delivery
@@ -60,6 +60,7 @@ def pipeline(company, tmp_path_factory):
     attribute(con, settings, load_rules(), FIRST, LAST)
     summarize_by_category(con, settings, FIRST, LAST)
     reconcile(con, settings, FIRST, date(2026, 10, 1))
+    cover(con, settings, FIRST, date(2026, 10, 1))
     lake.register_views(con, settings, ["cost_attribution"])
     samples = read_source(settings, gpu_counts_from_bill(con))
     assert samples.rejected_files == {}

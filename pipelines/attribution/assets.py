@@ -1,4 +1,5 @@
-"""Dagster assets for attribution: cost_attribution, cost_by_category_daily (daily) and reconciliation (monthly).
+"""Dagster assets for attribution: cost_attribution, cost_by_category_daily (daily), reconciliation and
+rule_coverage (monthly).
 
 SQL lives in sql/<asset>.sql; the days of a run are computed in one pass (single-run backfill), not day by day.
 """
@@ -16,7 +17,14 @@ from dagster import (
 )
 
 from pipelines import lake
-from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
+from pipelines.attribution.compute import (
+    UNMATCHED_WARN_SHARE,
+    attribute,
+    cover,
+    reconcile,
+    summarize_by_category,
+    unmatched_periods,
+)
 from pipelines.billing.assets import line_items
 from pipelines.catalog import table_schema
 from pipelines.checks import CENT, check_rows, rows_table
@@ -162,6 +170,56 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
                 passed=bool(rows) and worst < CENT,
                 description="attributed effective cost equals the bill's effective cost, to the cent, per period",
                 metadata={"worst_difference": worst, "periods": len(rows)},
+            )
+        ],
+    )
+
+
+@asset(
+    **MONTHLY_ASSET,
+    deps=[cost_attribution],
+    group_name="attribution",
+    metadata={"dagster/column_schema": table_schema("rule_coverage")},
+    check_specs=[AssetCheckSpec("unmatched_share", asset="rule_coverage", blocking=False)],
+)
+def rule_coverage(context: AssetExecutionContext, mlcost: MlcostResource):
+    """Per billing period: the share of effective cost per rule id, and `other` by service (sql/rule_coverage.sql)."""
+    settings = mlcost.settings()
+    window = context.partition_time_window
+    start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
+    con = lake.connect(settings)
+    written = cover(con, settings, start, end)
+    refresh_catalog(settings)
+    offending = unmatched_periods(con, settings, start, end)
+    top = con.execute(
+        "SELECT rule_id, round(sum(effective_cost), 2), round(100 * max(rule_share), 2) FROM rule_coverage "
+        "WHERE billing_period BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC LIMIT 20",
+        [start, end],
+    ).fetchall()
+    worst = max((float(r["unmatched_share"]) for r in offending), default=0.0)
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "by_rule": MetadataValue.md(
+                "\n".join(
+                    ["| rule | effective cost | largest share of a period (%) |", "|---|---:|---:|"]
+                    + [f"| {r} | {v:,.2f} | {s} |" for r, v, s in top]
+                )
+            ),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="unmatched_share",
+                passed=not offending,
+                severity=AssetCheckSeverity.WARN,
+                description="effective cost no rule matched (rule unmatched, category other) is at most "
+                f"{UNMATCHED_WARN_SHARE:.0%} of each billing period; add rules for the services listed",
+                metadata={
+                    "threshold": UNMATCHED_WARN_SHARE,
+                    "worst_unmatched_share": worst,
+                    "periods_over_threshold": len(offending),
+                    "top_services": rows_table(offending),
+                },
             )
         ],
     )

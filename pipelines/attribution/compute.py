@@ -1,4 +1,5 @@
-"""Run the attribution SQL for a range of days and publish cost_attribution, cost_by_category_daily, reconciliation."""
+"""Run the attribution SQL for a range of days and publish cost_attribution, cost_by_category_daily, reconciliation
+and rule_coverage."""
 
 from __future__ import annotations
 
@@ -94,5 +95,44 @@ def reconcile(
         writer.stage_many(load_sql("reconciliation"), params)
         writer.publish()
     cur = con.execute(load_sql("reconciliation"), params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# The `unmatched_share` check warns above this share of a billing period's effective cost (docs/attribution.md).
+UNMATCHED_WARN_SHARE = 0.05
+UNMATCHED_TOP_SERVICES = 5
+
+
+def cover(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date
+) -> dict[str, int]:
+    """Publish rule_coverage for the billing periods start..end (first days of months); rows per period."""
+    lake.register_views(con, settings, ["cost_attribution"])
+    params = {"start_period": start_period, "end_period": end_period}
+    with lake.PartitionWriter(con, settings, "rule_coverage") as writer:
+        written = writer.stage_many(load_sql("rule_coverage"), params)
+        writer.publish()
+    return written
+
+
+def unmatched_periods(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    start_period: date,
+    end_period: date,
+    threshold: float = UNMATCHED_WARN_SHARE,
+) -> list[dict]:
+    """Billing periods whose `unmatched` share is above `threshold`, with their top services (sql/checks/)."""
+    lake.register_views(con, settings, ["rule_coverage"])
+    cur = con.execute(
+        load_sql("checks/unmatched_share"),
+        {
+            "start_period": start_period,
+            "end_period": end_period,
+            "threshold": threshold,
+            "top": UNMATCHED_TOP_SERVICES,
+        },
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -29,7 +29,20 @@ MATCH_FIELDS = (
     "resource_id",
     "charge_description",
     "commitment_id",
+    # FOCUS columns (NULL on CUR lines, except provider 'AWS' and service_name, the product's service code).
+    "service_category",
+    "service_subcategory",
+    "service_name",
+    "sku_meter",
+    "charge_class",
+    "pricing_category",
+    "resource_type",
+    "provider",
+    "instance_type",
+    "commitment_status",
 )
+# Match fields that take one {key: pattern}: a tag, or a property of FOCUS SkuPriceDetails (x_TransferType, ...).
+KEYED_FIELDS = ("tags", "sku_price_details")
 RULE_FIELDS = {"id", "priority", "category", "shared_kind", "match", "description"}
 # The last resort, so that every line gets exactly one category.
 UNMATCHED = {"rule_id": "unmatched", "priority": 1_000_000, "category": "other", "shared_kind": None}
@@ -106,20 +119,36 @@ def load_rules(path: Path | str | None = None) -> Rules:
         }
         for name in MATCH_FIELDS:
             row[name] = _check_pattern(path, rid, name, match[name]) if name in match else None
-        tags = match.get("tags") or {}
-        if not isinstance(tags, dict) or len(tags) > 1:
-            raise InputError(
-                path, f"rule {rid!r}: `tags` takes one {{tag key: pattern}} (split into two rules)"
-            )
-        row["tag_key"], row["tag_pattern"] = None, None
-        for key, pattern in tags.items():
-            row["tag_key"] = tag_key(str(key))
-            row["tag_pattern"] = _check_pattern(path, rid, f"tags.{key}", pattern)
-        unknown_match = set(match) - set(MATCH_FIELDS) - {"tags"}
+        for name, prefix in (("tags", "tag"), ("sku_price_details", "detail")):
+            keyed = match.get(name) or {}
+            if not isinstance(keyed, dict) or len(keyed) > 1:
+                raise InputError(
+                    path, f"rule {rid!r}: `{name}` takes one {{key: pattern}} (split into two rules)"
+                )
+            row[f"{prefix}_key"], row[f"{prefix}_pattern"] = None, None
+            for key, pattern in keyed.items():
+                # Tag keys are normalized as the lines' are; SkuPriceDetails keys are kept as the export writes
+                # them (FOCUS names them: InstanceType, GpuCount; providers add x_ ones).
+                row[f"{prefix}_key"] = tag_key(str(key)) if name == "tags" else str(key)
+                row[f"{prefix}_pattern"] = _check_pattern(path, rid, f"{name}.{key}", pattern)
+        unknown_match = set(match) - set(MATCH_FIELDS) - set(KEYED_FIELDS)
         if unknown_match:
-            raise InputError(path, f"rule {rid!r}: unknown match field(s) {', '.join(sorted(unknown_match))}")
+            raise InputError(
+                path,
+                f"rule {rid!r}: unknown match field(s) {', '.join(sorted(unknown_match))} "
+                f"(accepted: {', '.join((*MATCH_FIELDS, *KEYED_FIELDS))})",
+            )
         rows.append(row)
-    rows.append({**UNMATCHED, **{name: None for name in MATCH_FIELDS}, "tag_key": None, "tag_pattern": None})
+    rows.append(
+        {
+            **UNMATCHED,
+            **{name: None for name in MATCH_FIELDS},
+            "tag_key": None,
+            "tag_pattern": None,
+            "detail_key": None,
+            "detail_pattern": None,
+        }
+    )
 
     workload = doc.get("workload") or {}
     bad = set(workload) - {"tag_keys", "resource_mappings", "sagemaker_names"}
@@ -168,7 +197,16 @@ def register(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     """Create the temp tables `attribution_rules`, `workload_mappings` and `sharing_strategies` for the SQL."""
     import polars as pl
 
-    text_columns = ["rule_id", "category", "shared_kind", *MATCH_FIELDS, "tag_key", "tag_pattern"]
+    text_columns = [
+        "rule_id",
+        "category",
+        "shared_kind",
+        *MATCH_FIELDS,
+        "tag_key",
+        "tag_pattern",
+        "detail_key",
+        "detail_pattern",
+    ]
     rule_frame = pl.DataFrame(
         rules.rules, schema={"priority": pl.Int64, **{c: pl.Utf8 for c in text_columns}}
     )

@@ -95,6 +95,13 @@ FOCUS_COLUMNS: dict[str, str] = {
     "x_InstanceType": "VARCHAR",
     "x_LineItemType": "VARCHAR",
     "x_ProductFamily": "VARCHAR",
+    # FOCUS columns the attribution rules match on (docs/attribution.md); FOCUS 1.0 has no subcategory or meter.
+    "ServiceCategory": "VARCHAR",
+    "ServiceSubcategory": "VARCHAR",
+    "SkuMeter": "VARCHAR",
+    "SkuPriceDetails": "VARCHAR",
+    "PricingCategory": "VARCHAR",
+    "ResourceType": "VARCHAR",
 }
 FOCUS_REQUIRED = (
     "BilledCost",

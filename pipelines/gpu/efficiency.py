@@ -30,10 +30,15 @@ ETA_BASES = ("observed", "allocated")
 
 
 def register_gpu_types(con: duckdb.DuckDBPyConnection) -> None:
-    """The shipped table of GPUs per instance type, used where the bill has no product gpu count."""
+    """The shipped table of GPUs per instance type, used where the bill has no product gpu count.
+
+    Provider-neutral: AWS instance types, Azure VM sizes, Google Cloud machine types and OCI shapes, each row with
+    the public page it comes from. Names are compared lower-cased (Azure writes Standard_NC24ads_A100_v4)."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE gpu_instance_types AS SELECT * FROM read_csv({quote_literal(str(GPU_TYPES))}, "
-        "header = true, columns = {'instance_type': 'VARCHAR', 'gpu_count': 'INTEGER', 'gpu_model': 'VARCHAR'})"
+        "CREATE OR REPLACE TEMP TABLE gpu_instance_types AS SELECT lower(instance_type) AS instance_type, "
+        f"gpu_count, gpu_model, provider, source FROM read_csv({quote_literal(str(GPU_TYPES))}, header = true, "
+        "columns = {'instance_type': 'VARCHAR', 'gpu_count': 'INTEGER', 'gpu_model': 'VARCHAR', "
+        "'provider': 'VARCHAR', 'source': 'VARCHAR'})"
     )
 
 

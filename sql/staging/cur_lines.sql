@@ -68,7 +68,8 @@ typed as (
         end as charge_category,
         tags,
         source_file,
-        source_row
+        source_row,
+        coalesce(product_servicecode, line_item_product_code) as service_name
     from raw
 )
 
@@ -104,5 +105,14 @@ select
     tags,
     source_file,
     source_row,
-    cast(null as varchar) as commitment_status
+    cast(null as varchar) as commitment_status,
+    -- FOCUS columns: CUR has no service category, meter or pricing category of the FOCUS vocabulary; its
+    -- product's service code is the service's name.
+    cast(null as varchar) as service_category,
+    cast(null as varchar) as service_subcategory,
+    service_name,
+    cast(null as varchar) as sku_meter,
+    cast(null as map(varchar, varchar)) as sku_price_details,
+    cast(null as varchar) as pricing_category,
+    cast(null as varchar) as resource_type
 from typed

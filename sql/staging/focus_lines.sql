@@ -2,7 +2,13 @@
 -- Grain: one row per source row. Reads `raw_lines` (the canonical projection built by pipelines/billing/formats.py).
 -- AWS's FOCUS export adds x_ServiceCode / x_UsageType / x_Operation, which the attribution rules match on.
 with raw as (
-    select * from raw_lines
+    select
+        *,
+        -- SkuPriceDetails is a JSON object of the price's properties (InstanceType, GpuCount, x_TransferType, ...);
+        -- values become text. A value that is not a JSON object gives NULL (the line is kept: the details only
+        -- feed rule matching and the GPU count, never money).
+        try_cast(try_cast("SkuPriceDetails" as json) as map(varchar, varchar)) as sku_price_details
+    from raw_lines
 ),
 
 final as (
@@ -20,7 +26,12 @@ final as (
         "ResourceId" as resource_id,
         "RegionId" as region,
         "AvailabilityZone" as availability_zone,
-        "x_InstanceType" as instance_type,
+        -- AWS's x_InstanceType, else the FOCUS 1.2+ SkuPriceDetails property. An unused commitment has no
+        -- instance running, so it gets none (the GPU join would count the commitment's hours as idle GPUs).
+        case
+            when "CommitmentDiscountStatus" is distinct from 'Unused'
+                then coalesce("x_InstanceType", sku_price_details['InstanceType'])
+        end as instance_type,
         "x_ProductFamily" as product_family,
         "x_LineItemType" as line_item_type,
         -- Real exports mix case ('Usage-based' vs 'Usage-Based'); ChargeCategory is matched in title case.
@@ -34,7 +45,7 @@ final as (
         coalesce("ListCost", 0) as list_cost,
         coalesce("BillingCurrency", 'USD') as billing_currency,
         "InvoiceId" as invoice_id,
-        cast(null as integer) as product_gpu_count,
+        try_cast(sku_price_details['GpuCount'] as integer) as product_gpu_count,
         "CommitmentDiscountId" as commitment_id,
         -- Two source keys can normalize to one (`user:Team`, `user:team`): keep the first, as CUR 2.0 does.
         map_from_entries(list_filter(
@@ -42,7 +53,14 @@ final as (
         )) as tags,
         source_file,
         source_row,
-        "CommitmentDiscountStatus" as commitment_status
+        "CommitmentDiscountStatus" as commitment_status,
+        "ServiceCategory" as service_category,
+        "ServiceSubcategory" as service_subcategory,
+        "ServiceName" as service_name,
+        "SkuMeter" as sku_meter,
+        sku_price_details,
+        "PricingCategory" as pricing_category,
+        "ResourceType" as resource_type
     from raw
 )
 

@@ -26,9 +26,14 @@ with compute_lines as (
         and allocation = 'direct'
         and resource_id is not null
         and line_item_type is distinct from 'SavingsPlanNegation'
-        and regexp_matches(
-            coalesce(usage_type, ''),
-            '(BoxUsage|SpotUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)(-Spot)?):'
+        and (
+            regexp_matches(
+                coalesce(usage_type, ''),
+                '(BoxUsage|SpotUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)(-Spot)?):'
+            )
+            -- A FOCUS bill with no AWS usage type (Azure, Google Cloud, OCI): a usage line of an instance type
+            -- (VM size, machine type, shape); the reference table says which have GPUs.
+            or (usage_type is null and charge_category = 'Usage' and instance_type is not null)
         )
 ),
 
