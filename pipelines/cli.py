@@ -68,6 +68,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.summary import print_summary
 
     print_summary(settings)
+    from pipelines.billing.plausibility import run_warnings
+
+    # After the summary, so that they are the last lines a user sees (also the line_items asset check's rows).
+    for warning in run_warnings(settings, months):
+        print(f"mlcost: warning: {warning}", file=sys.stderr)
     return 0
 
 
