@@ -370,3 +370,171 @@ def test_command_line_bad_inputs_exit_2_with_one_line_and_change_nothing(tmp_pat
     _, stderr = debug.communicate(timeout=300)
     assert debug.returncode not in (0, 2)
     assert "Traceback" in stderr and "'12,5 USD'" in stderr
+
+
+# --- issue #21: values that cannot be a bill, sources that cannot be read whole ------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_the_source_is_refused_without_being_opened(tmp_path, settings, con):
+    """A FIFO named like an export part would block the reader forever (the old code hung here)."""
+    folder = tmp_path / "fifo"
+    corpus.write_csv(folder / "part-1.csv", corpus.CUR1_HEADER, corpus.hourly_rows(6))
+    os.mkfifo(folder / "part-2.csv")
+    with pytest.raises(InputError) as info:
+        ingest(con, settings, folder)
+    assert info.value.path == str((folder / "part-2.csv").resolve())
+    assert "is not a regular file" in str(info.value)
+    assert not lake.has_data(settings, "line_items")
+
+
+def _python_for(uid: int) -> str | None:
+    """A Python interpreter of this version that user `uid` may run (the venv's links into /root, mode 700)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        real = Path(candidate).resolve()
+        if real.exists() and all(p.stat().st_mode & 0o001 for p in [real, *real.parents]):
+            return candidate
+    return None
+
+
+DISCOVER = """
+import sys
+from pipelines.billing.deliveries import discover_deliveries
+from pipelines.errors import InputError
+try:
+    discover_deliveries(sys.argv[1], staging_dir=sys.argv[2])
+except InputError as error:
+    print(error)
+    sys.exit(2)
+"""
+
+
+def test_a_folder_the_user_cannot_read_refuses_the_source(tmp_path):
+    """chmod 000 on the folder holding the second half of the month, read by an ordinary user.
+
+    Root reads through permissions, so as root the discovery runs in a child process as user `nobody`
+    (uid 65534) on a copy of the source in a world-traversable folder. The old code skipped the folder in
+    silence and loaded half the month.
+    """
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="mlcost-perm-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        source = base / "source"
+        corpus.write_csv(source / "part-1.csv", corpus.CUR1_HEADER, corpus.hourly_rows(6))
+        corpus.write_csv(source / "later" / "part-2.csv", corpus.CUR1_HEADER, corpus.hourly_rows(4, day=20))
+        for path in (source, source / "part-1.csv"):
+            path.chmod(0o755)
+        (source / "later").chmod(0o000)
+        if os.geteuid() != 0:
+            with pytest.raises(InputError) as info:
+                discover_deliveries(str(source), staging_dir=base / "staging")
+            message = str(info.value)
+        else:
+            python = _python_for(65534)
+            if python is None:
+                pytest.skip("no Python interpreter that user nobody may run")
+
+            def become_nobody():
+                os.setgid(65534)
+                os.setuid(65534)
+
+            site = next(p for p in sys.path if p.endswith("site-packages") and Path(p).exists())
+            result = subprocess.run(
+                [python, "-S", "-c", DISCOVER, str(source), str(base / "staging")],
+                capture_output=True, text=True, preexec_fn=become_nobody, cwd=base, timeout=120,
+                env={"PYTHONPATH": f"{site}:{REPO}", "PATH": "/usr/bin:/bin", "HOME": str(base)},
+            )  # fmt: skip
+            assert result.returncode == 2, result.stderr[-2000:]
+            message = result.stdout.strip()
+        assert message.startswith(f"{source / 'later'}: cannot read this folder of the billing source"), (
+            message
+        )
+        assert "Permission denied" in message and "nothing is loaded" in message
+    finally:
+        (base / "source" / "later").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_currency_codes_in_any_case_are_one_currency(tmp_path, settings, con):
+    case = corpus.case_of_currency_codes(tmp_path)
+    written = ingest(con, settings, case.source)
+    # 4 lines of 1.25, spelled USD, usd, " USD ", USD: one currency, 5.00.
+    assert {c: m["billed_cost"] for c, m in written["2026-10-01"]["currencies"].items()} == {"USD": 5.00}
+
+
+def test_the_summary_never_adds_two_currencies(tmp_path, settings, con, capsys):
+    """Category totals per currency: the old summary printed `other 11.75` for 5.00 USD + 6.75 EUR."""
+    from pipelines.summary import print_summary
+
+    case = corpus.two_currencies(tmp_path)
+    ingest(con, settings, case.source)
+    _attribute_october(con, settings, with_strategy(load_rules(), "proportional"))
+    refresh_catalog(settings)
+    capsys.readouterr()
+    print_summary(settings)
+    out = capsys.readouterr().out
+    category_lines = out.split("effective cost by category:\n")[1].splitlines()
+    # month, category, amount, currency: EUR first (codes in order), then USD.
+    assert [line.split() for line in category_lines[:2]] == [
+        ["2026-10", "other", "6.75", "EUR"],
+        ["2026-10", "other", "5.00", "USD"],
+    ]
+
+
+def test_an_implausible_cost_is_published_with_a_warning(tmp_path):
+    """1e300 is a number: it is published, and the line_items asset check `plausible_line_costs` warns."""
+    from dagster import AssetCheckSeverity, materialize
+
+    from pipelines.billing.plausibility import run_warnings
+    from pipelines.config import Settings
+    from pipelines.definitions import defs
+    from pipelines.resources import MlcostResource
+
+    case = corpus.implausible_cost(tmp_path)
+    settings = Settings(home=tmp_path / "home", cur_source=str(case.source))
+    result = materialize(
+        [defs.get_assets_def("line_items")],
+        partition_key="2026-10-01",
+        resources={"mlcost": MlcostResource.from_settings(settings)},
+    )
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "plausible_line_costs"
+    assert not evaluation.passed
+    assert evaluation.severity == AssetCheckSeverity.WARN
+    assert evaluation.metadata["implausible_lines"].value == 1
+    assert run_warnings(settings, ["2026-10-01"]) == [
+        f"{case.source}: billing period 2026-10: a Usage of 1e+300 USD billed (1e+300 effective) is above "
+        "1,000,000,000; it is published: check the export"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("billed", "rest", "flagged"),
+    [
+        # a line's cost, the rest of its month and currency, flagged? (bounds: 1e9; 10,000 and 1,000 x the rest)
+        (999_999_999.0, 12.50, True),  # above 10,000 and above 12,500
+        (12_600.0, 12.50, True),  # above 10,000 and above 1,000 x 12.50 = 12,500
+        (12_400.0, 12.50, False),  # above 10,000 but under 12,500
+        (9_999.0, 0.0, False),  # the only line, but under 10,000: the ratio rule never flags it
+        (1_000_000.0, 5_000.0, False),  # 200 x the rest: a large month-end fee is plausible
+        (1_000_000_001.0, 900_000_000.0, True),  # above the absolute bound whatever the rest
+        (-2_000_000_000.0, 900_000_000.0, True),  # a credit counts by its size
+    ],
+)
+def test_plausibility_bounds(tmp_path, settings, con, billed, rest, flagged):
+    from pipelines.billing.plausibility import implausible_lines
+
+    rows = corpus.hourly_rows(1, cost=billed)
+    if rest:
+        rows += [corpus.cur1_row(datetime(2026, 10, 5), rest, resource="i-rest")]
+    path = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, rows)
+    ingest(con, settings, path)
+    lake.register_views(con, settings, ["line_items"])
+    found = [r["billed_cost"] for r in implausible_lines(con, date(2026, 10, 1), date(2026, 10, 1))]
+    assert found == ([billed] if flagged else [])
