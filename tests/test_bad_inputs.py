@@ -538,3 +538,134 @@ def test_plausibility_bounds(tmp_path, settings, con, billed, rest, flagged):
     lake.register_views(con, settings, ["line_items"])
     found = [r["billed_cost"] for r in implausible_lines(con, date(2026, 10, 1), date(2026, 10, 1))]
     assert found == ([billed] if flagged else [])
+
+
+# --- issue #21 from the command line: a refused run leaves every published table and the summary as they were ---
+
+# (corpus case, how `mlcost run` is called). Without --from the command line first reads the source to find its
+# billing periods (the path of the issue's 1970 and 2100 runs, MLCOST_PARTITION_START unset); with --from the
+# refusal comes from the line_items asset inside Dagster.
+RELIABILITY_CASES = [
+    ("nan_cost", ["--from", "2026-10"]),
+    ("negative_infinity_cost", []),
+    ("parquet_nan_cost", ["--from", "2026-10"]),
+    ("duplicated_cost_column", []),
+    ("latin1_byte", []),
+    ("end_before_start", ["--from", "2026-10"]),
+    ("line_from_1970", []),
+    ("bill_from_2100", []),
+    ("line_of_another_period", ["--from", "2026-10"]),
+    ("broken_link_to_part_of_the_month", []),
+]
+
+
+def _run_cli(home: Path, source: Path, *extra: str) -> subprocess.CompletedProcess:
+    dagster_home = home.parent / f"{home.name}-dagster"
+    dagster_home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLCOST_") and k != "DAGSTER_HOME"}
+    env.update({"MLCOST_HOME": str(home), "DAGSTER_HOME": str(dagster_home)})
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--cur-source", str(source), *extra],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
+    )  # fmt: skip
+
+
+def published_state(home: Path) -> dict:
+    """What a reader sees: every table of warehouse.duckdb (all rows, sorted) and `mlcost summary`'s text."""
+    import contextlib
+    import io
+
+    from pipelines.config import Settings
+    from pipelines.summary import print_summary
+
+    settings = Settings(home=home)
+    analyst = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        views = [r[0] for r in analyst.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]  # fmt: skip
+        tables = {
+            view: sorted(analyst.execute(f'SELECT * FROM "{view}"').fetchall(), key=repr) for view in views
+        }
+    finally:
+        analyst.close()
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        print_summary(settings)
+    return {"tables": tables, "summary": text.getvalue()}
+
+
+@pytest.fixture(scope="module")
+def good_home(tmp_path_factory) -> Path:
+    """MLCOST_HOME after one good `mlcost run` of the baseline October (10 lines of 1.25 = 12.50 USD)."""
+    root = tmp_path_factory.mktemp("good")
+    home = root / "home"
+    result = _run_cli(home, corpus.baseline(root))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return home
+
+
+def _copy_of(good_home: Path, tmp_path: Path) -> Path:
+    """A copy of the good home, its catalog rebuilt there (the catalog holds absolute paths)."""
+    import shutil
+
+    from pipelines.config import Settings
+
+    home = tmp_path / "home"
+    shutil.copytree(good_home, home, symlinks=True)
+    refresh_catalog(Settings(home=home))
+    return home
+
+
+def test_the_good_state_is_what_was_billed(good_home, tmp_path):
+    state = published_state(_copy_of(good_home, tmp_path))
+    assert set(state["tables"]) >= {
+        "line_items",
+        "cost_attribution",
+        "cost_by_category_daily",
+        "reconciliation",
+    }
+    assert len(state["tables"]["line_items"]) == 10
+    assert len(state["tables"]["reconciliation"]) == 1
+    lines = [line.split() for line in state["summary"].splitlines()]
+    # billing period, currency, lines, billed, effective, difference; then category, amount, currency.
+    assert ["2026-10-01", "USD", "10", "12.50", "12.50", "0.00"] in lines
+    assert ["2026-10", "other", "12.50", "USD"] in lines
+
+
+@pytest.mark.parametrize(("name", "extra"), RELIABILITY_CASES, ids=[c[0] for c in RELIABILITY_CASES])
+def test_a_refused_run_leaves_every_table_and_the_summary_as_they_were(good_home, tmp_path, name, extra):
+    home = _copy_of(good_home, tmp_path)
+    before = published_state(home)
+    case = corpus.BUILDERS[name](tmp_path / "corpus")
+
+    result = _run_cli(home, case.source, *extra)
+
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mlcost: error:")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert str(case.names) in errors[0]
+    for fragment in case.says:
+        assert fragment in errors[0], errors[0]
+    if case.column:
+        assert f"column {case.column!r}" in errors[0], errors[0]
+    if case.line:
+        assert f", line {case.line}," in errors[0] or f", line {case.line}:" in errors[0], errors[0]
+    assert published_state(home) == before
+
+
+def test_an_implausible_cost_is_published_and_the_run_says_so(good_home, tmp_path):
+    home = _copy_of(good_home, tmp_path)
+    case = corpus.implausible_cost(tmp_path / "corpus")
+    result = _run_cli(home, case.source)
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("mlcost: warning:")]
+    assert warnings == [
+        f"mlcost: warning: {case.source}: billing period 2026-10: a Usage of 1e+300 USD billed (1e+300 "
+        "effective) is above 1,000,000,000; it is published: check the export"
+    ]
+    analyst = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:  # 1e300 + 5 x 1.25 is 1e300 in a double
+        assert analyst.execute("SELECT source_billed_cost FROM reconciliation").fetchall() == [(1e300,)]
+    finally:
+        analyst.close()
