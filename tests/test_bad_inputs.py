@@ -669,3 +669,44 @@ def test_an_implausible_cost_is_published_and_the_run_says_so(good_home, tmp_pat
         assert analyst.execute("SELECT source_billed_cost FROM reconciliation").fetchall() == [(1e300,)]
     finally:
         analyst.close()
+
+
+def test_the_docs_state_the_bounds_the_code_uses():
+    """docs/ingestion.md gives the plausibility bounds and the accepted dates: they must be the code's."""
+    from pipelines.billing.ingest import EARLIEST_BILLING_PERIOD, latest_billing_period
+    from pipelines.billing.plausibility import MAX_LINE_COST, MIN_FLAGGED_COST, REST_FACTOR
+
+    text = (REPO / "docs" / "ingestion.md").read_text()
+    assert f"is above {MAX_LINE_COST:,.0f} (a billion" in text
+    assert f"is above {MIN_FLAGGED_COST:,.0f} and above {REST_FACTOR:,.0f} × the absolute total" in text
+    assert f"between {EARLIEST_BILLING_PERIOD:%Y-%m} and the month after the current UTC month" in text
+    # The latest billing period is one month ahead of today's, across a year end too.
+    assert latest_billing_period(date(2026, 12, 5)) == date(2027, 1, 1)
+    assert latest_billing_period(date(2026, 10, 31)) == date(2026, 11, 1)
+
+
+@pytest.mark.parametrize(
+    ("period", "accepted"),
+    [
+        # billing period of a one-line bill, accepted when today is 2026-12-05 (latest: 2027-01)?
+        ("1999-12-01", False),
+        ("2000-01-01", True),
+        ("2026-12-01", True),
+        ("2027-01-01", True),
+        ("2027-02-01", False),
+    ],
+)
+def test_the_accepted_billing_periods(tmp_path, con, period, accepted):
+    from pipelines.billing.ingest import stage_delivery
+
+    start = datetime.fromisoformat(period)
+    row = corpus.cur1_row(start, 1.0, period=f"{period}T00:00:00Z")
+    path = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, [row])
+    stage = dict(delivery_id="t", name="t", out=tmp_path / "t.parquet", today=date(2026, 12, 5))
+    if accepted:
+        stage_delivery(con, [path], **stage)
+    else:
+        with pytest.raises(
+            InputError, match=f"billing period {period} is outside the accepted 2000-01 to 2027-01"
+        ):
+            stage_delivery(con, [path], **stage)

@@ -565,6 +565,19 @@ NON_FINITE_SPELLINGS = {
 }
 
 
+def nan_after_a_multiline_tag(root: Path) -> BadInput:
+    """Data row 2 has a tag value holding a newline (quoted, as csv writers do), row 3 a NaN cost: the error names
+    line 5 of the file, where row 3 starts (header 1, row 1 line 2, row 2 lines 3-4), as an editor shows it."""
+    rows = hourly_rows(3)
+    rows[1][CUR1_HEADER.index("resourceTags/user:team")] = "first line\nsecond line"
+    rows[2][COST] = "NaN"
+    path = write_csv(root / "multiline-nan" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "NaN after a tag value holding a newline", path, "refused", path, ("'NaN'", "is not a finite number"),
+        column="lineItem/UnblendedCost", line=5,
+    )  # fmt: skip
+
+
 def _parquet_with(path: Path, rows: int, column: str, row: int, value) -> Path:
     """legacy_parquet with one value replaced at data row `row` (counted from 1)."""
     legacy_parquet(path, rows)
@@ -782,6 +795,7 @@ BUILDERS: dict[str, Callable[[Path], BadInput]] = {
     "predictions_with_duplicate_rows": predictions_with_duplicate_rows,
     "predictions_count_overflow": predictions_count_overflow,
     **{name: _cost_spelled(spelling) for name, spelling in NON_FINITE_SPELLINGS.items()},
+    "nan_after_a_multiline_tag": nan_after_a_multiline_tag,
     "parquet_nan_cost": parquet_nan_cost,
     "parquet_infinite_usage": parquet_infinite_usage,
     "parquet_bad_timestamp_row_10": parquet_bad_timestamp_row_10,
