@@ -710,3 +710,27 @@ def test_the_accepted_billing_periods(tmp_path, con, period, accepted):
             InputError, match=f"billing period {period} is outside the accepted 2000-01 to 2027-01"
         ):
             stage_delivery(con, [path], **stage)
+
+
+def test_a_manifest_of_2100_is_refused_before_any_run(tmp_path):
+    """A legacy CUR manifest for 2100-01: the command line takes the months of the run from manifests, so the
+    manifest itself is refused, naming it, before any Dagster run starts for 2100."""
+    import json
+
+    from pipelines.billing.ingest import source_periods
+    from pipelines.config import Settings
+
+    folder = tmp_path / "manifest2100"
+    period_dir = folder / corpus.REPORT / "21000101-21000201"
+    rows = [corpus.cur1_row(datetime(2100, 1, 1, h), 1.25, period="2100-01-01T00:00:00Z") for h in range(4)]
+    data = corpus.write_csv(period_dir / "asm-1" / "part-1.csv", corpus.CUR1_HEADER, rows)
+    manifest = period_dir / f"{corpus.REPORT}-Manifest.json"
+    manifest.write_text(json.dumps({
+        "assemblyId": "asm-1", "reportName": corpus.REPORT, "bucket": corpus.BUCKET,
+        "billingPeriod": {"start": "21000101T000000.000Z", "end": "21000201T000000.000Z"},
+        "reportKeys": [f"{corpus.PREFIX}/{data.relative_to(folder).as_posix()}"],
+    }))  # fmt: skip
+    with pytest.raises(InputError) as info:
+        source_periods(Settings(home=tmp_path / "home", cur_source=str(folder)))
+    assert str(manifest) in info.value.path
+    assert "the manifest's billing period 2100-01-01 is outside the accepted 2000-01 to" in str(info.value)

@@ -988,8 +988,16 @@ def source_periods(settings: Settings) -> list[date]:
     )
     found: set[date] = set()
     con = lake.connect(settings)
+    latest = latest_billing_period()
     for i, delivery in enumerate(deliveries):
         if delivery.billing_period is not None:
+            if not EARLIEST_BILLING_PERIOD <= delivery.billing_period <= latest:
+                # The manifest alone decides the months of the run: refuse before any run is started for them.
+                raise InputError(
+                    delivery.manifest or delivery.source,
+                    f"the manifest's billing period {delivery.billing_period} is outside the accepted "
+                    f"{EARLIEST_BILLING_PERIOD:%Y-%m} to {latest:%Y-%m} (docs/ingestion.md)",
+                )
             found.add(delivery.billing_period)
         elif delivery.files:
             with lake.PartitionWriter(con, settings, "line_items") as scratch:  # publishes nothing
