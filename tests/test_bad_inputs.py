@@ -734,3 +734,18 @@ def test_a_manifest_of_2100_is_refused_before_any_run(tmp_path):
         source_periods(Settings(home=tmp_path / "home", cur_source=str(folder)))
     assert str(manifest) in info.value.path
     assert "the manifest's billing period 2100-01-01 is outside the accepted 2000-01 to" in str(info.value)
+
+
+def test_a_linked_folder_in_the_source_is_read(tmp_path, settings, con):
+    """Half of the month in a folder reached by a symbolic link (a mounted share): both halves load, 6 + 4 lines
+    of 1.25 = 12.50 (the old walk did not follow the link and published 7.50). A link back up the tree is
+    followed once, not forever."""
+    elsewhere = tmp_path / "share" / "later"
+    corpus.write_csv(elsewhere / "part-2.csv", corpus.CUR1_HEADER, corpus.hourly_rows(4, day=20))
+    folder = tmp_path / "linked"
+    corpus.write_csv(folder / "part-1.csv", corpus.CUR1_HEADER, corpus.hourly_rows(6))
+    (folder / "later").symlink_to(elsewhere)
+    (elsewhere / "loop").symlink_to(folder)
+    written = ingest(con, settings, folder)
+    assert written["2026-10-01"]["rows"] == 10
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == 12.50

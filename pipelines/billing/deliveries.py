@@ -378,10 +378,21 @@ class _LocalStore:
             found: dict[str, _Obj] = {}
             # os.walk skips a folder it cannot list unless told: that folder may hold part of the month, and
             # publishing the rest would understate the bill in silence, so the whole source is refused.
-            for dirpath, dirnames, filenames in os.walk(self.root, onerror=_unreadable_folder):
-                # Hidden entries are tools' state (staging sidecars, .part files), never billing data.
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            # Linked folders are followed (a month split over a mounted share is still the month), each real
+            # folder once, so that a link back up the tree does not loop.
+            seen = {os.path.realpath(self.root)}
+            for dirpath, dirnames, filenames in os.walk(
+                self.root, onerror=_unreadable_folder, followlinks=True
+            ):
                 base = Path(dirpath)
+                # Hidden entries are tools' state (staging sidecars, .part files), never billing data.
+                kept = []
+                for d in sorted(d for d in dirnames if not d.startswith(".")):
+                    real = os.path.realpath(base / d)
+                    if real not in seen:
+                        seen.add(real)
+                        kept.append(d)
+                dirnames[:] = kept
                 for name in filenames:
                     if name.startswith("."):
                         continue
