@@ -336,9 +336,9 @@ def _unreadable_folder(error: OSError) -> None:
 def _readable(path: Path) -> _Obj:
     """The size and time of a file of a local source, or InputError if it could hold billing data unread.
 
-    A broken symbolic link (its target gone, a file or a folder: no way to tell), anything that is not a
-    regular file (a FIFO would block the reader forever), and a billing-named file the process may not read
-    are refused by name. `os.access` asks with the process's real user, so this last case never fires for
+    A broken symbolic link (its target gone, a file or a folder: no way to tell) is refused by name, and so is
+    a billing-named entry (data or manifest) that is not a regular file (a FIFO would block the reader forever)
+    or that the process may not read; other names are never read. `os.access` asks with the process's real user, so this last case never fires for
     root, which reads every file anyway.
     """
     try:
@@ -349,13 +349,14 @@ def _readable(path: Path) -> _Obj:
         raise InputError(
             path, f"is {what}; it may hold part of the bill, so nothing is loaded: fix it or remove it"
         ) from None
-    if not stat.S_ISREG(st.st_mode):
+    billing_name = _is_data_name(path.name) or _is_manifest_name(path.name)
+    if billing_name and not stat.S_ISREG(st.st_mode):
         raise InputError(
             path,
             "is not a regular file (a FIFO, socket or device) inside the billing source; nothing is loaded: "
             "remove it",
         )
-    if (_is_data_name(path.name) or _is_manifest_name(path.name)) and not os.access(path, os.R_OK):
+    if billing_name and not os.access(path, os.R_OK):
         raise InputError(
             path,
             "cannot be read (permission denied); it may hold part of the bill, so nothing is loaded: make it "
