@@ -59,11 +59,12 @@ def _print_table(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             print(f"{row[0]!s:<15}{row[1]:>10,}{row[2]:>16,.2f}{row[3]:>16,.2f}")
     if "cost_by_category_daily" in views:
         print("\neffective cost by category:")
+        # Per currency: a sum of USD and EUR amounts is no amount at all.
         for row in con.execute(
-            "SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month, category, sum(effective_cost) "
-            "FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 3 DESC"
+            "SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month, billing_currency, category, "
+            "sum(effective_cost) FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 2, 4 DESC"
         ).fetchall():
-            print(f"  {row[0]}  {row[1]:<10}{row[2]:>16,.2f}")
+            print(f"  {row[0]}  {row[2]:<10}{row[3]:>16,.2f} {row[1]}")
     for table in ("gpu_efficiency_daily", "cost_per_prediction_daily"):
         if table in views:
             n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]

@@ -371,3 +371,383 @@ def test_command_line_bad_inputs_exit_2_with_one_line_and_change_nothing(tmp_pat
     _, stderr = debug.communicate(timeout=300)
     assert debug.returncode not in (0, 2)
     assert "Traceback" in stderr and "'12,5 USD'" in stderr
+
+
+# --- issue #21: values that cannot be a bill, sources that cannot be read whole ------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_the_source_is_refused_without_being_opened(tmp_path, settings, con):
+    """A FIFO named like an export part would block the reader forever (the old code hung here)."""
+    folder = tmp_path / "fifo"
+    corpus.write_csv(folder / "part-1.csv", corpus.CUR1_HEADER, corpus.hourly_rows(6))
+    os.mkfifo(folder / "part-2.csv")
+    with pytest.raises(InputError) as info:
+        ingest(con, settings, folder)
+    assert info.value.path == str((folder / "part-2.csv").resolve())
+    assert "is not a regular file" in str(info.value)
+    assert not lake.has_data(settings, "line_items")
+
+
+def _python_for(uid: int) -> str | None:
+    """A Python interpreter of this version that user `uid` may run (the venv's links into /root, mode 700)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        real = Path(candidate).resolve()
+        if real.exists() and all(p.stat().st_mode & 0o001 for p in [real, *real.parents]):
+            return candidate
+    return None
+
+
+DISCOVER = """
+import sys
+from pipelines.billing.deliveries import discover_deliveries
+from pipelines.errors import InputError
+try:
+    discover_deliveries(sys.argv[1], staging_dir=sys.argv[2])
+except InputError as error:
+    print(error)
+    sys.exit(2)
+"""
+
+
+def test_a_folder_the_user_cannot_read_refuses_the_source(tmp_path):
+    """chmod 000 on the folder holding the second half of the month, read by an ordinary user.
+
+    Root reads through permissions, so as root the discovery runs in a child process as user `nobody`
+    (uid 65534) on a copy of the source in a world-traversable folder. The old code skipped the folder in
+    silence and loaded half the month.
+    """
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="mlcost-perm-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        source = base / "source"
+        corpus.write_csv(source / "part-1.csv", corpus.CUR1_HEADER, corpus.hourly_rows(6))
+        corpus.write_csv(source / "later" / "part-2.csv", corpus.CUR1_HEADER, corpus.hourly_rows(4, day=20))
+        for path in (source, source / "part-1.csv"):
+            path.chmod(0o755)
+        (source / "later").chmod(0o000)
+        if os.geteuid() != 0:
+            with pytest.raises(InputError) as info:
+                discover_deliveries(str(source), staging_dir=base / "staging")
+            message = str(info.value)
+        else:
+            python = _python_for(65534)
+            if python is None:
+                pytest.skip("no Python interpreter that user nobody may run")
+
+            def become_nobody():
+                os.setgid(65534)
+                os.setuid(65534)
+
+            site = next(p for p in sys.path if p.endswith("site-packages") and Path(p).exists())
+            result = subprocess.run(
+                [python, "-S", "-c", DISCOVER, str(source), str(base / "staging")],
+                capture_output=True, text=True, preexec_fn=become_nobody, cwd=base, timeout=120,
+                env={"PYTHONPATH": f"{site}:{REPO}", "PATH": "/usr/bin:/bin", "HOME": str(base)},
+            )  # fmt: skip
+            assert result.returncode == 2, result.stderr[-2000:]
+            message = result.stdout.strip()
+        assert message.startswith(f"{source / 'later'}: cannot read this folder of the billing source"), (
+            message
+        )
+        assert "Permission denied" in message and "nothing is loaded" in message
+    finally:
+        (base / "source" / "later").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_currency_codes_in_any_case_are_one_currency(tmp_path, settings, con):
+    case = corpus.case_of_currency_codes(tmp_path)
+    written = ingest(con, settings, case.source)
+    # 4 lines of 1.25, spelled USD, usd, " USD ", USD: one currency, 5.00.
+    assert {c: m["billed_cost"] for c, m in written["2026-10-01"]["currencies"].items()} == {"USD": 5.00}
+
+
+def test_the_summary_never_adds_two_currencies(tmp_path, settings, con, capsys):
+    """Category totals per currency: the old summary printed `other 11.75` for 5.00 USD + 6.75 EUR."""
+    from pipelines.summary import print_summary
+
+    case = corpus.two_currencies(tmp_path)
+    ingest(con, settings, case.source)
+    _attribute_october(con, settings, with_strategy(load_rules(), "proportional"))
+    refresh_catalog(settings)
+    capsys.readouterr()
+    print_summary(settings)
+    out = capsys.readouterr().out
+    category_lines = out.split("effective cost by category:\n")[1].splitlines()
+    # month, category, amount, currency: EUR first (codes in order), then USD.
+    assert [line.split() for line in category_lines[:2]] == [
+        ["2026-10", "other", "6.75", "EUR"],
+        ["2026-10", "other", "5.00", "USD"],
+    ]
+
+
+def test_an_implausible_cost_is_published_with_a_warning(tmp_path):
+    """1e300 is a number: it is published, and the line_items asset check `plausible_line_costs` warns."""
+    from dagster import AssetCheckSeverity, materialize
+
+    from pipelines.config import Settings
+    from pipelines.definitions import defs
+    from pipelines.resources import MlcostResource
+
+    case = corpus.implausible_cost(tmp_path)
+    settings = Settings(home=tmp_path / "home", cur_source=str(case.source))
+    result = materialize(
+        [defs.get_assets_def("line_items")],
+        partition_key="2026-10-01",
+        resources={"mlcost": MlcostResource.from_settings(settings)},
+    )
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "plausible_line_costs"
+    assert not evaluation.passed
+    assert evaluation.severity == AssetCheckSeverity.WARN
+    assert evaluation.metadata["implausible_lines"].value == 1
+    # The description names the line: `mlcost run` prints failed checks' descriptions as warnings.
+    assert evaluation.description == (
+        f"{case.source}: billing period 2026-10: a Usage of 1e+300 USD billed (1e+300 effective) is above "
+        "1,000,000,000; it is published: check the export"
+    )
+
+
+@pytest.mark.parametrize(
+    ("billed", "rest", "flagged"),
+    [
+        # a line's cost, the rest of its month and currency, flagged? (bounds: 1e9; 10,000 and 1,000 x the rest)
+        (999_999_999.0, 12.50, True),  # above 10,000 and above 12,500
+        (12_600.0, 12.50, True),  # above 10,000 and above 1,000 x 12.50 = 12,500
+        (12_400.0, 12.50, False),  # above 10,000 but under 12,500
+        (9_999.0, 0.0, False),  # the only line, but under 10,000: the ratio rule never flags it
+        (1_000_000.0, 5_000.0, False),  # 200 x the rest: a large month-end fee is plausible
+        (1_000_000_001.0, 900_000_000.0, True),  # above the absolute bound whatever the rest
+        (-2_000_000_000.0, 900_000_000.0, True),  # a credit counts by its size
+    ],
+)
+def test_plausibility_bounds(tmp_path, settings, con, billed, rest, flagged):
+    from pipelines.billing.plausibility import implausible_lines
+
+    rows = corpus.hourly_rows(1, cost=billed)
+    if rest:
+        rows += [corpus.cur1_row(datetime(2026, 10, 5), rest, resource="i-rest")]
+    path = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, rows)
+    ingest(con, settings, path)
+    lake.register_views(con, settings, ["line_items"])
+    found = [r["billed_cost"] for r in implausible_lines(con, date(2026, 10, 1), date(2026, 10, 1))]
+    assert found == ([billed] if flagged else [])
+
+
+# --- issue #21 from the command line: a refused run leaves every published table and the summary as they were ---
+
+# (corpus case, how `mlcost run` is called). Without --from the command line first reads the source to find its
+# billing periods (the path of the issue's 1970 and 2100 runs, MLCOST_PARTITION_START unset); with --from the
+# refusal comes from the line_items asset inside Dagster.
+RELIABILITY_CASES = [
+    ("nan_cost", ["--from", "2026-10"]),
+    ("negative_infinity_cost", []),
+    ("parquet_nan_cost", ["--from", "2026-10"]),
+    ("duplicated_cost_column", []),
+    ("latin1_byte", []),
+    ("end_before_start", ["--from", "2026-10"]),
+    ("line_from_1970", []),
+    ("bill_from_2100", []),
+    ("line_of_another_period", ["--from", "2026-10"]),
+    ("broken_link_to_part_of_the_month", []),
+]
+
+
+def _run_cli(home: Path, source: Path, *extra: str) -> subprocess.CompletedProcess:
+    dagster_home = home.parent / f"{home.name}-dagster"
+    dagster_home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLCOST_") and k != "DAGSTER_HOME"}
+    env.update({"MLCOST_HOME": str(home), "DAGSTER_HOME": str(dagster_home)})
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--cur-source", str(source), *extra],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
+    )  # fmt: skip
+
+
+def published_state(home: Path) -> dict:
+    """What a reader sees: every table of warehouse.duckdb (all rows, sorted) and `mlcost summary`'s text."""
+    import contextlib
+    import io
+
+    from pipelines.config import Settings
+    from pipelines.summary import print_summary
+
+    settings = Settings(home=home)
+    analyst = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        views = [r[0] for r in analyst.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]  # fmt: skip
+        tables = {
+            view: sorted(analyst.execute(f'SELECT * FROM "{view}"').fetchall(), key=repr) for view in views
+        }
+    finally:
+        analyst.close()
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        print_summary(settings)
+    return {"tables": tables, "summary": text.getvalue()}
+
+
+@pytest.fixture(scope="module")
+def good_home(tmp_path_factory) -> Path:
+    """MLCOST_HOME after one good `mlcost run` of the baseline October (10 lines of 1.25 = 12.50 USD)."""
+    root = tmp_path_factory.mktemp("good")
+    home = root / "home"
+    result = _run_cli(home, corpus.baseline(root))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return home
+
+
+def _copy_of(good_home: Path, tmp_path: Path) -> Path:
+    """A copy of the good home, its catalog rebuilt there (the catalog holds absolute paths)."""
+    import shutil
+
+    from pipelines.config import Settings
+
+    home = tmp_path / "home"
+    shutil.copytree(good_home, home, symlinks=True)
+    refresh_catalog(Settings(home=home))
+    return home
+
+
+def test_the_good_state_is_what_was_billed(good_home, tmp_path):
+    state = published_state(_copy_of(good_home, tmp_path))
+    assert set(state["tables"]) >= {
+        "line_items",
+        "cost_attribution",
+        "cost_by_category_daily",
+        "reconciliation",
+    }
+    assert len(state["tables"]["line_items"]) == 10
+    assert len(state["tables"]["reconciliation"]) == 1
+    lines = [line.split() for line in state["summary"].splitlines()]
+    # billing period, currency, lines, billed, effective, difference; then category, amount, currency.
+    assert ["2026-10-01", "USD", "10", "12.50", "12.50", "0.00"] in lines
+    assert ["2026-10", "other", "12.50", "USD"] in lines
+
+
+@pytest.mark.parametrize(("name", "extra"), RELIABILITY_CASES, ids=[c[0] for c in RELIABILITY_CASES])
+def test_a_refused_run_leaves_every_table_and_the_summary_as_they_were(good_home, tmp_path, name, extra):
+    home = _copy_of(good_home, tmp_path)
+    before = published_state(home)
+    case = corpus.BUILDERS[name](tmp_path / "corpus")
+
+    result = _run_cli(home, case.source, *extra)
+
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mlcost: error:")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert str(case.names) in errors[0]
+    for fragment in case.says:
+        assert fragment in errors[0], errors[0]
+    if case.column:
+        assert f"column {case.column!r}" in errors[0], errors[0]
+    if case.line:
+        assert f", line {case.line}," in errors[0] or f", line {case.line}:" in errors[0], errors[0]
+    assert published_state(home) == before
+
+
+def test_an_implausible_cost_is_published_and_the_run_says_so(good_home, tmp_path):
+    home = _copy_of(good_home, tmp_path)
+    case = corpus.implausible_cost(tmp_path / "corpus")
+    result = _run_cli(home, case.source)
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("mlcost: warning:")]
+    # Other warning checks may fail too on this tiny bill (no GPU logs, no predictions): this one must be there.
+    assert (
+        f"mlcost: warning: line_items plausible_line_costs: {case.source}: billing period 2026-10: a Usage of "
+        "1e+300 USD billed (1e+300 effective) is above 1,000,000,000; it is published: check the export"
+    ) in warnings
+    analyst = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:  # 1e300 + 5 x 1.25 is 1e300 in a double
+        assert analyst.execute("SELECT source_billed_cost FROM reconciliation").fetchall() == [(1e300,)]
+    finally:
+        analyst.close()
+
+
+def test_the_docs_state_the_bounds_the_code_uses():
+    """docs/ingestion.md gives the plausibility bounds and the accepted dates: they must be the code's."""
+    from pipelines.billing.ingest import EARLIEST_BILLING_PERIOD, latest_billing_period
+    from pipelines.billing.plausibility import MAX_LINE_COST, MIN_FLAGGED_COST, REST_FACTOR
+
+    text = (REPO / "docs" / "ingestion.md").read_text()
+    assert f"is above {MAX_LINE_COST:,.0f} (a billion" in text
+    assert f"is above {MIN_FLAGGED_COST:,.0f} and above {REST_FACTOR:,.0f} × the absolute total" in text
+    assert f"between {EARLIEST_BILLING_PERIOD:%Y-%m} and the month after the current UTC month" in text
+    # The latest billing period is one month ahead of today's, across a year end too.
+    assert latest_billing_period(date(2026, 12, 5)) == date(2027, 1, 1)
+    assert latest_billing_period(date(2026, 10, 31)) == date(2026, 11, 1)
+
+
+@pytest.mark.parametrize(
+    ("period", "accepted"),
+    [
+        # billing period of a one-line bill, accepted when today is 2026-12-05 (latest: 2027-01)?
+        ("1999-12-01", False),
+        ("2000-01-01", True),
+        ("2026-12-01", True),
+        ("2027-01-01", True),
+        ("2027-02-01", False),
+    ],
+)
+def test_the_accepted_billing_periods(tmp_path, con, period, accepted):
+    from pipelines.billing.ingest import stage_delivery
+
+    start = datetime.fromisoformat(period)
+    row = corpus.cur1_row(start, 1.0, period=f"{period}T00:00:00Z")
+    path = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, [row])
+    stage = dict(delivery_id="t", name="t", out=tmp_path / "t.parquet", today=date(2026, 12, 5))
+    if accepted:
+        stage_delivery(con, [path], **stage)
+    else:
+        with pytest.raises(
+            InputError, match=f"billing period {period} is outside the accepted 2000-01 to 2027-01"
+        ):
+            stage_delivery(con, [path], **stage)
+
+
+def test_a_manifest_of_2100_is_refused_before_any_run(tmp_path):
+    """A legacy CUR manifest for 2100-01: the command line takes the months of the run from manifests, so the
+    manifest itself is refused, naming it, before any Dagster run starts for 2100."""
+    import json
+
+    from pipelines.billing.ingest import source_periods
+    from pipelines.config import Settings
+
+    folder = tmp_path / "manifest2100"
+    period_dir = folder / corpus.REPORT / "21000101-21000201"
+    rows = [corpus.cur1_row(datetime(2100, 1, 1, h), 1.25, period="2100-01-01T00:00:00Z") for h in range(4)]
+    data = corpus.write_csv(period_dir / "asm-1" / "part-1.csv", corpus.CUR1_HEADER, rows)
+    manifest = period_dir / f"{corpus.REPORT}-Manifest.json"
+    manifest.write_text(json.dumps({
+        "assemblyId": "asm-1", "reportName": corpus.REPORT, "bucket": corpus.BUCKET,
+        "billingPeriod": {"start": "21000101T000000.000Z", "end": "21000201T000000.000Z"},
+        "reportKeys": [f"{corpus.PREFIX}/{data.relative_to(folder).as_posix()}"],
+    }))  # fmt: skip
+    with pytest.raises(InputError) as info:
+        source_periods(Settings(home=tmp_path / "home", cur_source=str(folder)))
+    assert str(manifest) in info.value.path
+    assert "the manifest's billing period 2100-01-01 is outside the accepted 2000-01 to" in str(info.value)
+
+
+def test_a_linked_folder_in_the_source_is_read(tmp_path, settings, con):
+    """Half of the month in a folder reached by a symbolic link (a mounted share): both halves load, 6 + 4 lines
+    of 1.25 = 12.50 (the old walk did not follow the link and published 7.50). A link back up the tree is
+    followed once, not forever."""
+    elsewhere = tmp_path / "share" / "later"
+    corpus.write_csv(elsewhere / "part-2.csv", corpus.CUR1_HEADER, corpus.hourly_rows(4, day=20))
+    folder = tmp_path / "linked"
+    corpus.write_csv(folder / "part-1.csv", corpus.CUR1_HEADER, corpus.hourly_rows(6))
+    (folder / "later").symlink_to(elsewhere)
+    (elsewhere / "loop").symlink_to(folder)
+    written = ingest(con, settings, folder)
+    assert written["2026-10-01"]["rows"] == 10
+    assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == 12.50

@@ -3,6 +3,9 @@
 from datetime import date
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
@@ -12,8 +15,16 @@ from dagster import (
 
 from pipelines import lake
 from pipelines.billing.ingest import ingest_deliveries, published_state
+from pipelines.billing.plausibility import (
+    MAX_LINE_COST,
+    MIN_FLAGGED_COST,
+    REST_FACTOR,
+    describe,
+    implausible_lines,
+)
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
 from pipelines.catalog import table_schema
+from pipelines.checks import rows_table
 from pipelines.errors import InputError
 from pipelines.partitions import MONTHLY_ASSET, month_keys
 from pipelines.resources import MlcostResource
@@ -29,6 +40,9 @@ def _is_transient(exc: Exception) -> bool:
     **MONTHLY_ASSET,
     group_name="billing",
     metadata={"dagster/column_schema": table_schema("line_items")},
+    # A warning: a line too large to believe (1e300, cents read as dollars) is valid input and is published,
+    # but the run's output and this check name it (pipelines/billing/plausibility.py).
+    check_specs=[AssetCheckSpec("plausible_line_costs", asset="line_items", blocking=False)],
 )
 def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Every line of the current billing delivery per billing period; a re-delivery replaces its month whole."""
@@ -77,7 +91,27 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
                 f"| {money['effective_cost']:,.2f} {currency} |"
             )
     context.log.info(f"line_items: wrote {sorted(written)}; unchanged or without delivery: {skipped}")
+    implausible = []
+    if periods and lake.has_data(settings, "line_items"):
+        lake.register_views(con, settings, ["line_items"])
+        implausible = implausible_lines(con, min(periods), max(periods))
+    for row in implausible:
+        context.log.warning(describe(row))
     return MaterializeResult(
+        check_results=[
+            AssetCheckResult(
+                check_name="plausible_line_costs",
+                passed=not implausible,
+                severity=AssetCheckSeverity.WARN,
+                # Failing, the description names the lines: `mlcost run` prints failed checks' descriptions.
+                description="; ".join(describe(row) for row in implausible[:3])
+                + (f"; and {len(implausible) - 3} more" if len(implausible) > 3 else "")
+                if implausible
+                else f"no line above {MAX_LINE_COST:,.0f}, nor above {MIN_FLAGGED_COST:,.0f} and "
+                f"{REST_FACTOR:,.0f} x the rest of its billing period and currency",
+                metadata={"implausible_lines": len(implausible), "examples": rows_table(implausible)},
+            )
+        ],
         metadata={
             "dagster/row_count": rows,
             "periods_written": ", ".join(sorted(written)) or "none",
@@ -88,5 +122,5 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
                 m["effective_cost"] for v in current.values() for m in v["currencies"].values()
             ),
             "preview": MetadataValue.md("\n".join(lines)),
-        }
+        },
     )

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Container, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -324,6 +325,46 @@ def _stat(path: Path) -> _Obj:
     return _Obj(st.st_size, str(st.st_mtime_ns))
 
 
+def _unreadable_folder(error: OSError) -> None:
+    raise InputError(
+        error.filename,
+        f"cannot read this folder of the billing source ({error.strerror}); it may hold part of the bill, so "
+        "nothing is loaded: make it readable or move it out of the source",
+    )
+
+
+def _readable(path: Path) -> _Obj:
+    """The size and time of a file of a local source, or InputError if it could hold billing data unread.
+
+    A broken symbolic link (its target gone, a file or a folder: no way to tell) is refused by name, and so is
+    a billing-named entry (data or manifest) that is not a regular file (a FIFO would block the reader forever)
+    or that the process may not read; other names are never read. `os.access` asks with the process's real user, so this last case never fires for
+    root, which reads every file anyway.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        target = os.readlink(path) if path.is_symlink() else None
+        what = f"a broken symbolic link to {target}" if target is not None else f"unreadable ({exc.strerror})"
+        raise InputError(
+            path, f"is {what}; it may hold part of the bill, so nothing is loaded: fix it or remove it"
+        ) from None
+    billing_name = _is_data_name(path.name) or _is_manifest_name(path.name)
+    if billing_name and not stat.S_ISREG(st.st_mode):
+        raise InputError(
+            path,
+            "is not a regular file (a FIFO, socket or device) inside the billing source; nothing is loaded: "
+            "remove it",
+        )
+    if billing_name and not os.access(path, os.R_OK):
+        raise InputError(
+            path,
+            "cannot be read (permission denied); it may hold part of the bill, so nothing is loaded: make it "
+            "readable or move it out of the source",
+        )
+    return _Obj(st.st_size, str(st.st_mtime_ns))
+
+
 class _LocalStore:
     """A local folder standing for a bucket prefix; files are used where they are."""
 
@@ -336,18 +377,28 @@ class _LocalStore:
     def objects(self) -> dict[str, _Obj]:
         if self._objects is None:
             found: dict[str, _Obj] = {}
-            for dirpath, dirnames, filenames in os.walk(self.root):
-                # Hidden entries are tools' state (staging sidecars, .part files), never billing data.
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            # os.walk skips a folder it cannot list unless told: that folder may hold part of the month, and
+            # publishing the rest would understate the bill in silence, so the whole source is refused.
+            # Linked folders are followed (a month split over a mounted share is still the month), each real
+            # folder once, so that a link back up the tree does not loop.
+            seen = {os.path.realpath(self.root)}
+            for dirpath, dirnames, filenames in os.walk(
+                self.root, onerror=_unreadable_folder, followlinks=True
+            ):
                 base = Path(dirpath)
+                # Hidden entries are tools' state (staging sidecars, .part files), never billing data.
+                kept = []
+                for d in sorted(d for d in dirnames if not d.startswith(".")):
+                    real = os.path.realpath(base / d)
+                    if real not in seen:
+                        seen.add(real)
+                        kept.append(d)
+                dirnames[:] = kept
                 for name in filenames:
                     if name.startswith("."):
                         continue
                     path = base / name
-                    try:
-                        found[path.relative_to(self.root).as_posix()] = _stat(path)
-                    except OSError:
-                        continue  # a dangling symlink: nothing to read
+                    found[path.relative_to(self.root).as_posix()] = _readable(path)
             self._objects = found
         return self._objects
 

@@ -177,6 +177,7 @@ def detect(path: Path) -> Detected:
     else:
         names, types = tuple(c.strip() for c in _csv_header(path)), ()
         container = "csv"
+    _refuse_duplicate_columns(path, names)
     cols = set(names)
     if "BilledCost" in cols and "ChargePeriodStart" in cols:
         flavour = "focus"
@@ -192,6 +193,28 @@ def detect(path: Path) -> Detected:
             f"line_item_usage_start_date, BilledCost+ChargePeriodStart (it starts: {shown})",
         )
     return Detected(path=path, flavour=flavour, container=container, columns=names, types=types)
+
+
+def _refuse_duplicate_columns(path: Path, names: tuple[str, ...]) -> None:
+    """Refuse a header naming one column twice, as written or once normalized (`lineItem/UnblendedCost` and
+    `line_item_unblended_cost`): which of the two holds the bill cannot be known, and reading either would be a
+    guess (DuckDB would silently rename the second)."""
+    written: set[str] = set()
+    normalized: dict[str, str] = {}
+    for name in names:
+        if name in written:
+            raise InputError(path, "the header names this column twice; keep one", column=name)
+        written.add(name)
+        # Tag columns are left out: AWS tag keys are case-sensitive, so `resourceTags/user:Team` and
+        # `resourceTags/user:team` are two real columns of one export (their values are merged like CUR 2.0's).
+        key = name if name.startswith("resourceTags/") else _canonical_name(name)
+        if key in normalized:
+            raise InputError(
+                path,
+                f"the header has this column twice, as {normalized[key]!r} and {name!r}; keep one",
+                column=name,
+            )
+        normalized[key] = name
 
 
 # Parquet column types whose values DuckDB casts to the canonical type exactly, without going through text.
@@ -211,14 +234,31 @@ def common_types(detected: list[Detected]) -> dict[str, str]:
     return found or {}
 
 
+# The text of the error a non-finite number raises inside the one COPY of a delivery: ingestion catches it and
+# reads the files again to name the file, line and column (pipelines/billing/ingest.py).
+NON_FINITE_ERROR = "mlcost: a number is not finite"
+
+
+def _finite(number: str) -> str:
+    """`number` (a DOUBLE expression), or a query error when it is NaN or ±Infinity.
+
+    DuckDB reads `NaN`, `nan`, `inf`, `-Infinity` and `1e400` as such floats, and Parquet doubles can hold them;
+    one in a cost would make every sum of its month NaN, so the delivery stops, like a value that does not cast.
+    """
+    return f"CASE WHEN isfinite({number}) IS FALSE THEN error('{NON_FINITE_ERROR}') ELSE {number} END"
+
+
 def _cast(expr: str, duck_type: str, container: str, source_type: str | None = None) -> str:
     typed = _TYPED_SOURCES.get(duck_type)
     if container == "parquet" and source_type and typed and typed.match(source_type):
         # Already a number or a time: a plain cast (through text it cost ~4x the CPU of the whole projection).
-        return f"CAST({expr} AS {duck_type})"
+        cast = f"CAST({expr} AS {duck_type})"
+        return _finite(cast) if duck_type == "DOUBLE" else cast
     # Empty strings stand for missing values in CUR Parquet and CSV; FOCUS CSVs also write the word NULL.
     if container == "csv" or duck_type != "VARCHAR":
         text = f"NULLIF(NULLIF(trim(CAST({expr} AS VARCHAR)), ''), 'NULL')"
+        if duck_type == "DOUBLE":
+            return _finite(f"CAST({text} AS DOUBLE)")
         return f"CAST({text} AS {duck_type})" if duck_type != "VARCHAR" else text
     return f"NULLIF({expr}, '')"
 
@@ -227,16 +267,18 @@ def _normalized_names(det: Detected) -> dict[str, str]:
     """Canonical (snake_case) name → original column name, for CUR flavours."""
     out: dict[str, str] = {}
     for name in det.columns:
-        if "/" in name:
-            category, _, field = name.partition("/")
-            if category == "resourceTags":
-                canon = "resource_tags_" + tag_key(field)
-            else:
-                canon = snake_case(category) + "_" + snake_case(field)
-        else:
-            canon = name
-        out.setdefault(canon, name)
+        out.setdefault(_canonical_name(name), name)
     return out
+
+
+def _canonical_name(name: str) -> str:
+    """A legacy CUR CSV header name in Athena snake_case (`lineItem/UnblendedCost` → `line_item_unblended_cost`)."""
+    if "/" not in name:
+        return name
+    category, _, field = name.partition("/")
+    if category == "resourceTags":
+        return "resource_tags_" + tag_key(field)
+    return snake_case(category) + "_" + snake_case(field)
 
 
 # How the required CUR columns are spelled in a legacy CSV header, for messages a user can search their file for.
@@ -260,12 +302,17 @@ def missing_required(det: Detected) -> list[str]:
 
 
 def projection(
-    det: Detected, all_columns: tuple[str, ...] | None = None, types: dict[str, str] | None = None
+    det: Detected,
+    all_columns: tuple[str, ...] | None = None,
+    types: dict[str, str] | None = None,
+    *,
+    csv_row_numbers: bool = False,
 ) -> str:
     """SELECT-list text mapping the file's columns onto the canonical ones (absent → typed NULL).
 
     `all_columns` is the union of columns over the files read together (union_by_name); `types` the Parquet
     types they share (common_types), so typed values are cast directly; any other column goes through text.
+    `csv_row_numbers`: number a CSV's rows in `source_row` too (costly on a whole delivery: error paths only).
     """
     cols = all_columns or det.columns
     types = types if types is not None else common_types([det])
@@ -295,9 +342,14 @@ def projection(
     parts.append("filename AS source_file")
     # Where each line came from, for messages and the repeated-lines check. The lines keep their file order
     # because the staging query only projects (docs/ingestion.md); CSV readers give no row number.
-    parts.append(
-        "file_row_number + 1 AS source_row" if det.container == "parquet" else "NULL::BIGINT AS source_row"
-    )
+    if det.container == "parquet":
+        parts.append("file_row_number + 1 AS source_row")
+    elif (
+        csv_row_numbers
+    ):  # one file read again to name a bad line (a window over a single file keeps its order)
+        parts.append("row_number() OVER () AS source_row")
+    else:
+        parts.append("NULL::BIGINT AS source_row")
     return ",\n       ".join(parts)
 
 

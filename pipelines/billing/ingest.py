@@ -8,8 +8,10 @@ whole (AWS re-delivers the complete month-to-date every time), never appends to 
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import io
 import json
 import logging
 import math
@@ -18,7 +20,7 @@ import re
 import shutil
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 
 from pipelines import lake
 from pipelines.billing.formats import (
+    NON_FINITE_ERROR,
     Detected,
     _normalized_names,
     common_types,
@@ -87,40 +90,124 @@ def _read_function(det: Detected, files: list[Path]) -> str:
 
 def _diagnose_cast_failure(con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], exc: Exception):
     """Find the first file, column and row whose value does not cast, to say exactly what is wrong."""
-    from pipelines.billing.formats import CUR_COLUMNS, FOCUS_COLUMNS, _normalized_names
+    found = _first_bad_value(con, det, files, "TRY_CAST(v AS {type}) IS NULL")
+    if found:
+        path, column, line, value, duck_type = found
+        raise InputError(
+            path, f"value {value!r} is not a valid {duck_type.lower()}", column=column, line=line
+        )
+    raise InputError(files[0], f"a value could not be converted ({exc})") from None
+
+
+def _diagnose_non_finite(con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path]):
+    """Name the first NaN or ±Infinity number of a delivery (the COPY stopped at one, see formats._finite)."""
+    found = _first_bad_value(con, det, files, "isfinite(TRY_CAST(v AS DOUBLE)) IS FALSE", only="DOUBLE")
+    if found:
+        path, column, line, value, _ = found
+        raise InputError(
+            path,
+            f"value {value!r} is not a finite number (NaN or ±Infinity would make every total of the month "
+            "NaN or infinite)",
+            column=column,
+            line=line,
+        )
+    raise InputError(files[0], "a number is NaN or infinite (the line could not be found again)")
+
+
+def _first_bad_value(
+    con: duckdb.DuckDBPyConnection, det: Detected, files: list[Path], test: str, only: str | None = None
+) -> tuple[Path, str, int, str, str] | None:
+    """(file, column as the file spells it, line, value, type) of the first value for which `test` holds.
+
+    `test` is SQL over `v` (the value as text, blanks as NULL) with `{type}` for the column's type; columns are
+    tried in the canonical order, files as listed. Only read after a delivery failed: it reads the files again.
+    """
+    from pipelines.billing.formats import CUR_COLUMNS, FOCUS_COLUMNS
 
     spec = FOCUS_COLUMNS if det.flavour == "focus" else CUR_COLUMNS
     names = {c: c for c in det.columns} if det.flavour == "focus" else _normalized_names(det)
     for path in files:
+        own = set(detect(path).columns)
         source = _read_function(det, [path])
         for canon, duck_type in spec.items():
-            if duck_type == "VARCHAR" or canon not in names:
+            if duck_type == "VARCHAR" or canon not in names or names[canon] not in own:
+                continue
+            if only is not None and duck_type != only:
                 continue
             col = quote_ident(names[canon])
             bad = con.execute(
-                f"SELECT rn, v FROM (SELECT row_number() OVER () AS rn, "
+                f"SELECT rn, v FROM (SELECT {_row_number(det)} AS rn, "
                 f"NULLIF(NULLIF(trim(CAST({col} AS VARCHAR)), ''), 'NULL') AS v FROM {source}) "
-                f"WHERE v IS NOT NULL AND TRY_CAST(v AS {duck_type}) IS NULL LIMIT 1"
+                f"WHERE v IS NOT NULL AND {test.format(type=duck_type)} ORDER BY rn LIMIT 1"
             ).fetchone()
             if bad:
-                raise InputError(
-                    path,
-                    f"value {bad[1]!r} is not a valid {duck_type.lower()}",
-                    column=names[canon],
-                    line=bad[0] + 1,
-                ) from None
-    raise InputError(files[0], f"a value could not be converted ({exc})") from None
+                return path, names[canon], _line_number(det, path, bad[0]), bad[1], duck_type
+    return None
+
+
+def _row_number(det: Detected) -> str:
+    """SQL numbering a file's rows from 1 in file order (Parquet: the reader's own row number)."""
+    return "file_row_number + 1" if det.container == "parquet" else "row_number() OVER ()"
+
+
+def _line_number(det: Detected, path: Path, row: int) -> int:
+    """What an error calls the position of the `row`-th data row (from 1) of a file.
+
+    Parquet: the row number itself (row 10 is "line 10"). CSV: the line of the file where that row starts, as an
+    editor numbers it (the header is line 1), counting the lines inside quoted values that hold a newline.
+    """
+    if det.container == "parquet":
+        return int(row)
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        if next(reader, None) is None:
+            return int(row) + 1
+        start = reader.line_num + 1
+        for i, _ in enumerate(reader, start=1):
+            if i == row:
+                return start
+            start = reader.line_num + 1
+        return int(row) + 1
+
+
+def _open_text(path: Path):
+    """A text handle on a CSV (gzip or plain), bytes that are not UTF-8 replaced (only lines are counted)."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (closed by the TextIOWrapper)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _first_non_utf8(files: list[Path]) -> tuple[Path, int, int, bytes] | None:
+    """(file, line, byte offset in the line from 1, bytes) of the first bytes that are not UTF-8, files as listed."""
+    for path in files:
+        with _open_text(path) as text:
+            raw = text.buffer
+            for number, line in enumerate(raw, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    return path, number, err.start + 1, line[err.start : err.end]
+    return None
 
 
 def stage_delivery(
-    con: duckdb.DuckDBPyConnection, files: list[Path], *, delivery_id: str, name: str, out: Path
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    *,
+    delivery_id: str,
+    name: str,
+    out: Path,
+    billing_period: date | None = None,
+    today: date | None = None,
 ) -> tuple[str, Detected]:
     """Normalize one delivery's files into the Parquet file `out`, in one pass, and check it.
 
     `name` becomes a temp view over `out` (with the line hash the repeated-lines check uses). The file holds the
     lines in source order (files as listed, rows as written), so when the delivery is one billing period it is
     that period's partition as it stands: ingestion reads the export once and writes it once, like the floor
-    pass in docs/benchmarks.md. Raise InputError for anything unreadable; `out` is then incomplete and unused.
+    pass in docs/benchmarks.md. Raise InputError for anything unreadable or implausible (see `_validate`;
+    `billing_period` is the manifest's, `today` fixes the accepted window in tests); `out` is then unused.
     """
     if not files:
         raise InputError("(delivery)", "no data files")
@@ -155,9 +242,21 @@ def stage_delivery(
         _diagnose_cast_failure(con, first, files, exc)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         message = _first_line(exc)
+        if NON_FINITE_ERROR in message:
+            _diagnose_non_finite(con, first, files)
         damaged = _damaged_gzip(files)
         if damaged is not None:
             raise InputError(damaged[0], f"the gzip stream is truncated or damaged ({damaged[1]})") from None
+        if first.container == "csv" and ("unicode" in message.lower() or "utf-8" in str(exc).lower()):
+            bad = _first_non_utf8(files)
+            if bad is not None:
+                path, line, offset, raw = bad
+                raise InputError(
+                    path,
+                    f"byte(s) {' '.join(f'0x{b:02x}' for b in raw)} at byte {offset} of the line are not UTF-8: billing CSVs are "
+                    "UTF-8 text; save the file as UTF-8",
+                    line=line,
+                ) from None
         if "sniffing" in message or "CSV Error" in str(exc):
             message = "not a well-formed CSV: rows do not match the header's fields, or the file is not text"
         elif "gzip" in message.lower() or "zlib" in message.lower():
@@ -168,7 +267,7 @@ def stage_delivery(
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT *, {line_hash} AS {LINE_HASH} FROM {staged}"
     )
-    _validate(con, name, files)
+    _validate(con, name, first, files, billing_period=billing_period, today=today)
     if len(files) > 1:
         _refuse_repeated_lines(con, detected, files, tuple(all_columns), name)
     return name, first
@@ -426,14 +525,163 @@ def _guess_file(message: str, files: list[Path]) -> Path:
     return files[0]
 
 
-def _validate(con: duckdb.DuckDBPyConnection, name: str, files: list[Path]) -> None:
-    """Refuse lines that cannot be placed in time: no charge period start, or no billing period."""
-    for column in ("charge_period_start", "billing_period"):
-        bad = con.execute(
-            f"SELECT source_file, count(*) FROM {quote_ident(name)} WHERE {column} IS NULL GROUP BY 1 LIMIT 1"
+# The dates a delivery may carry (docs/ingestion.md, "Accepted dates"). Before 2000 no cloud bill exists; after
+# the month following the current one no bill can be delivered yet (AWS delivers the current month to date).
+# A date outside them is a broken export or a typo, and loading it would create partitions for 1970 or 2100
+# that no good run ever removes.
+EARLIEST_BILLING_PERIOD = date(2000, 1, 1)
+
+
+def latest_billing_period(today: date | None = None) -> date:
+    """The last billing period a delivery may hold: the month after today's (UTC), one billing period ahead."""
+    today = today or datetime.now(UTC).date()
+    return _next_month(today.replace(day=1))
+
+
+def _next_month(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+# Where each staged column comes from in each flavour, for messages that name the column as the file spells it.
+_SOURCE_COLUMN = {
+    "cur": {
+        "charge_period_start": "line_item_usage_start_date",
+        "charge_period_end": "line_item_usage_end_date",
+        "billing_period": "bill_billing_period_start_date",
+        "billing_currency": "line_item_currency_code",
+    },
+    "focus": {
+        "charge_period_start": "ChargePeriodStart",
+        "charge_period_end": "ChargePeriodEnd",
+        "billing_period": "BillingPeriodStart",
+        "billing_currency": "BillingCurrency",
+    },
+}
+
+
+def _source_column(det: Detected, column: str) -> str:
+    """The file's own name of a staged column (`charge_period_start` → `lineItem/UsageStartDate`)."""
+    if det.flavour == "focus":
+        return _SOURCE_COLUMN["focus"][column]
+    names = _normalized_names(det)
+    canon = _SOURCE_COLUMN["cur"][column]
+    if canon not in names and column == "billing_period":  # no billing period column: it is the usage month
+        canon = "line_item_usage_start_date"
+    return names.get(canon, canon)
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    det: Detected,
+    files: list[Path],
+    *,
+    billing_period: date | None = None,
+    today: date | None = None,
+) -> None:
+    """Refuse a delivery with a line that cannot be placed in time or money, naming its file, line and column.
+
+    Every line needs a start and a billing period; it must not end before it starts; its billing period and
+    times must lie in the accepted window (EARLIEST_BILLING_PERIOD to latest_billing_period, the charge times
+    up to the end of that month); its billing period must be the delivery's (`billing_period`, from the
+    manifest) when there is one; its currency must be a three-letter code. One pass over the staged file
+    counts the problems; only when there is one are the files read again to find its line.
+    """
+    latest = latest_billing_period(today)
+    times_end = datetime.combine(_next_month(latest), datetime.min.time())
+    earliest = datetime.combine(EARLIEST_BILLING_PERIOD, datetime.min.time())
+    # (staged column, SQL that is true on a bad line, problem) in the order they are reported.
+    problems = [
+        ("charge_period_start", "charge_period_start IS NULL", "the line has no charge period start"),
+        ("billing_period", "billing_period IS NULL", "the line has no billing period"),
+        (
+            "billing_period",
+            "billing_period NOT BETWEEN $earliest_period AND $latest_period",
+            f"billing period {{billing_period}} is outside the accepted {EARLIEST_BILLING_PERIOD:%Y-%m} to "
+            f"{latest:%Y-%m} (from 2000 to one billing period after the current month; docs/ingestion.md)",
+        ),
+        (
+            "charge_period_start",
+            "charge_period_start NOT BETWEEN $earliest AND $times_end",
+            f"charge period start {{charge_period_start}} is outside the accepted {earliest:%Y-%m-%d} to "
+            f"{times_end:%Y-%m-%d} (docs/ingestion.md)",
+        ),
+        (
+            "charge_period_end",
+            "charge_period_end NOT BETWEEN $earliest AND $times_end",
+            f"charge period end {{charge_period_end}} is outside the accepted {earliest:%Y-%m-%d} to "
+            f"{times_end:%Y-%m-%d} (docs/ingestion.md)",
+        ),
+        (
+            "charge_period_end",
+            "charge_period_end < charge_period_start",
+            "the line ends ({charge_period_end}) before it starts ({start_column} {charge_period_start})",
+        ),
+        (
+            "billing_currency",
+            "NOT regexp_full_match(billing_currency, '[A-Z]{3}')",
+            "currency {billing_currency!r} is not a three-letter ISO 4217 code (like USD)",
+        ),
+    ]
+    params = {
+        "earliest_period": EARLIEST_BILLING_PERIOD,
+        "latest_period": latest,
+        "earliest": earliest,
+        "times_end": times_end,
+    }
+    if billing_period is not None:
+        problems.append(
+            (
+                "billing_period",
+                "billing_period <> $delivery_period",
+                f"the line is billed in {{billing_period}} but its delivery (the manifest) is for billing "
+                f"period {billing_period:%Y-%m-%d}",
+            )
+        )
+        params["delivery_period"] = billing_period
+    counts = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {test})" for _, test, _ in problems)
+        + f" FROM {quote_ident(name)}",
+        params,
+    ).fetchone()
+    for (column, test, problem), count in zip(problems, counts, strict=True):
+        if not count:
+            continue
+        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", test)}
+        row = con.execute(
+            f"SELECT source_file, source_row, charge_period_start, charge_period_end, "
+            f"CAST(billing_period AS VARCHAR) AS billing_period, billing_currency "
+            f"FROM {quote_ident(name)} WHERE {test} LIMIT 1",
+            used,
         ).fetchone()
-        if bad:
-            raise InputError(bad[0], f"{bad[1]} line(s) have no value for {column}", column=column)
+        source_file, source_row = row[0], row[1]
+        values = dict(zip(("charge_period_start", "charge_period_end", "billing_period", "billing_currency"),
+                          row[2:], strict=True))  # fmt: skip
+        path = next((f for f in files if str(f) == source_file), Path(source_file))
+        if source_row is None:  # a CSV: read that file again with row numbers
+            source_row = _locate_row(con, det, path, test, used)
+        line = _line_number(det, path, source_row) if source_row is not None else None
+        more = f"; {count} lines of the delivery are like it" if count > 1 else ""
+        message = problem.format(start_column=_source_column(det, "charge_period_start"), **values)
+        raise InputError(path, message + more, column=_source_column(det, column), line=line)
+
+
+def _locate_row(
+    con: duckdb.DuckDBPyConnection, det: Detected, path: Path, test: str, params: dict
+) -> int | None:
+    """The first data row (from 1) of one file whose staged line fails `test` (SQL over line_items columns)."""
+    own = detect(path)
+    select = projection(own, csv_row_numbers=True)
+    staging = "staging/focus_lines" if det.flavour == "focus" else "staging/cur_lines"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW raw_lines AS SELECT {select} FROM {_read_function(own, [path])}"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
+    found = con.execute(
+        f"SELECT source_row FROM staged_lines WHERE {test} ORDER BY source_row LIMIT 1", params
+    ).fetchone()
+    return int(found[0]) if found else None
 
 
 @dataclass(frozen=True)
@@ -548,7 +796,12 @@ def ingest_deliveries(
                 continue
             out = writer.scratch / f"delivery_{i}.parquet"
             table, det = stage_delivery(
-                con, list(delivery.files), delivery_id=delivery.delivery_id, name=f"delivery_{i}", out=out
+                con,
+                list(delivery.files),
+                delivery_id=delivery.delivery_id,
+                name=f"delivery_{i}",
+                out=out,
+                billing_period=delivery.billing_period,
             )
             load = DeliveryLoad(
                 delivery_id=delivery.delivery_id,
@@ -735,8 +988,16 @@ def source_periods(settings: Settings) -> list[date]:
     )
     found: set[date] = set()
     con = lake.connect(settings)
+    latest = latest_billing_period()
     for i, delivery in enumerate(deliveries):
         if delivery.billing_period is not None:
+            if not EARLIEST_BILLING_PERIOD <= delivery.billing_period <= latest:
+                # The manifest alone decides the months of the run: refuse before any run is started for them.
+                raise InputError(
+                    delivery.manifest or delivery.source,
+                    f"the manifest's billing period {delivery.billing_period} is outside the accepted "
+                    f"{EARLIEST_BILLING_PERIOD:%Y-%m} to {latest:%Y-%m} (docs/ingestion.md)",
+                )
             found.add(delivery.billing_period)
         elif delivery.files:
             with lake.PartitionWriter(con, settings, "line_items") as scratch:  # publishes nothing

@@ -26,7 +26,9 @@ typed as (
         pricing_unit,
         coalesce(line_item_unblended_cost, 0) as billed_cost,
         coalesce(pricing_public_on_demand_cost, 0) as list_cost,
-        coalesce(line_item_currency_code, 'USD') as billing_currency,
+        -- Currency codes are compared as written, so `usd` and ` USD` would be two currencies: upper-cased and
+        -- trimmed here; a blank code is USD (CUR writes one currency per payer, and older exports omit it).
+        coalesce(nullif(upper(trim(line_item_currency_code)), ''), 'USD') as billing_currency,
         bill_invoice_id as invoice_id,
         try_cast(product_gpu as integer) as product_gpu_count,
         coalesce(reservation_reservation_a_r_n, savings_plan_savings_plan_a_r_n) as commitment_id,

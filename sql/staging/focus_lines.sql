@@ -43,7 +43,8 @@ final as (
         coalesce("BilledCost", 0) as billed_cost,
         coalesce("EffectiveCost", 0) as effective_cost,
         coalesce("ListCost", 0) as list_cost,
-        coalesce("BillingCurrency", 'USD') as billing_currency,
+        -- Upper-cased and trimmed, so that `usd` and `USD` are one currency (see staging/cur_lines.sql).
+        coalesce(nullif(upper(trim("BillingCurrency")), ''), 'USD') as billing_currency,
         "InvoiceId" as invoice_id,
         try_cast(sku_price_details['GpuCount'] as integer) as product_gpu_count,
         "CommitmentDiscountId" as commitment_id,

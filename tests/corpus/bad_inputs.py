@@ -537,6 +537,242 @@ def predictions_count_overflow(root: Path) -> BadInput:
     )
 
 
+# --- issue #21: values that cannot be a bill, and sources that cannot be read whole ------------------------
+
+COST = CUR1_HEADER.index("lineItem/UnblendedCost")
+
+
+def _cost_spelled(spelling: str) -> Callable[[Path], BadInput]:
+    """A legacy CSV whose 4th data line (file line 5: the header is line 1) has a non-finite cost."""
+
+    def build(root: Path) -> BadInput:
+        rows = hourly_rows(6)
+        rows[3][COST] = spelling
+        folder = "nonfinite-" + "".join(ch if ch.isalnum() else "_" for ch in spelling)
+        path = write_csv(root / folder / "cur.csv", CUR1_HEADER, rows)
+        return BadInput(
+            f"cost {spelling!r}", path, "refused", path, (repr(spelling), "is not a finite number"),
+            column="lineItem/UnblendedCost", line=5,
+        )  # fmt: skip
+
+    return build
+
+
+# How NaN and infinities are written by the tools that write CSVs: pandas (`NaN`, `inf`, `-inf`), Spark and
+# Java (`NaN`, `Infinity`, `-Infinity`), numpy's repr (`nan`), and a number too large for a double (`1e400`).
+NON_FINITE_SPELLINGS = {
+    "nan_cost": "NaN",
+    "lowercase_nan_cost": "nan",
+    "inf_cost": "inf",
+    "negative_infinity_cost": "-Infinity",
+    "overflowing_cost": "1e400",
+}
+
+
+def nan_after_a_multiline_tag(root: Path) -> BadInput:
+    """Data row 2 has a tag value holding a newline (quoted, as csv writers do), row 3 a NaN cost: the error names
+    line 5 of the file, where row 3 starts (header 1, row 1 line 2, row 2 lines 3-4), as an editor shows it."""
+    rows = hourly_rows(3)
+    rows[1][CUR1_HEADER.index("resourceTags/user:team")] = "first line\nsecond line"
+    rows[2][COST] = "NaN"
+    path = write_csv(root / "multiline-nan" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "NaN after a tag value holding a newline", path, "refused", path, ("'NaN'", "is not a finite number"),
+        column="lineItem/UnblendedCost", line=5,
+    )  # fmt: skip
+
+
+def _parquet_with(path: Path, rows: int, column: str, row: int, value) -> Path:
+    """legacy_parquet with one value replaced at data row `row` (counted from 1)."""
+    legacy_parquet(path, rows)
+    table = pq.read_table(path)
+    values = table.column(column).to_pylist()
+    values[row - 1] = value
+    kind = table.schema.field(column).type if not isinstance(value, str) else pa.string()
+    if isinstance(value, str):
+        values = [v if isinstance(v, str) else v.isoformat() for v in values]
+    index = table.schema.get_field_index(column)
+    pq.write_table(table.set_column(index, column, pa.array(values, kind)), path)
+    return path
+
+
+def parquet_nan_cost(root: Path) -> BadInput:
+    """A float NaN in row 10 of a Parquet file (pandas writes a missing float as NaN, not null)."""
+    path = _parquet_with(root / "pq-nan" / "cur-00001.snappy.parquet", 20, "line_item_unblended_cost", 10,
+                         float("nan"))  # fmt: skip
+    return BadInput(
+        "Parquet NaN cost", path, "refused", path, ("'nan'", "is not a finite number"),
+        column="line_item_unblended_cost", line=10,
+    )  # fmt: skip
+
+
+def parquet_infinite_usage(root: Path) -> BadInput:
+    path = _parquet_with(root / "pq-inf" / "cur-00001.snappy.parquet", 20, "line_item_usage_amount", 7,
+                         float("-inf"))  # fmt: skip
+    return BadInput(
+        "Parquet -inf usage", path, "refused", path, ("'-inf'", "is not a finite number"),
+        column="line_item_usage_amount", line=7,
+    )  # fmt: skip
+
+
+def parquet_bad_timestamp_row_10(root: Path) -> BadInput:
+    """Row 10 of a Parquet file (a text column there) holds no time: the error says line 10, not 11."""
+    path = _parquet_with(root / "pq-badtime" / "cur-00001.snappy.parquet", 20, "line_item_usage_start_date",
+                         10, "not a time")  # fmt: skip
+    return BadInput(
+        "Parquet row 10 with a bad timestamp", path, "refused", path, ("'not a time'", "not a valid timestamp"),
+        column="line_item_usage_start_date", line=10,
+    )  # fmt: skip
+
+
+def duplicated_cost_column(root: Path) -> BadInput:
+    """Two `lineItem/UnblendedCost` columns (a bad merge of two exports' columns)."""
+    header = [*CUR1_HEADER, "lineItem/UnblendedCost"]
+    rows = [[*r, "99.00"] for r in hourly_rows(3)]
+    path = write_csv(root / "dupcol" / "cur.csv", header, rows)
+    return BadInput(
+        "a column named twice", path, "refused", path, ("names this column twice",),
+        column="lineItem/UnblendedCost",
+    )  # fmt: skip
+
+
+def duplicated_column_two_spellings(root: Path) -> BadInput:
+    """`lineItem/UnblendedCost` and its Athena spelling `line_item_unblended_cost` in one header."""
+    header = [*CUR1_HEADER, "line_item_unblended_cost"]
+    rows = [[*r, "99.00"] for r in hourly_rows(3)]
+    path = write_csv(root / "dupcol2" / "cur.csv", header, rows)
+    return BadInput(
+        "a column in two spellings", path, "refused", path,
+        ("'lineItem/UnblendedCost' and 'line_item_unblended_cost'",), column="line_item_unblended_cost",
+    )  # fmt: skip
+
+
+def parquet_duplicated_column(root: Path) -> BadInput:
+    legacy_parquet(root / "pq-dup" / "base.parquet", 5)
+    table = pq.read_table(root / "pq-dup" / "base.parquet")
+    (root / "pq-dup" / "base.parquet").unlink()
+    doubled = pa.Table.from_arrays(
+        [*table.columns, table.column("line_item_unblended_cost")],
+        names=[*table.column_names, "line_item_unblended_cost"],
+    )
+    path = root / "pq-dup" / "cur-00001.snappy.parquet"
+    pq.write_table(doubled, path)
+    return BadInput(
+        "a Parquet column named twice", path, "refused", path, ("names this column twice",),
+        column="line_item_unblended_cost",
+    )  # fmt: skip
+
+
+def latin1_byte(root: Path) -> BadInput:
+    """A team name typed in Latin-1 (é = 0xe9) on file line 5, as Excel on Windows saves a CSV."""
+    rows = hourly_rows(6)
+    rows[3][CUR1_HEADER.index("resourceTags/user:team")] = "équipe"
+    path = write_csv(root / "latin1" / "cur.csv", CUR1_HEADER, rows)
+    path.write_bytes(path.read_bytes().replace("équipe".encode(), "équipe".encode("latin-1")))
+    return BadInput(
+        "a byte that is not UTF-8", path, "refused", path, ("0xe9", "not UTF-8"), line=5,
+    )  # fmt: skip
+
+
+def end_before_start(root: Path) -> BadInput:
+    rows = hourly_rows(4)
+    rows[2][CUR1_HEADER.index("lineItem/UsageEndDate")] = "2026-10-02T00:00:00Z"
+    path = write_csv(root / "endbefore" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "usage end before start", path, "refused", path,
+        ("ends (2026-10-02 00:00:00) before it starts", "lineItem/UsageStartDate 2026-10-03 02:00:00"),
+        column="lineItem/UsageEndDate", line=4,
+    )  # fmt: skip
+
+
+def line_from_1970(root: Path) -> BadInput:
+    """A good October plus one line dated 1970-01-01 (an epoch 0 written by a broken export script)."""
+    rows = hourly_rows(6)
+    rows.append(cur1_row(datetime(1970, 1, 1), 5.0, period="1970-01-01T00:00:00Z"))
+    path = write_csv(root / "y1970" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "a line from 1970", path, "refused", path, ("billing period 1970-01-01 is outside the accepted 2000-01",),
+        column="bill/BillingPeriodStartDate", line=8,
+    )  # fmt: skip
+
+
+def bill_from_2100(root: Path) -> BadInput:
+    """A bill dated 2100 (a year typed wrong): four lines of 1.25."""
+    rows = [cur1_row(datetime(2100, 1, 1, h), 1.25, period="2100-01-01T00:00:00Z") for h in range(4)]
+    path = write_csv(root / "y2100" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "a bill from 2100", path, "refused", path,
+        ("billing period 2100-01-01 is outside the accepted 2000-01", "4 lines of the delivery are like it"),
+        column="bill/BillingPeriodStartDate", line=2,
+    )  # fmt: skip
+
+
+def charge_in_1999(root: Path) -> BadInput:
+    """A line of October's bill whose usage started in 1999 (before any cloud bill)."""
+    rows = hourly_rows(3)
+    rows.append(cur1_row(datetime(1999, 12, 31), 1.0))
+    path = write_csv(root / "y1999" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "a charge dated 1999", path, "refused", path, ("charge period start 1999-12-31", "outside the accepted"),
+        column="lineItem/UsageStartDate", line=5,
+    )  # fmt: skip
+
+
+def line_of_another_period(root: Path) -> BadInput:
+    """The October manifest's file holds a line billed in September (files of two months mixed up)."""
+    rows = hourly_rows(4)
+    rows[2][0] = "2026-09-01T00:00:00Z"
+    folder = root / "otherperiod"
+    legacy_report(folder, {f"{REPORT}-1.csv": rows})
+    data = folder / REPORT / PERIOD_FOLDER / "asm-1" / f"{REPORT}-1.csv"
+    return BadInput(
+        "a line of another billing period than its manifest's", folder, "refused", data,
+        ("billed in 2026-09-01", "for billing period 2026-10-01"), column="bill/BillingPeriodStartDate",
+        line=4,
+    )  # fmt: skip
+
+
+def currency_not_a_code(root: Path) -> BadInput:
+    rows = hourly_rows(3)
+    rows[1][CUR1_HEADER.index("lineItem/CurrencyCode")] = "US Dollar"
+    path = write_csv(root / "badcurrency" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput(
+        "a currency that is not a code", path, "refused", path, ("'US DOLLAR' is not a three-letter",),
+        column="lineItem/CurrencyCode", line=3,
+    )  # fmt: skip
+
+
+def broken_link_to_part_of_the_month(root: Path) -> BadInput:
+    """A source folder whose second half of the month sits behind a symbolic link whose target is gone (an
+    unmounted share, a sync that removed it). Root reads through any permission, so this, unlike chmod 000,
+    is unreadable for every user."""
+    folder = root / "brokenlink"
+    write_csv(folder / "part-1.csv", CUR1_HEADER, hourly_rows(6))
+    link = folder / "part-2"
+    link.symlink_to(root / "gone" / "part-2")
+    return BadInput(
+        "a broken symbolic link inside the source", folder, "refused", link,
+        ("broken symbolic link", "nothing is loaded"),
+    )  # fmt: skip
+
+
+def case_of_currency_codes(root: Path) -> BadInput:
+    """`usd`, ` USD ` and `USD` on lines of one month (hand-edited files, other tools' exports): one currency."""
+    rows = hourly_rows(4)
+    rows[1][CUR1_HEADER.index("lineItem/CurrencyCode")] = "usd"
+    rows[2][CUR1_HEADER.index("lineItem/CurrencyCode")] = " USD "
+    path = write_csv(root / "usd-case" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput("currency codes in lower case and with spaces", path, "loaded", notes={"USD": 5.00})
+
+
+def implausible_cost(root: Path) -> BadInput:
+    """A cost of 1e300 on the 4th line (valid input: published, with a warning)."""
+    rows = hourly_rows(6)
+    rows[3][COST] = "1e300"
+    path = write_csv(root / "huge" / "cur.csv", CUR1_HEADER, rows)
+    return BadInput("a cost of 1e300", path, "loaded", notes={"billed": 1e300})
+
+
 BUILDERS: dict[str, Callable[[Path], BadInput]] = {
     "truncated_gzip": truncated_gzip,
     "parquet_cut_in_half": parquet_cut_in_half,
@@ -562,11 +798,30 @@ BUILDERS: dict[str, Callable[[Path], BadInput]] = {
     "gpu_log_of_nul_bytes": gpu_log_of_nul_bytes,
     "predictions_with_duplicate_rows": predictions_with_duplicate_rows,
     "predictions_count_overflow": predictions_count_overflow,
+    **{name: _cost_spelled(spelling) for name, spelling in NON_FINITE_SPELLINGS.items()},
+    "nan_after_a_multiline_tag": nan_after_a_multiline_tag,
+    "parquet_nan_cost": parquet_nan_cost,
+    "parquet_infinite_usage": parquet_infinite_usage,
+    "parquet_bad_timestamp_row_10": parquet_bad_timestamp_row_10,
+    "duplicated_cost_column": duplicated_cost_column,
+    "duplicated_column_two_spellings": duplicated_column_two_spellings,
+    "parquet_duplicated_column": parquet_duplicated_column,
+    "latin1_byte": latin1_byte,
+    "end_before_start": end_before_start,
+    "line_from_1970": line_from_1970,
+    "bill_from_2100": bill_from_2100,
+    "charge_in_1999": charge_in_1999,
+    "line_of_another_period": line_of_another_period,
+    "currency_not_a_code": currency_not_a_code,
+    "broken_link_to_part_of_the_month": broken_link_to_part_of_the_month,
+    "case_of_currency_codes": case_of_currency_codes,
+    "implausible_cost": implausible_cost,
 }
 REFUSED = [name for name in BUILDERS if name not in {
     "negative_usage", "two_currencies", "charge_outside_billing_period", "empty_delivery", "header_only",
     "tricky_tags_cur1", "tricky_tags_focus", "tricky_tags_cur2", "gpu_log_of_nul_bytes",
-    "predictions_with_duplicate_rows", "predictions_count_overflow",
+    "predictions_with_duplicate_rows", "predictions_count_overflow", "case_of_currency_codes",
+    "implausible_cost",
 }]  # fmt: skip
 
 
