@@ -182,32 +182,34 @@ def main(argv: list[str] | None = None) -> int:
         interrupts.install()  # before anything is read or written (docs/reliability.md, "Interrupts")
     try:
         return args.func(args)
-    except InputError as exc:
-        if args.debug:
+    except BaseException as exc:
+        if args.debug or isinstance(exc, SystemExit):
             raise
+        return _stopped(exc)
+
+
+def _stopped(exc: BaseException) -> int:
+    """One line (or one per bad setting) for how the command stopped, and its exit status; else re-raise."""
+    from pipelines import interrupts
+
+    # A stop request first: it may surface as another error (DuckDB's "Query interrupted", a failed run).
+    if stop := interrupts.stop_request(exc):
+        print(f"mlcost: {stop.describe()}", file=sys.stderr)
+        return stop.exit_status
+    if isinstance(exc, InputError):
         for line in getattr(exc, "lines", [exc]):  # a SettingsError has one line per bad variable
             print(f"mlcost: error: {line}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        from pipelines.disk_space import disk_full_message
-        from pipelines.runner import RunFailed
+    from pipelines.disk_space import disk_full_message
+    from pipelines.runner import RunFailed
 
-        if args.debug:
-            raise
-        if full := disk_full_message(exc):
-            print(f"mlcost: error: {full}", file=sys.stderr)
-            return 1
-        if isinstance(exc, RunFailed):
-            print(f"mlcost: error: {exc}", file=sys.stderr)
-            return 2
-        raise
-    except BaseException as exc:
-        from pipelines.interrupts import Interrupted
-
-        if not isinstance(exc, Interrupted) or args.debug:
-            raise
-        print(f"mlcost: {exc.describe()}", file=sys.stderr)
-        return exc.exit_status
+    if full := disk_full_message(exc):
+        print(f"mlcost: error: {full}", file=sys.stderr)
+        return 1
+    if isinstance(exc, RunFailed):
+        print(f"mlcost: error: {exc}", file=sys.stderr)
+        return 2
+    raise exc
 
 
 if __name__ == "__main__":

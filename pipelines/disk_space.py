@@ -29,6 +29,19 @@ def _quoted_path(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _root_of(path: str) -> str:
+    """Which configured folder the path lies in, for the message: `MLCOST_HOME=/x` or `DAGSTER_HOME=/y`."""
+    roots = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME")}
+    try:
+        roots["MLCOST_HOME"] = str(Settings.from_env().home)
+    except Exception:  # noqa: BLE001 - the settings were valid when the run started; say what we can
+        roots["MLCOST_HOME"] = None
+    for name, root in roots.items():
+        if root and os.path.abspath(path).startswith(os.path.abspath(root) + os.sep):
+            return f"{name}={root}"
+    return os.path.dirname(path) or path
+
+
 def disk_full_message(exc: BaseException) -> str | None:
     """The one line for a full disk found anywhere in `exc`'s chain (or its text), else None."""
     for err in _chain(exc):
@@ -37,15 +50,15 @@ def disk_full_message(exc: BaseException) -> str | None:
         if not is_full and not any(word in text.lower() for word in FULL_DISK_WORDS):
             continue
         path = getattr(err, "filename", None) or _quoted_path(text)
-        if path is None and "database or disk is full" in text.lower():
-            path = f"Dagster's run storage (DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '?')})"
-        if path is None:
-            try:
-                path = f"MLCOST_HOME={Settings.from_env().home}"
-            except Exception:  # noqa: BLE001 - the settings were valid when the run started; say what we can
-                path = "MLCOST_HOME"
+        if path is not None:
+            what = f"writing {path} failed: no space left on the disk of {_root_of(str(path))}"
+        elif "database or disk is full" in text.lower():
+            home = os.environ.get("DAGSTER_HOME", "?")
+            what = f"Dagster's run storage could not be written: no space left on the disk of DAGSTER_HOME={home}"
+        else:
+            what = "no space left on a disk it writes to (MLCOST_HOME, DAGSTER_HOME)"
         return (
-            f"the disk is full: no space left for {path}; the step that was writing published nothing "
-            "(steps that finished are published whole); free space and run `mlcost run` again"
+            f"the disk is full: {what}; the step that was writing published nothing (steps that finished are "
+            "published whole); free space and run `mlcost run` again"
         )
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _wakeup: dict[str, int | None] = {"read": None}
@@ -68,3 +69,39 @@ def raise_if_received() -> None:
     for signum in STOP_SIGNALS:
         if signum in received:
             raise Interrupted(signum)
+
+
+def stop_request(exc: BaseException) -> Interrupted | None:
+    """The Interrupted behind `exc` (in its chain, or a signal received meanwhile), else None."""
+    seen: set[int] = set()
+    err: BaseException | None = exc
+    while err is not None and id(err) not in seen:
+        if isinstance(err, Interrupted):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    try:
+        raise_if_received()
+    except Interrupted as received:
+        return received
+    return None
+
+
+@contextlib.contextmanager
+def deferred():
+    """Hold SIGTERM/SIGINT while a block that must not stop half way runs (a publish's renames), then deliver
+    them to whichever handler was installed (ours, Dagster's, or the default). Main thread only (else a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if held:
+            signal.raise_signal(held[0])

@@ -7,6 +7,7 @@ runs of `make demo` appear in `make ui`'s history.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -137,6 +138,9 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
         return _run_jobs(defs, instance, report, start)
     except interrupts.Interrupted as exc:
         exc.finished = list(report.run_ids)
+        # A step stopped between creating its scratch folder and entering its `with` leaves it: remove ours.
+        for scratch in settings.tmp.glob(f"write-{os.getpid()}-*"):
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 
