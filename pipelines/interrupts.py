@@ -30,7 +30,7 @@ class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt: not an
 
     def describe(self) -> str:
         """One line for the terminal: what was stopped and what it leaves (docs/reliability.md, "Interrupts")."""
-        where = f" during {self.during}" if self.during else " before any Dagster run"
+        where = f" during {self.during}" if self.during else ""
         done = f" (finished: {', '.join(self.finished)})" if self.finished else ""
         return (
             f"stopped by {signal.Signals(self.signum).name}{where}{done}; a step that finished is published whole, "
