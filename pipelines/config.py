@@ -45,11 +45,6 @@ def accepts(text: str) -> Callable[[Callable], Callable]:
     return mark
 
 
-@accepts("any text")
-def text(value: str) -> str:
-    return value
-
-
 @accepts("a folder path (created if missing)")
 def folder(value: str) -> Path:
     path = Path(value).expanduser().resolve()
@@ -225,8 +220,6 @@ class Settings:
         for f in fields(cls):
             raw = environ.get(f.metadata["env"], "").strip()
             values[f.name] = raw if raw else f.default
-        if not values["home"]:
-            values["home"] = REPO_ROOT / "data"
         return cls(**values)
 
     def batching(self) -> dict[str, float]:

@@ -204,7 +204,7 @@ def test_rules_check_without_a_file_checks_mlcost_rules(tmp_path):
     """It used to check the shipped defaults whatever MLCOST_RULES said."""
     rules = tmp_path / "my_rules.yaml"
     rules.write_text(
-        "rules:\n  - id: gpu\n    category: training\n    match: {usage_type: 'GPU'}\n"
+        "rules:\n  - id: gpu\n    priority: 10\n    category: training\n    match: {usage_type: 'GPU'}\n"
         "workload:\n  tag_keys: [model]\n"
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MLCOST_")}
