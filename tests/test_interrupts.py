@@ -172,3 +172,52 @@ def test_a_stopped_run_stops_whole_and_a_rerun_completes_it(n, bill, complete, t
         assert proc.returncode == 0, rerun_err[-3000:]
         rerun = tables(tmp_path)
         assert {t for t in rerun if not same(rerun[t], complete[t], t)} == set()
+
+
+SWALLOWED = """
+import os, signal
+from dagster._utils.interrupts import capture_interrupts
+from pipelines import interrupts
+
+interrupts.install()
+with capture_interrupts():  # what Dagster's execute_in_process wraps a run in
+    os.kill(os.getpid(), signal.SIGTERM)  # lands in Dagster's handler, which only sets a flag
+print("the run went on")  # Dagster clears its flag when the run ends: the signal is forgotten
+try:
+    interrupts.raise_if_received()
+except interrupts.Interrupted as stop:
+    print("stopped", stop.exit_status)
+"""
+
+HELD = """
+import os, signal
+from pipelines import interrupts
+
+interrupts.install()
+written = []
+try:
+    with interrupts.deferred():  # as PartitionWriter.publish holds its renames
+        for n in range(5):
+            if n == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            written.append(n)
+except interrupts.Interrupted as stop:
+    print("stopped after", written, stop.exit_status)
+"""
+
+
+def _python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_signal_dagster_swallowed_still_stops_the_next_step():
+    """The cause of the ignored SIGTERMs, reproduced: Dagster's handler takes the signal and forgets it."""
+    assert _python(SWALLOWED).splitlines() == ["the run went on", "stopped 143"]
+
+
+def test_a_publish_finishes_its_renames_before_the_stop():
+    assert _python(HELD).splitlines() == ["stopped after [0, 1, 2, 3, 4] 130"]
