@@ -40,13 +40,13 @@ def _month(text: str) -> date:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if args.start:
-        os.environ.setdefault("MLCOST_PARTITION_START", args.start.isoformat())
+    from pipelines.attribution.rules import load_rules
     from pipelines.billing.ingest import source_periods
     from pipelines.runner import months_between, run_pipeline
 
     if not settings.cur_source:
         raise InputError("MLCOST_CUR_SOURCE", "no billing source: pass --cur-source or set MLCOST_CUR_SOURCE")
+    load_rules(settings.rules_path)  # a bad rules file stops the run before ingestion writes anything
     if args.start:
         months = months_between(args.start, args.end or args.start)
     else:
@@ -56,13 +56,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         months = months_between(min(found), args.end or max(found))
         if not months:
             raise InputError("--to", f"{args.end:%Y-%m} is before the first billing period in the source")
-    first = os.environ.get("MLCOST_PARTITION_START")
-    if first and months[0] < first:
-        raise InputError(
-            settings.cur_source,
-            f"billing period {months[0]} is before the first partition {first}: "
-            f"set MLCOST_PARTITION_START={months[0]}",
-        )
     t0 = time.monotonic()
     report = run_pipeline(settings, months)
     print(
@@ -115,7 +108,7 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
 def cmd_rules_check(args: argparse.Namespace) -> int:
     from pipelines.attribution.rules import load_rules
 
-    rules = load_rules(args.file)
+    rules = load_rules(args.file or Settings.from_env().rules_path)
     print(
         f"{rules.path}: {len(rules.rules) - 1} rules, workload tags {rules.tag_keys}, sharing {rules.strategies}"
     )
@@ -269,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="attribution rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     check = rules_sub.add_parser("check", help="validate a rules file")
-    check.add_argument("file", nargs="?", help="the rules file (default: the shipped rules)")
+    check.add_argument("file", nargs="?", help="default: MLCOST_RULES, else the shipped rules")
     check.set_defaults(func=cmd_rules_check)
 
     docs = sub.add_parser("docs", help="generated documentation")
@@ -294,22 +287,42 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: a user's mistake prints one clear line and exits 2; --debug shows the traceback."""
     warnings.filterwarnings("ignore", module="dagster")
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        from pipelines import interrupts
+
+        interrupts.install()  # before anything is read or written (docs/reliability.md, "Interrupts")
     try:
         return args.func(args)
     except BrokenPipeError:
         return _closed_pipe()
-    except InputError as exc:
-        if args.debug:
+    except BaseException as exc:
+        if args.debug or isinstance(exc, SystemExit):
             raise
+        return _stopped(exc)
+
+
+def _stopped(exc: BaseException) -> int:
+    """One line (or one per bad setting) for how the command stopped, and its exit status; else re-raise."""
+    from pipelines import interrupts
+
+    # A stop request first: it may surface as another error (DuckDB's "Query interrupted", a failed run).
+    if stop := interrupts.stop_request(exc):
+        print(f"mlcost: {stop.describe()}", file=sys.stderr)
+        return stop.exit_status
+    if isinstance(exc, InputError):
+        for line in getattr(exc, "lines", [exc]):  # a SettingsError has one line per bad variable
+            print(f"mlcost: error: {line}", file=sys.stderr)
+        return 2
+    from pipelines.disk_space import disk_full_message
+    from pipelines.runner import RunFailed
+
+    if full := disk_full_message(exc):
+        print(f"mlcost: error: {full}", file=sys.stderr)
+        return 1
+    if isinstance(exc, RunFailed):
         print(f"mlcost: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        from pipelines.runner import RunFailed
-
-        if isinstance(exc, RunFailed) and not args.debug:
-            print(f"mlcost: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    raise exc
 
 
 def _closed_pipe() -> int:

@@ -1,33 +1,9 @@
-"""The Dagster code location: every asset, check, job, schedule and sensor of mlcost, and its one resource."""
+"""The Dagster code location of mlcost (`make ui`, workspace.yaml): the definitions for the MLCOST_* settings.
 
-from dagster import Definitions
+Built by `pipelines/code_location.py`, which `mlcost run` uses too, so both see the same partitions.
+"""
 
-from pipelines.attribution import assets as attribution
-from pipelines.billing import assets as billing
+from pipelines.code_location import build_definitions
 from pipelines.config import Settings
-from pipelines.gpu import assets as gpu
-from pipelines.jobs import JOBS
-from pipelines.operations import SCHEDULES, SENSORS, with_freshness
-from pipelines.predictions import assets as predictions
-from pipelines.resources import MlcostResource
 
-defs = Definitions(
-    assets=[
-        billing.line_items,
-        attribution.cost_attribution,
-        attribution.cost_by_category_daily,
-        attribution.reconciliation,
-        attribution.rule_coverage,
-        gpu.gpu_samples,
-        gpu.gpu_efficiency_daily,
-        gpu.gpu_efficiency_by_device_daily,
-        predictions.predictions_daily,
-        predictions.cost_per_prediction_daily,
-    ],
-    jobs=JOBS,
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    resources={"mlcost": MlcostResource.from_settings(Settings.from_env())},
-)
-# The daily tables turn red in the UI when older than 36 hours (docs/operations.md).
-defs = with_freshness(defs)
+defs = build_definitions(Settings.from_env())

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from pipelines import interrupts
 from pipelines.config import Settings
 from pipelines.sqlfiles import quote_ident, quote_literal
 
@@ -161,6 +162,12 @@ class PartitionWriter:
 
     def publish(self) -> dict[str, int]:
         """Rename every staged file into place (each rename is atomic) and drop removed partitions."""
+        with (
+            interrupts.deferred()
+        ):  # SIGTERM/Ctrl-C wait for the last rename: never half a table's partitions
+            return self._publish()
+
+    def _publish(self) -> dict[str, int]:
         for value, tmp in sorted(self.staged.items()):
             target = partition_path(self.settings, self.table, value)
             target.parent.mkdir(parents=True, exist_ok=True)

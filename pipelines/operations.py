@@ -36,7 +36,7 @@ from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, transient_retry_seconds 
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.jobs import daily_tables, ingest_billing, monthly_reconciliation
-from pipelines.partitions import days
+from pipelines.partitions import is_daily, partition_start
 from pipelines.refresh_plan import (
     NIGHTLY_CRON,
     RefreshPlan,
@@ -68,9 +68,15 @@ DELIVERY_SENSOR_INTERVAL_SECONDS = 15 * 60
 DAILY_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
 
 
-def first_day() -> date:
-    """The first day partition (MLCOST_PARTITION_START)."""
-    return days.start.date()
+def first_day(context=None, settings: Settings | None = None) -> date:
+    """The first day partition: that of the loaded definitions (the context's), else where they would start."""
+    try:
+        repository = context.repository_def if context is not None else None
+    except Exception:  # noqa: BLE001 - a context built without definitions (tests) has none
+        repository = None
+    if repository is not None:
+        return repository.asset_graph.get(AssetKey("line_items")).partitions_def.start.date()
+    return partition_start(settings or Settings.from_env())
 
 
 # --- facts the decisions need -------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ def nightly(context: ScheduleEvaluationContext, mlcost: MlcostResource):
     """Bring every asset up to date (plan: `refresh_plan.nightly_plan`; the chain sensor runs the rest)."""
     now = context.scheduled_execution_time or datetime.now(UTC)
     settings = mlcost.settings()
-    first = first_day()
+    first = first_day(context, settings)
     written = line_items_written(settings)
     computed = days_computed(context.instance, written, first=first, through=yesterday(now))
     plan = nightly_plan(now, written, computed, first_day=first)
@@ -243,18 +249,19 @@ def billing_delivery_sensor(context: SensorEvaluationContext, mlcost: MlcostReso
         scanned,
         decode_cursor(context.cursor),
         published,
-        first_period=first_day(),
+        first_period=first_day(context, settings),
         # The current month is the last billing-period partition (end_offset=1 in partitions.py).
         last_period=month_start(utc_date(now)),
     )
     if decision.out_of_range:
         context.log.warning(
             f"deliveries for {', '.join(decision.out_of_range)} lie outside the billing-period partitions "
-            f"(first {first_day()}); set MLCOST_PARTITION_START to ingest them"
+            f"(first {first_day(context, settings)}); run `mlcost run` on them once (or unset or lower "
+            "MLCOST_PARTITION_START), then reload the code location"
         )
     requests = [
         ingest_request(
-            delivery_plan(period, now, first_day=first_day()),
+            delivery_plan(period, now, first_day=first_day(context, settings)),
             launched_by="billing_delivery_sensor",
             run_key=f"delivery-{period}-{decision.cursor[period][:16]}",
         )
@@ -296,7 +303,7 @@ SENSORS = [billing_delivery_sensor, mlcost_chain]
 
 def _daily_freshness(spec: AssetSpec) -> AssetSpec:
     # A policy set on the asset itself is a deliberate choice and stays.
-    if spec.partitions_def == days and spec.freshness_policy is None:
+    if is_daily(spec.partitions_def) and spec.freshness_policy is None:
         return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
     return spec
 

@@ -1,6 +1,7 @@
 """The one Dagster resource: where the lake lives and where the sources are, read from the environment."""
 
 from dataclasses import fields
+from datetime import date
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -28,11 +29,12 @@ class MlcostResource(ConfigurableResource):
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
     predictions_timezone: str | None = None
+    partition_start: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":
         values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
-        return cls(**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()})
+        return cls(**{k: str(v) if isinstance(v, Path | date) else v for k, v in values.items()})
 
     def settings(self) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(Settings)}

@@ -7,15 +7,17 @@ runs of `make demo` appear in `make ui`'s history.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from dagster import DagsterInstance
 
+from pipelines import interrupts
 from pipelines.config import Settings
 from pipelines.instance_config import write_instance_config
 from pipelines.lake import pid_alive
-from pipelines.partitions import days, month_keys
+from pipelines.partitions import days_from, month_keys, partition_start
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -87,7 +89,34 @@ def _execute(
     defs, job_name: str, instance: DagsterInstance, start: str, end: str, warnings: list[str] | None = None
 ) -> str:
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
+    # A stop request that came before this run: do not start it.
+    interrupts.raise_if_received()
+    from dagster import DagsterExecutionInterruptedError
+
+    try:
+        try:
+            result = _execute_in_process(job, instance, start, end)
+        except (DagsterExecutionInterruptedError, KeyboardInterrupt):
+            interrupts.raise_if_received()
+            raise
+        # Dagster forgets a signal that came after the run's last step: the run may have ended as a success.
+        interrupts.raise_if_received()
+    except interrupts.Interrupted as exc:
+        exc.during = job_name
+        raise
+    if not result.success:
+        raise RunFailed(f"{job_name} ({start} … {end}): {_failure_message(result)}")
+    if warnings is not None:
+        for check in result.get_asset_check_evaluations():
+            what = check.description or "failed (its rows are in the check's metadata: make ui)"
+            text = f"{check.asset_key.to_user_string()} {check.check_name}: {what}"
+            if not check.passed and text not in warnings:
+                warnings.append(text)
+    return result.run_id
+
+
+def _execute_in_process(job, instance: DagsterInstance, start: str, end: str):
+    return job.execute_in_process(
         instance=instance,
         # The run's full event log, tracebacks included, is in the Dagster instance (make ui); the terminal
         # gets only this module's one-line summary of a failure.
@@ -100,28 +129,37 @@ def _execute(
         },
         raise_on_error=False,
     )
-    if not result.success:
-        raise RunFailed(f"{job_name} ({start} … {end}): {_failure_message(result)}")
-    if warnings is not None:
-        for check in result.get_asset_check_evaluations():
-            what = check.description or "failed (its rows are in the check's metadata: make ui)"
-            text = f"{check.asset_key.to_user_string()} {check.check_name}: {what}"
-            if not check.passed and text not in warnings:
-                warnings.append(text)
-    return result.run_id
 
 
 def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
-    """Ingest `months` (YYYY-MM-01 keys), then compute their days, then reconcile them."""
-    from pipelines.definitions import defs
+    """Ingest `months` (YYYY-MM-01 keys), then compute their days, then reconcile them.
 
+    The partitions start at the earliest of these months and the lake's (or at MLCOST_PARTITION_START, which
+    must not be after them: refused with one line before anything runs).
+    """
+    from pipelines.code_location import build_definitions
+
+    start = partition_start(settings, run_months=months)
+    defs = build_definitions(settings, start=start)
     instance = dagster_instance(settings)
     release_dead_runs(instance)
     report = RunReport(months=months)
+    try:
+        return _run_jobs(defs, instance, report, start)
+    except interrupts.Interrupted as exc:
+        exc.finished = list(report.run_ids)
+        # A step stopped between creating its scratch folder and entering its `with` leaves it: remove ours.
+        for scratch in settings.tmp.glob(f"write-{os.getpid()}-*"):
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _run_jobs(defs, instance: DagsterInstance, report: RunReport, start: date) -> RunReport:
+    months = report.months
     report.run_ids["ingest_billing"] = _execute(
         defs, "ingest_billing", instance, months[0], months[-1], report.warnings
     )
-    last_partition = days.get_last_partition_key()
+    last_partition = days_from(start).get_last_partition_key()
     first_day = months[0]
     last_month = date.fromisoformat(months[-1])
     month_end = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

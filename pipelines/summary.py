@@ -111,10 +111,12 @@ def summary_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
     categories = []
     if "cost_by_category_daily" in views:
         for row in con.execute(
-            "SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month, category, sum(effective_cost) "
-            "FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 3 DESC"
+            "SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month, billing_currency, category, "
+            "sum(effective_cost) FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 2, 4 DESC"
         ).fetchall():
-            categories.append({"month": row[0], "category": row[1], "effective_cost": _cents(row[2])})
+            categories.append(
+                {"month": row[0], "currency": row[1], "category": row[2], "effective_cost": _cents(row[3])}
+            )
     rows = {
         table: int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
         for table in ("gpu_efficiency_daily", "cost_per_prediction_daily")
@@ -140,6 +142,8 @@ def _print_data(data: dict, fmt: str) -> None:
             if p[item] is not None:
                 writer.writerow(["billing_period", p["billing_period"], p["currency"] or "", item, p[item]])
     for c in data["effective_cost_by_category"]:
-        writer.writerow(["effective_cost_by_category", c["month"], "", c["category"], c["effective_cost"]])
+        writer.writerow(
+            ["effective_cost_by_category", c["month"], c["currency"], c["category"], c["effective_cost"]]
+        )
     for table, n in data["table_rows"].items():
         writer.writerow(["table_rows", "", "", table, n])

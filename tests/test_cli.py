@@ -56,8 +56,9 @@ def small_home(tmp_path_factory) -> Settings:
             (
                 "cost_by_category_daily",
                 "usage_date=2026-10-31",
-                "SELECT * FROM (VALUES (DATE '2026-10-31', 'training', 12.12::DOUBLE + 12.12::DOUBLE), "
-                "(DATE '2026-10-31', 'storage', 12.12::DOUBLE)) t(usage_date, category, effective_cost)",
+                "SELECT * FROM (VALUES (DATE '2026-10-31', 'training', 'USD', 12.12::DOUBLE + 12.12::DOUBLE), "
+                "(DATE '2026-10-31', 'storage', 'USD', 12.12::DOUBLE)) "
+                "t(usage_date, category, billing_currency, effective_cost)",
             ),
             (
                 "gpu_samples",
@@ -169,8 +170,8 @@ def test_summary_json_and_csv_give_cents_and_whole_counts(small_home, capsys):
         }
     ]
     assert data["effective_cost_by_category"] == [
-        {"month": "2026-10", "category": "training", "effective_cost": 24.24},
-        {"month": "2026-10", "category": "storage", "effective_cost": 12.12},
+        {"month": "2026-10", "currency": "USD", "category": "training", "effective_cost": 24.24},
+        {"month": "2026-10", "currency": "USD", "category": "storage", "effective_cost": 12.12},
     ]
     print_summary(small_home, "csv")
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
@@ -180,8 +181,8 @@ def test_summary_json_and_csv_give_cents_and_whole_counts(small_home, capsys):
         ["billing_period", "2026-10-01", "USD", "billed_cost", "36.36"],
         ["billing_period", "2026-10-01", "USD", "effective_cost", "36.36"],
         ["billing_period", "2026-10-01", "USD", "difference", "0.0"],
-        ["effective_cost_by_category", "2026-10", "", "training", "24.24"],
-        ["effective_cost_by_category", "2026-10", "", "storage", "12.12"],
+        ["effective_cost_by_category", "2026-10", "USD", "training", "24.24"],
+        ["effective_cost_by_category", "2026-10", "USD", "storage", "12.12"],
     ]
 
 

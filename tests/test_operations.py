@@ -30,7 +30,7 @@ from pipelines.billing.ingest import write_state
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.instance_config import write_instance_config
-from pipelines.partitions import days
+from pipelines.partitions import is_daily
 from pipelines.refresh_plan import (
     billing_periods_due,
     changed_deliveries,
@@ -209,8 +209,8 @@ def cur2_period(root: Path, period: str, execution_id: str) -> Path:
 
 @pytest.fixture
 def fixed_partitions(monkeypatch):
-    """Partitions from 2026-01-01, whatever MLCOST_PARTITION_START this test process was started with."""
-    monkeypatch.setattr(operations, "first_day", lambda: JAN)
+    """Partitions from 2026-01-01, wherever the data of this test process would make them start."""
+    monkeypatch.setattr(operations, "first_day", lambda *args, **kwargs: JAN)
 
 
 def tick(resource: MlcostResource, cursor: str | None = None):
@@ -445,7 +445,7 @@ def test_definitions_declare_the_schedule_sensors_and_freshness():
     assert sensors["billing_delivery_sensor"].minimum_interval_seconds == 900
 
     graph = repo.asset_graph
-    daily = [key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def == days]
+    daily = [key for key in graph.get_all_asset_keys() if is_daily(graph.get(key).partitions_def)]
     assert {k.to_user_string() for k in daily} >= {"cost_attribution", "cost_by_category_daily"}
     for key in graph.get_all_asset_keys():
         policy = graph.get(key).freshness_policy

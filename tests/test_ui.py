@@ -227,7 +227,7 @@ def _stop(proc: subprocess.Popen) -> str:
 def _expected():
     """Asset keys with their partitioning, schedules and sensors, from the code location itself."""
     from pipelines.definitions import defs
-    from pipelines.partitions import days
+    from pipelines.partitions import is_daily
 
     repo = defs.get_repository_def()
     graph = repo.asset_graph
@@ -235,7 +235,7 @@ def _expected():
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assets[key.to_user_string()] = {
-            "daily": node.partitions_def == days,
+            "daily": is_daily(node.partitions_def),
             "group": node.group_name,
         }
     return assets, {s.name: s for s in repo.schedule_defs}, {s.name for s in repo.sensor_defs}

@@ -9,7 +9,6 @@ import duckdb
 
 from pipelines import lake
 from pipelines.config import Settings
-from pipelines.errors import InputError
 from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
 from pipelines.predictions.counts import FILE_SCHEMA, PredictionReadResult, read_predictions
 from pipelines.s3_sources import read_staged
@@ -29,10 +28,7 @@ def read_source(settings: Settings) -> PredictionReadResult | None:
     """Read the configured predictions source; None when none is configured."""
     if not settings.predictions_source:
         return None
-    try:
-        zone = settings.predictions_zone()
-    except ValueError as exc:
-        raise InputError("MLCOST_PREDICTIONS_TIMEZONE", str(exc)) from None
+    zone = settings.predictions_timezone
     return read_staged(
         settings,
         settings.predictions_source,
