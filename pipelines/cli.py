@@ -176,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     tables = docs_sub.add_parser("tables", help="render docs/tables.md from the catalog descriptions")
     tables.add_argument("--check", action="store_true", help="fail if docs/tables.md is out of date")
     tables.set_defaults(func=cmd_docs_tables)
+
+    from pipelines.report.commands import add_report_commands
+
+    add_report_commands(sub, common, _settings, _month)
     return parser
 
 

@@ -9,6 +9,7 @@ from pipelines.gpu import assets as gpu
 from pipelines.jobs import JOBS
 from pipelines.operations import SCHEDULES, SENSORS, with_freshness
 from pipelines.predictions import assets as predictions
+from pipelines.report import assets as report
 from pipelines.resources import MlcostResource
 
 defs = Definitions(
@@ -21,6 +22,7 @@ defs = Definitions(
         gpu.gpu_efficiency_daily,
         predictions.predictions_daily,
         predictions.cost_per_prediction_daily,
+        report.cost_report,
     ],
     jobs=JOBS,
     schedules=SCHEDULES,
