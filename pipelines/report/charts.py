@@ -136,6 +136,8 @@ def cost_per_1k_figure(rows: list[dict]) -> go.Figure:
             row=2,
             col=1,
         )
+    # Models differ by orders of magnitude in cost per prediction: a log axis keeps each one's trend readable.
+    fig.update_yaxes(type="log", title_text="cost / 1k", row=1, col=1)
     return _layout(fig, height=620, barmode="stack")
 
 
@@ -162,7 +164,7 @@ def eta_heatmap_figure(rows: list[dict]) -> go.Figure:
 
 
 def idle_cost_figure(rows: list[dict]) -> go.Figure:
-    top = sorted(rows, key=lambda r: -(r["idle_cost"] or 0))[:IDLE_BARS]
+    top = sorted((r for r in rows if r["idle_cost"]), key=lambda r: -r["idle_cost"])[:IDLE_BARS]
     fig = go.Figure()
     by_workload: dict[str, list[dict]] = defaultdict(list)
     for r in top:

@@ -13,6 +13,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -76,7 +77,7 @@ def html_table(name: str, columns: tuple[Column, ...], rows: list[dict]) -> str:
 
 def _plain_table(name: str, rows: list[dict]) -> str:
     columns = tuple(
-        Column(k, k, "ratio" if isinstance(v, float) else "text")
+        Column(k, k, "ratio" if isinstance(v, float | Decimal) else "text")
         for k, v in (rows[0] if rows else {}).items()
     )
     return html_table(name, columns, rows)

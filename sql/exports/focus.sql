@@ -63,7 +63,9 @@ final as (
         case when r.provider = 'AWS' then 'Amazon Web Services, Inc.' else r.provider end as InvoiceIssuerName,
         coalesce(r.list_cost, r.billed_cost) as ListCost,
         cast(null as double) as ListUnitPrice,
+        -- FOCUS 1.2: not null on Usage and Purchase rows (a purchase at the agreed rate is Standard), null on Tax.
         case
+            when r.charge_category = 'Purchase' then 'Standard'
             when r.charge_category <> 'Usage' then null
             when r.line_item_type in ('DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation')
                 then 'Committed'
