@@ -8,8 +8,9 @@
 with rows as (
     select
         a.*,
-        -- The row's charge period: the line's span clipped to its UTC day; a line placed on a day outside its own
-        -- span (a late credit lands on its period's first day) takes the whole day.
+        -- The row's charge period: the line's span clipped to its UTC day. A line placed on a day outside its own
+        -- span (a correction for an earlier period lands on its billing period's first day) keeps its own span,
+        -- which is what FOCUS asks of a correction; a zero-length line takes its whole day.
         greatest(cast(a.charge_period_start as timestamp), cast(a.usage_date as timestamp)) as clipped_start,
         least(cast(a.charge_period_end as timestamp), cast(a.usage_date as timestamp) + interval 1 day) as clipped_end
     from cost_attribution as a
@@ -42,10 +43,16 @@ final as (
             when r.charge_category in ('Credit', 'Adjustment') then 'One-Time'
             else 'Recurring'
         end as ChargeFrequency,
-        case when r.clipped_end > r.clipped_start then r.clipped_end
-            else cast(r.usage_date as timestamp) + interval 1 day end as ChargePeriodEnd,
-        case when r.clipped_end > r.clipped_start then r.clipped_start
-            else cast(r.usage_date as timestamp) end as ChargePeriodStart,
+        case
+            when r.clipped_end > r.clipped_start then r.clipped_end
+            when r.charge_period_end > r.charge_period_start then cast(r.charge_period_end as timestamp)
+            else cast(r.usage_date as timestamp) + interval 1 day
+        end as ChargePeriodEnd,
+        case
+            when r.clipped_end > r.clipped_start then r.clipped_start
+            when r.charge_period_end > r.charge_period_start then cast(r.charge_period_start as timestamp)
+            else cast(r.usage_date as timestamp)
+        end as ChargePeriodStart,
         cast(null as varchar) as CommitmentDiscountCategory,
         cast(null as varchar) as CommitmentDiscountId,
         cast(null as varchar) as CommitmentDiscountName,
