@@ -24,6 +24,9 @@ CATEGORY_COLOURS = {
 }
 MOVER_LIMIT = 10
 IDLE_BARS = 20
+# Resources in the η heatmap and rows of the idle-dollars table: a page stays readable (and a few MB) for a fleet.
+GPU_RESOURCES = 40
+IDLE_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Chart:
     columns: tuple[Column, ...]
     figure: Callable[[list[dict]], go.Figure] | None = None
     empty_note: str = "No data for this period."
-    params: tuple[str, ...] = ("as_of",)
+    limit: int | None = None  # bound as $limit when set
 
 
 def _currencies(rows: list[dict]) -> bool:
@@ -283,7 +286,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart(
         "gpu_eta_heatmap",
         "GPU efficiency η per instance and day (this month)",
-        "η = active / observed GPU hours. Empty cells: no utilization sample covered the resource that day.",
+        f"η = active / observed GPU hours, for the {GPU_RESOURCES} GPU resources that cost most this month. Empty "
+        "cells: no utilization sample covered the resource that day.",
         (
             Column("resource", "resource"),
             Column("usage_date", "day", "date"),
@@ -294,12 +298,13 @@ CHARTS: tuple[Chart, ...] = (
         ),
         eta_heatmap_figure,
         "No GPU resources were billed this month.",
+        limit=GPU_RESOURCES,
     ),
     Chart(
         "idle_cost_by_instance",
         "Idle GPU dollars by instance and workload (this month)",
-        f"gpu_cost × (1 − η) per resource, coloured by workload (the {IDLE_BARS} largest drawn; the table has "
-        "all). Unobserved cost is spend with no utilization data at all.",
+        f"gpu_cost × (1 − η) per resource, coloured by workload (the {IDLE_BARS} largest drawn, the "
+        f"{IDLE_ROWS} largest in the table). Unobserved cost is spend with no utilization data at all.",
         (
             Column("resource", "resource"),
             Column("workload", "workload"),
@@ -311,6 +316,7 @@ CHARTS: tuple[Chart, ...] = (
         ),
         idle_cost_figure,
         "No GPU resources were billed this month.",
+        limit=IDLE_ROWS,
     ),
     Chart(
         "top_movers_workload",
@@ -325,7 +331,7 @@ CHARTS: tuple[Chart, ...] = (
             Column("change", "change", "money"),
         ),
         movers_figure("workload"),
-        params=("as_of", "limit"),
+        limit=MOVER_LIMIT,
     ),
     Chart(
         "top_movers_service",
@@ -339,7 +345,7 @@ CHARTS: tuple[Chart, ...] = (
             Column("change", "change", "money"),
         ),
         movers_figure("service"),
-        params=("as_of", "limit"),
+        limit=MOVER_LIMIT,
     ),
     Chart(
         "shared_and_unattributed",

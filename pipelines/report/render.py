@@ -22,7 +22,7 @@ from plotly.offline import get_plotlyjs
 
 from pipelines.config import Settings
 from pipelines.errors import InputError
-from pipelines.report.charts import CHARTS, DECISION_TABLES, MOVER_LIMIT, Chart, Column
+from pipelines.report.charts import CHARTS, DECISION_TABLES, Chart, Column
 from pipelines.sqlfiles import load_sql
 
 DECISION_ROWS = 50
@@ -128,12 +128,8 @@ def build_report(settings: Settings, as_of: date | None = None) -> Report:
             needs = {"cost_per_1k_predictions": "cost_per_prediction_daily"}.get(chart.name) or (
                 "gpu_efficiency_daily" if chart.name in ("gpu_eta_heatmap", "idle_cost_by_instance") else None
             )
-            params = {"as_of": as_of, "limit": MOVER_LIMIT}
-            rows = (
-                _query(con, chart.name, {k: params[k] for k in chart.params})
-                if needs is None or needs in views
-                else []
-            )
+            params = {"as_of": as_of} | ({"limit": chart.limit} if chart.limit else {})
+            rows = _query(con, chart.name, params) if needs is None or needs in views else []
             section = Section(chart, rows, drawn=bool(rows) and chart.figure is not None)
             sections[chart.name] = section
             parts.append(_section_html(section))
