@@ -111,7 +111,8 @@ def test_showback_sums_to_the_bill_and_says_what_it_came_from(lake, tmp_path, by
     ]
     assert round(frame["total_cost"].sum(), 2) == effective
     assert round(frame["billed_cost"].sum(), 2) == billed
-    assert (frame["direct_cost"] + frame["spread_cost"] - frame["total_cost"]).abs().max() < 1e-6
+    # Each is rounded to a millionth, so they agree to two millionths.
+    assert (frame["direct_cost"] + frame["spread_cost"] - frame["total_cost"]).abs().max() < 2e-6
     # Tax and support were spread, so shared cost left is only what was kept (commitments, credits, refunds).
     assert frame["spread_cost"].sum() > 0
     csv_lines = result.csv.read_text().splitlines()

@@ -6,20 +6,28 @@
 -- workload must itself be a value of that tag (a model is a model only if some line is tagged with it).
 -- Workloads with no owner get $unowned.
 -- Reads: cost_attribution, line_items (views). Parameters: $period, $owner_tag, $owner_is_workload_tag, $unowned.
-with owner_of as (
-    select
-        v.workload,
-        case
-            when $owner_is_workload_tag then any_value(v.workload)
-            else mode(l.tags[cast($owner_tag as varchar)])
-        end as owner
-    from line_items as l,
-        unnest(map_values(l.tags)) as v(workload)
-    where l.billing_period = cast($period as date)
+with tag_sets as (
+    -- The period's distinct tag maps that carry the owner tag, with how many lines carry each: a month of
+    -- millions of lines has a few hundred of them.
+    select tags, count(*) as lines
+    from line_items
+    where billing_period = cast($period as date)
         and cast($owner_tag as varchar) is not null
-        and nullif(l.tags[cast($owner_tag as varchar)], '') is not null
-        and (not $owner_is_workload_tag or l.tags[cast($owner_tag as varchar)] = v.workload)
-    group by v.workload
+        and nullif(tags[cast($owner_tag as varchar)], '') is not null
+    group by tags
+),
+
+owner_votes as (
+    select v.workload, t.tags[cast($owner_tag as varchar)] as owner, sum(t.lines) as lines
+    from tag_sets as t, unnest(map_values(t.tags)) as v(workload)
+    where not $owner_is_workload_tag or t.tags[cast($owner_tag as varchar)] = v.workload
+    group by all
+),
+
+owner_of as (
+    -- The owner most lines agree on (ties: the first by name, so the file is the same on every run).
+    select workload, owner from owner_votes
+    qualify row_number() over (partition by workload order by lines desc, owner) = 1
 ),
 
 attributed as (
@@ -36,10 +44,11 @@ select
     owner,
     category,
     billing_currency,
-    coalesce(sum(effective_cost) filter (where allocation = 'direct'), 0) as direct_cost,
-    coalesce(sum(effective_cost) filter (where allocation = 'spread'), 0) as spread_cost,
-    sum(effective_cost) as total_cost,
-    sum(billed_cost) as billed_cost
+    -- To a millionth: a parallel sum's last bits vary between runs, and the same inputs should give the same file.
+    round(coalesce(sum(effective_cost) filter (where allocation = 'direct'), 0), 6) as direct_cost,
+    round(coalesce(sum(effective_cost) filter (where allocation = 'spread'), 0), 6) as spread_cost,
+    round(sum(effective_cost), 6) as total_cost,
+    round(sum(billed_cost), 6) as billed_cost
 from attributed
 group by all
 order by billing_currency, owner, category
