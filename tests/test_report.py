@@ -267,3 +267,26 @@ def test_decision_tables_appear_when_the_warehouse_has_them(lake, tmp_path):
 def test_without_a_warehouse_the_error_says_run_first(tmp_path):
     with pytest.raises(InputError, match="run `mlcost run` first"):
         build_report(Settings(home=tmp_path))
+
+
+def test_a_report_without_gpu_logs_says_so_in_its_asset_check(lake, tmp_path):
+    from dagster import materialize
+
+    from pipelines.report.assets import cost_report
+    from pipelines.resources import MlcostResource
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(lake.settings.warehouse, home / "warehouse.duckdb")
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute("DROP VIEW gpu_efficiency_daily")
+    con.close()
+    result = materialize(
+        [cost_report], resources={"mlcost": MlcostResource.from_settings(Settings(home=home))}
+    )
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["empty_sections"].value == "gpu_eta_heatmap, idle_cost_by_instance"
+    page = (home / "reports" / "latest.html").read_text()
+    assert 'data-empty="gpu_eta_heatmap"' in page and 'data-chart="daily_cost_by_category"' in page
