@@ -280,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gpu.add_argument("--check", action="store_true", help="fail if docs/gpu.md is out of date")
     gpu.set_defaults(func=cmd_docs_gpu)
+
+    from pipelines.report.commands import add_report_commands
+
+    add_report_commands(sub, common, _settings, _month)
     return parser
 
 

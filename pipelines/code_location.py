@@ -18,6 +18,7 @@ from pipelines.gpu import assets as gpu
 from pipelines.jobs import JOBS
 from pipelines.operations import SCHEDULES, SENSORS, with_freshness
 from pipelines.predictions import assets as predictions
+from pipelines.report import assets as report
 from pipelines.resources import MlcostResource
 
 ASSETS = [
@@ -31,6 +32,7 @@ ASSETS = [
     gpu.gpu_efficiency_by_device_daily,
     predictions.predictions_daily,
     predictions.cost_per_prediction_daily,
+    report.cost_report,
 ]
 
 

@@ -1,0 +1,1 @@
+"""The HTML cost report (`mlcost report`, the cost_report asset)."""

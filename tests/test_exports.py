@@ -1,0 +1,189 @@
+"""`mlcost export focus` and `mlcost export showback` on the lake of a `mlcost run` (tests/report_lake.py).
+
+Expected totals are the model company's bill (answers.json of seed 42, printed by `mlcost fixtures`):
+
+| period  | billed      | effective  |
+|---------|-------------|------------|
+| 2026-09 | 134,271.03  | 80,161.83  |
+| 2026-10 |  73,183.62  | 78,190.74  |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from focus12 import focus12_errors
+from report_lake import run_lake
+
+from pipelines.errors import InputError
+from pipelines.exports.focus import export_focus
+from pipelines.exports.showback import export_showback
+
+REPO = Path(__file__).resolve().parents[1]
+BILL = {"2026-09": (134_271.03, 80_161.83), "2026-10": (73_183.62, 78_190.74)}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    return run_lake(tmp_path_factory)
+
+
+def _period(text: str) -> date:
+    return date.fromisoformat(text + "-01")
+
+
+@pytest.mark.parametrize("period", sorted(BILL))
+def test_focus_export_conforms_to_focus_1_2_and_sums_to_the_bill(lake, tmp_path, period):
+    result = export_focus(lake.settings, _period(period), tmp_path)
+    billed, effective = BILL[period]
+    for frame in (
+        pl.read_parquet(result.parquet),
+        pl.read_csv(result.csv, infer_schema=False),
+    ):
+        assert focus12_errors(frame) == []
+        assert frame.height == result.rows
+        assert round(frame["BilledCost"].cast(pl.Float64).sum(), 2) == billed
+        assert round(frame["EffectiveCost"].cast(pl.Float64).sum(), 2) == effective
+    frame = pl.read_parquet(result.parquet)
+    # Spread shared cost is its own rows (tax proportionally, support evenly), on workloads, not on `shared`.
+    spread = frame.filter(pl.col("x_Allocation") == "spread")
+    assert spread.height > 0
+    assert set(spread["x_SharedKind"].unique()) == {"tax", "support"}
+    assert "shared" not in set(spread["x_Category"].unique())
+    assert set(spread["x_RuleId"].str.slice(0, 7).unique()) == {"spread:"}
+    assert (
+        frame.filter(
+            pl.col("x_SharedKind").is_in(["tax", "support"]) & (pl.col("x_Allocation") == "direct")
+        ).height
+        == 0
+    )
+    assert str(frame.schema["ChargePeriodStart"]) == "Datetime(time_unit='us', time_zone='UTC')"
+
+
+def test_the_conformance_check_catches_what_focus_1_2_forbids(lake, tmp_path):
+    result = export_focus(lake.settings, _period("2026-10"), tmp_path)
+    good = pl.read_parquet(result.parquet)
+    broken = {
+        "missing column ServiceName": good.drop("ServiceName"),
+        "custom column Workload lacks the x_ prefix": good.rename({"x_Workload": "Workload"}),
+        "ChargeCategory: 1 rows outside": good.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.lit("usage"))
+            .otherwise(pl.col("ChargeCategory"))
+            .alias("ChargeCategory")
+        ),
+        "PricingCategory null on Tax rows": good.with_columns(
+            pl.when(pl.col("ChargeCategory") == "Tax")
+            .then(pl.lit("Standard"))
+            .otherwise(pl.col("PricingCategory"))
+            .alias("PricingCategory")
+        ),
+        "RegionName not null when RegionId is": good.with_columns(
+            pl.lit(None, pl.String).alias("RegionName")
+        ),
+    }
+    for message, frame in broken.items():
+        errors = focus12_errors(frame)
+        assert any(e.startswith(message) for e in errors), (message, errors)
+
+
+@pytest.mark.parametrize("by", ["workload", "team", "model"])
+def test_showback_sums_to_the_bill_and_says_what_it_came_from(lake, tmp_path, by):
+    result = export_showback(lake.settings, _period("2026-10"), by, tmp_path)
+    billed, effective = BILL["2026-10"]
+    frame = pl.read_parquet(result.parquet)
+    assert frame.columns == [
+        "billing_period",
+        by,
+        "category",
+        "billing_currency",
+        "direct_cost",
+        "spread_cost",
+        "total_cost",
+        "billed_cost",
+    ]
+    assert round(frame["total_cost"].sum(), 2) == effective
+    assert round(frame["billed_cost"].sum(), 2) == billed
+    # Each is rounded to a millionth, so they agree to two millionths.
+    assert (frame["direct_cost"] + frame["spread_cost"] - frame["total_cost"]).abs().max() < 2e-6
+    # Tax and support were spread, so shared cost left is only what was kept (commitments, credits, refunds).
+    assert frame["spread_cost"].sum() > 0
+    csv_lines = result.csv.read_text().splitlines()
+    comments = [line for line in csv_lines if line.startswith("#")]
+    sha = hashlib.sha256(lake.rules.read_bytes()).hexdigest()
+    delivery = frame_delivery(lake)
+    assert f"# rules file {lake.rules} sha256 {sha}" in comments
+    assert f"# delivery {delivery}" in comments
+    meta = pq.read_schema(result.parquet).metadata
+    assert meta[b"mlcost.rules_sha256"].decode() == sha
+    assert meta[b"mlcost.delivery_id"].decode() == delivery
+    data = pl.read_csv(result.csv, comment_prefix="#")
+    assert round(data["total_cost"].sum(), 2) == effective
+
+
+def frame_delivery(lake) -> str:
+    import duckdb
+
+    con = duckdb.connect(str(lake.settings.warehouse), read_only=True)
+    try:
+        (delivery,) = con.execute(
+            "SELECT DISTINCT delivery_id FROM line_items WHERE billing_period = DATE '2026-10-01'"
+        ).fetchone()
+    finally:
+        con.close()
+    return delivery
+
+
+def test_showback_by_team_and_model_owners(lake, tmp_path):
+    """Owners by hand, from the model company: models carry user:model and user:team; team-only lines name the
+    team. So support-llm (a model of team nlp) is under nlp by team and under itself by model; the team workload
+    nlp is nobody's model."""
+    team = pl.read_parquet(export_showback(lake.settings, _period("2026-10"), "team", tmp_path).parquet)
+    model = pl.read_parquet(export_showback(lake.settings, _period("2026-10"), "model", tmp_path).parquet)
+    workload = pl.read_parquet(
+        export_showback(lake.settings, _period("2026-10"), "workload", tmp_path).parquet
+    )
+
+    def total(frame, column, owner):
+        return round(frame.filter(pl.col(column) == owner)["total_cost"].sum(), 2)
+
+    assert total(model, "model", "support-llm") == total(workload, "workload", "support-llm") > 0
+    assert "nlp" not in set(model["model"])
+    assert total(team, "team", "nlp") >= total(workload, "workload", "nlp") + total(
+        workload, "workload", "support-llm"
+    )
+
+
+def test_a_period_never_attributed_is_one_clear_error(lake, tmp_path):
+    with pytest.raises(
+        InputError, match=r"billing period 2026-12 has no attributed cost \(periods: 2026-09, 2026-10\)"
+    ):
+        export_focus(lake.settings, date(2026, 12, 1), tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "export",
+            "showback",
+            "--period",
+            "2026-12",
+            "--home",
+            str(lake.settings.home),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"mlcost: error: {lake.settings.warehouse}: billing period 2026-12 has no attributed cost (periods: 2026-09, 2026-10)"
+    ]
+    assert list(tmp_path.iterdir()) == []
