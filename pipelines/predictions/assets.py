@@ -18,7 +18,6 @@ from pipelines.gpu.assets import gpu_efficiency_daily
 from pipelines.partitions import DAILY_ASSET, day_range
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions, read_source
 from pipelines.resources import MlcostResource
-from pipelines.warehouse import refresh_catalog
 
 
 @asset(
@@ -39,7 +38,6 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
             context.log.warning(warning)
     con = lake.connect(settings)
     written = publish_predictions(con, settings, result, start, end)
-    refresh_catalog(settings)
     return MaterializeResult(
         metadata={
             "dagster/row_count": sum(written.values()),
@@ -66,7 +64,6 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
     start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_cost_per_prediction(con, settings, start, end)
-    refresh_catalog(settings)
     rows, negative, table = [], 0, []
     if lake.has_data(settings, "cost_per_prediction_daily"):
         lake.register_views(con, settings, ["cost_per_prediction_daily"])
