@@ -139,6 +139,7 @@ class PartitionWriter:
         # Every writer is an entry point (an asset, a test, a UI rerun of one day): each clears what killed
         # runs left behind, so no entry point can forget to.
         clean_scratch(settings)
+        publish_step(f"write {table}")
         self.scratch = settings.tmp / f"write-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.scratch.mkdir(parents=True)
         self.staged: dict[str, Path] = {}
