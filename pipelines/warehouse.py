@@ -92,6 +92,7 @@ def build_warehouse(settings: Settings) -> list[str]:
             con.close()
         lake.publish_step("switch warehouse")
         os.replace(tmp, settings.warehouse)
+        lake.publish_step("switched warehouse")  # a kill point after the switch (tests/failpoints.py)
     except BaseException:
         tmp.unlink(missing_ok=True)
         shutil.rmtree(snapshot, ignore_errors=True)
