@@ -152,7 +152,13 @@ def generation_digest(checksums: dict[str, dict[str, str]]) -> str:
 
 def pending_periods(settings: Settings) -> list[str]:
     """Billing periods whose working files are not exactly their published generation's (a run stopped or
-    failed before its reconciliation step published, a day rerun from the UI, a failed reconciliation)."""
+    failed before its reconciliation step published, a day rerun from the UI, a failed reconciliation).
+
+    Before the first publish there is no catalog, and no period counts as pending: a lake written before
+    generations existed is adopted as it stands by the first publish (`PendingGeneration.publish`).
+    """
+    if not catalog_path(settings).exists():
+        return []
     catalog = read_catalog(settings)["periods"]
     pending = []
     for period, tables in sorted(working_files(settings, working_periods(settings)).items()):
@@ -331,6 +337,12 @@ class PendingGeneration:
         generation and within a cent, and no attribution row lacks a category. Unchecked (publish_working), a
         reconciliation that is not of this generation is left out rather than shown beside files it did not read.
         """
+        if not catalog_path(self.settings).exists():
+            # A lake written before generations existed: what its warehouse showed stays shown, as it stands.
+            others = [p for p in working_periods(self.settings) if p not in self.periods]
+            if others:
+                with PendingGeneration(self.settings, others) as adopted:
+                    adopted.publish(checked=False, rebuild=False)
         catalog = read_catalog(self.settings)
         records = {}
         for period in self.periods:
@@ -372,6 +384,8 @@ class PendingGeneration:
     def _problem(self, period: str, generation: str) -> str | None:
         """Why this period's generation must not be published as reconciled, or None."""
         checksums = self.checksums[period]
+        if not {"line_items", "cost_attribution", "reconciliation"} & set(checksums):
+            return None  # nothing billed (GPU logs or predictions only): nothing to reconcile
         if "reconciliation" not in checksums:
             return "it has no reconciliation"
         con = duckdb.connect()
@@ -409,7 +423,8 @@ class PendingGeneration:
 
 def publish_working(settings: Settings) -> list[str]:
     """Publish every billing period whose working files changed, as they stand (unchecked; see the module doc)."""
-    pending = pending_periods(settings)
+    exists = catalog_path(settings).exists()
+    pending = pending_periods(settings) if exists else working_periods(settings)
     if not pending:
         return []
     with PendingGeneration(settings, pending) as generation:
