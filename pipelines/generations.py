@@ -53,6 +53,10 @@ CENT = 0.005
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
 
+# Folders of generations this process is building now: never removed as leftovers (clean_generations).
+_BUILDING: set[Path] = set()
+
+
 class PublishRefused(RuntimeError):
     """What was about to be published is not what the pipeline wrote, or does not reconcile: nothing switched."""
 
@@ -249,6 +253,7 @@ class PendingGeneration:
         return self.folder(period) / table / file_name(table, value)
 
     def __enter__(self) -> PendingGeneration:
+        _BUILDING.update(self.folder(p) for p in self.periods)
         try:
             self.stage()
         except BaseException:
@@ -259,6 +264,7 @@ class PendingGeneration:
     def __exit__(self, *exc: object) -> None:
         if not self.published:
             self.discard()
+        _BUILDING.difference_update(self.folder(p) for p in self.periods)
 
     def discard(self) -> None:
         for period in self.periods:
@@ -337,7 +343,7 @@ class PendingGeneration:
         generation and within a cent, and no attribution row lacks a category. Unchecked (publish_working), a
         reconciliation that is not of this generation is left out rather than shown beside files it did not read.
         """
-        if not catalog_path(self.settings).exists():
+        if checked and not catalog_path(self.settings).exists():
             # A lake written before generations existed: what its warehouse showed stays shown, as it stands.
             others = [p for p in working_periods(self.settings) if p not in self.periods]
             if others:
@@ -438,7 +444,7 @@ def clean_generations(settings: Settings, catalog: dict) -> int:
     removed = 0
     for period_dir in generations_dir(settings).glob("billing_period=*"):
         for folder in period_dir.iterdir():
-            if folder in named:
+            if folder in named or folder in _BUILDING:
                 continue
             try:
                 pid = int(folder.name.split("-")[1])

@@ -404,3 +404,32 @@ def test_the_nightly_recomputes_a_period_left_unpublished(sources, settings, con
         assert pending.publish(rebuild=False) == ["2026-10-01"]
     assert generations.pending_periods(settings) == []
     assert json.loads(generations.catalog_path(settings).read_text())["periods"]["2026-10-01"]["reconciled"]
+
+
+def test_a_lake_from_before_generations_is_adopted_by_the_first_publish(sources, settings, con, tmp_path):
+    """An install upgraded to generations has a working lake and no catalog: the first publish (of October)
+    keeps what its warehouse showed (September) shown, as it stands, instead of hiding it."""
+    september = [
+        corpus.cur1_row(datetime(2026, 9, day, 3), 4.0, resource="i-0a", period="2026-09-01T00:00:00Z")
+        for day in range(1, 31)
+    ]
+    _ingest(con, settings, corpus.write_csv(tmp_path / "sep.csv", corpus.CUR1_HEADER, september))
+    attribute(con, settings, load_rules(), date(2026, 9, 1), date(2026, 9, 30))
+    reconcile(con, settings, date(2026, 9, 1), date(2026, 9, 1))
+    _ingest(con, settings, sources[1])
+    _compute(con, settings)
+    assert not generations.catalog_path(settings).exists() and generations.pending_periods(settings) == []
+    with generations.PendingGeneration(settings, ["2026-10-01"]) as pending:
+        assert pending.publish() == ["2026-10-01"]
+    published = generations.read_catalog(settings)["periods"]
+    assert sorted(published) == ["2026-09-01", "2026-10-01"] and published["2026-09-01"]["reconciled"]
+    ro = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        totals = ro.execute(
+            "SELECT billing_period::VARCHAR, count(*), round(sum(effective_cost), 2) FROM line_items GROUP BY 1 "
+            "ORDER BY 1"
+        ).fetchall()
+    finally:
+        ro.close()
+    # September by hand: 30 days × 4.00 = 120.00.
+    assert totals == [("2026-09-01", 30, 120.0), ("2026-10-01", *EXPECTED[1])]
