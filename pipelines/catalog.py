@@ -127,6 +127,9 @@ TABLES: dict[str, dict] = {
             "unattributed_effective_cost": f"Usage cost (not shared) with workload unattributed, {_MONEY}.",
             "attributed_days": "Days of the period present in cost_attribution.",
             "days_in_period": "Days in the billing period.",
+            "generation": "The generation the row was computed from: SHA-256 of the sorted '<table>/<partition> "
+            "<file sha256>' lines of the period's line_items and cost_attribution files. The row is published "
+            "only together with those very files (docs/architecture.md, Publishing).",
         },
     },
 }

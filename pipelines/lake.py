@@ -2,17 +2,22 @@
 
 Every table is a folder of Parquet files, one per partition (`lake/<table>/<key>=<value>/data.parquet`).
 A run stages every partition it writes and renames them into place only when all are written, so a failed or
-killed run publishes nothing. Analysts do not read these folders: `warehouse.duckdb` (pipelines/warehouse.py) points
-at an immutable hard-linked snapshot of them, because DuckDB may open a file more than once per query.
+killed run publishes nothing. Beside each file its writer records its SHA-256 (`data.parquet.sha256`, the format of
+`sha256sum`), so a file changed after it was written is found before it is trusted again.
+
+These folders are the pipeline's working copy. Analysts do not read them: `warehouse.duckdb` (pipelines/warehouse.py)
+shows the published generation of each billing period (pipelines/generations.py), through an immutable hard-linked
+snapshot, because DuckDB may open a file more than once per query.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -37,6 +42,8 @@ PARTITION_COLUMNS: dict[str, str] = {
     "rule_coverage": "billing_period",
 }
 DATA_FILE = "data.parquet"
+# The writer's record of each partition file's SHA-256, beside it, in `sha256sum` format.
+CHECKSUM_FILE = DATA_FILE + ".sha256"
 # How every lake file is written. zstd: smaller files than the default snappy. 65,536-row groups (half DuckDB's
 # default): an order-keeping write holds finished row groups until the ones before them are written and pauses
 # threads when they fill the memory limit; smaller groups hold less (a 10M-line month's ingestion write: 41.9 s
@@ -60,6 +67,41 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     # Billing timestamps are UTC; a TIMESTAMPTZ must never be shifted by the machine's zone.
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+# Called at every step that changes published state (a rename into place, a record, the catalog switch). None in
+# production; the crash tests set it to kill the process, or fail a write, at the n-th step (tests/failpoints.py).
+publish_hook: Callable[[str], None] | None = None
+
+
+def publish_step(what: str) -> None:
+    """Mark a step that changes what is published (see `publish_hook`)."""
+    if publish_hook is not None:
+        publish_hook(what)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks (1.4 GB/s on this machine, so a few seconds for the
+    largest month's file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_path(data_file: Path) -> Path:
+    return data_file.with_name(CHECKSUM_FILE)
+
+
+def recorded_checksum(data_file: Path) -> str | None:
+    """The SHA-256 the writer recorded beside a partition file, or None when there is no readable record."""
+    try:
+        text = checksum_path(data_file).read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    digest = text.split(" ", 1)[0].strip()
+    return digest if len(digest) == 64 else None
 
 
 def table_dir(settings: Settings, table: str) -> Path:
@@ -100,11 +142,13 @@ class PartitionWriter:
         # Every writer is an entry point (an asset, a test, a UI rerun of one day): each clears what killed
         # runs left behind, so no entry point can forget to.
         clean_scratch(settings)
+        publish_step(f"write {table}")
         self.scratch = settings.tmp / f"write-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.scratch.mkdir(parents=True)
         self.staged: dict[str, Path] = {}
         self.rows: dict[str, int] = {}
         self.removed: set[str] = set()
+        self.checksums: dict[str, str] = {}  # partition -> SHA-256 of the file published, after publish()
 
     def __enter__(self) -> PartitionWriter:
         return self
@@ -114,6 +158,7 @@ class PartitionWriter:
 
     def stage(self, value: str, query: str, params: dict | Sequence | None = None) -> int:
         """Write the rows of `query` (all belonging to partition `value`) to a scratch file."""
+        publish_step(f"stage {self.table}")
         tmp = self.scratch / f"{self.column}={value}.parquet"
         rows = self.con.execute(
             f"COPY ({query}) TO {quote_literal(str(tmp))} ({PARQUET_OPTIONS})", params
@@ -131,6 +176,7 @@ class PartitionWriter:
 
     def stage_many(self, query: str, params: dict | Sequence | None = None) -> dict[str, int]:
         """Write the rows of `query` split by the table's partition column, in one pass over the query."""
+        publish_step(f"stage {self.table}")
         out = self.scratch / "many"
         self.con.execute(
             f"COPY ({query}) TO {quote_literal(str(out))} "
@@ -161,7 +207,12 @@ class PartitionWriter:
         self.removed.add(value)
 
     def publish(self) -> dict[str, int]:
-        """Rename every staged file into place (each rename is atomic) and drop removed partitions."""
+        """Rename every staged file into place (each rename is atomic) and drop removed partitions.
+
+        Each file's SHA-256 is recorded beside it, renamed into place right after the file: a file that differs
+        from its record later was changed after this writer published it (or the writer was stopped between the
+        two renames), and is not trusted (pipelines/generations.py).
+        """
         with (
             interrupts.deferred()
         ):  # SIGTERM/Ctrl-C wait for the last rename: never half a table's partitions
@@ -169,13 +220,22 @@ class PartitionWriter:
 
     def _publish(self) -> dict[str, int]:
         for value, tmp in sorted(self.staged.items()):
+            digest = file_sha256(tmp)
+            record = self.scratch / f"{self.column}={value}.sha256"
+            record.write_text(f"{digest}  {DATA_FILE}\n")
+            self.checksums[value] = digest
+        for value, tmp in sorted(self.staged.items()):
             target = partition_path(self.settings, self.table, value)
             target.parent.mkdir(parents=True, exist_ok=True)
+            publish_step(f"publish {self.table}/{value}")
             os.replace(tmp, target)
+            os.replace(self.scratch / f"{self.column}={value}.sha256", checksum_path(target))
         for value in sorted(self.removed - set(self.staged)):
             target = partition_path(self.settings, self.table, value)
             if target.exists():
+                publish_step(f"remove {self.table}/{value}")
                 target.unlink()
+                checksum_path(target).unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
                     target.parent.rmdir()
         return dict(self.rows)

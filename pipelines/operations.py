@@ -35,6 +35,7 @@ from pipelines import lake
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, transient_retry_seconds  # noqa: F401 (re-exported)
 from pipelines.config import Settings
 from pipelines.errors import InputError
+from pipelines.generations import pending_periods
 from pipelines.jobs import daily_tables, ingest_billing, monthly_reconciliation
 from pipelines.partitions import is_daily, partition_start
 from pipelines.refresh_plan import (
@@ -212,7 +213,8 @@ def nightly(context: ScheduleEvaluationContext, mlcost: MlcostResource):
     first = first_day(context, settings)
     written = line_items_written(settings)
     computed = days_computed(context.instance, written, first=first, through=yesterday(now))
-    plan = nightly_plan(now, written, computed, first_day=first)
+    unpublished = pending_periods(settings)
+    plan = nightly_plan(now, written, computed, first_day=first, unpublished=unpublished)
     if not plan.billing_periods:
         return SkipReason(f"no billing period is due at {now:%Y-%m-%d %H:%M} UTC (partitions start {first})")
     return ingest_request(plan, launched_by="nightly", run_key=f"nightly-{utc_date(now)}")

@@ -109,11 +109,14 @@ def nightly_plan(
     days_computed: Mapping[str, float],
     *,
     first_day: date,
+    unpublished: Iterable[str] = (),
 ) -> RefreshPlan:
     """Everything the nightly run brings up to date at `now`.
 
     Ingest the due billing periods; then recompute their days up to yesterday (the ingestion is about to
-    replace them), yesterday itself, and every day a restatement of another period has made stale.
+    replace them), yesterday itself, every day a restatement of another period has made stale, and the days of
+    every period whose working files are not its published generation (`unpublished`: a run stopped before its
+    reconciliation step, a day rerun from the UI); the chain then reconciles, and so publishes, those months.
     """
     through = yesterday(now)
     periods = billing_periods_due(now, first_day=first_day)
@@ -121,6 +124,7 @@ def nightly_plan(
     if through >= first_day:
         days.add(through.isoformat())
     days.update(stale_days(line_items_written, days_computed, first_day=first_day, through=through))
+    days.update(d for p in unpublished for d in period_days(p, first_day=first_day, through=through))
     return RefreshPlan(billing_periods=tuple(periods), day_ranges=contiguous_ranges(days))
 
 

@@ -1,22 +1,25 @@
-"""Build `warehouse.duckdb`: the catalog of views over the lake that analysts open read-only.
+"""Build `warehouse.duckdb`: the catalog of views over the published generations that analysts open read-only.
 
 The file holds no data, only views with absolute paths (so it works from any working directory) and the
 table and column descriptions from `pipelines/catalog.py`. It is rebuilt in a temporary file and renamed
 over the old one: an open session keeps reading the old catalog, a new one gets the new catalog, nobody
 waits on a lock.
 
-The views do not read the lake's live files. DuckDB opens a Parquet file by path more than once per query
-(schema at bind time, row groups at scan time), so a partition renamed into place mid-query mixes the footer
-of one version with the bytes of the other ("TProtocolException: Invalid data"). Each refresh therefore
-hard-links the published files into an immutable snapshot folder (`$MLCOST_HOME/snapshots/<stamp>/`: no
-copy, no extra space) and the views read that: a catalog shows every table as of its refresh, and no file it
-names ever changes. A snapshot is removed `SNAPSHOT_GRACE` after a newer one replaced it, so sessions opened
-on an older catalog keep working that long.
+The views show, for each billing period, its published generation as `lake/_published.json` names it
+(pipelines/generations.py), never the working lake the pipeline writes: a period whose run has not finished
+its reconciliation step is shown as it was before, whole. They do not read the generation folders either.
+DuckDB opens a Parquet file by path more than once per query (schema at bind time, row groups at scan time),
+so each refresh hard-links the published files into an immutable snapshot folder
+(`$MLCOST_HOME/snapshots/<stamp>/`: no copy, no extra space) and the views read that: a catalog shows every
+table as of its refresh, and no file it names ever changes. A snapshot is removed `SNAPSHOT_GRACE` after a newer
+one replaced it, so sessions opened on an older catalog keep working that long.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,6 +32,8 @@ from pipelines.catalog import TABLES
 from pipelines.config import Settings
 from pipelines.sqlfiles import quote_ident, quote_literal
 
+log = logging.getLogger(__name__)
+
 HISTORY_VIEW = "line_items_history"
 SNAPSHOT_GRACE = timedelta(hours=24)
 _STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -40,7 +45,20 @@ def snapshots_dir(settings: Settings) -> Path:
 
 
 def refresh_catalog(settings: Settings) -> list[str]:
-    """Snapshot the published partitions, recreate the views over the snapshot; return the views exposed."""
+    """Publish the working lake as it stands, then rebuild the views; return the views exposed.
+
+    Every billing period whose working files changed becomes a new generation, unchecked
+    (`generations.publish_working`). This is for tools and tests that build the lake step by step; the
+    pipeline's assets never call it: its reconciliation step publishes what it verified (`build_warehouse`).
+    """
+    from pipelines.generations import publish_working
+
+    publish_working(settings)
+    return build_warehouse(settings)
+
+
+def build_warehouse(settings: Settings) -> list[str]:
+    """Snapshot the published generations, recreate the views over the snapshot; return the views exposed."""
     settings.home.mkdir(parents=True, exist_ok=True)
     snapshot = _snapshot_lake(settings)
     tmp = settings.home / f".warehouse-{os.getpid()}-{uuid.uuid4().hex[:8]}.duckdb"
@@ -72,7 +90,9 @@ def refresh_catalog(settings: Settings) -> list[str]:
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        lake.publish_step("switch warehouse")
         os.replace(tmp, settings.warehouse)
+        lake.publish_step("switched warehouse")  # a kill point after the switch (tests/failpoints.py)
     except BaseException:
         tmp.unlink(missing_ok=True)
         shutil.rmtree(snapshot, ignore_errors=True)
@@ -97,15 +117,29 @@ def _comment(con: duckdb.DuckDBPyConnection, view: str) -> None:
 
 
 def _snapshot_lake(settings: Settings) -> Path:
-    """Hard-link every published partition and every kept history version into a new snapshot folder."""
+    """Hard-link every published generation's files and the kept history versions into a new snapshot folder.
+
+    A history version is shown only for a period that is published, and not when it is the delivery the
+    period's published generation still shows (ingested, superseded in the working lake, not yet published).
+    """
+    from pipelines.generations import file_name, read_catalog
+
+    published = read_catalog(settings)["periods"]
     stamp = datetime.now(UTC).strftime(_STAMP)
     snapshot = snapshots_dir(settings) / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     snapshot.mkdir(parents=True)
-    for table in lake.PARTITION_COLUMNS:
-        for path in sorted(lake.table_dir(settings, table).glob(f"*/{lake.DATA_FILE}")):
-            _link(path, snapshot / table / f"{path.parent.name}.parquet")
+    for _period, record in sorted(published.items()):
+        folder = settings.lake / record["folder"]
+        for table, values in sorted(record["files"].items()):
+            for value in sorted(values):
+                name = file_name(table, value)
+                _link(folder / table / name, snapshot / table / name)
     history = settings.lake / "_history" / "line_items"
     for path in sorted(history.glob("*/*/*.parquet")):
+        period = path.parent.parent.name.split("=", 1)[-1]
+        record = published.get(period)
+        if record is None or path.stem == re.sub(r"[^A-Za-z0-9_.-]", "_", str(record.get("delivery_id"))):
+            continue
         _link(path, snapshot / HISTORY_VIEW / path.relative_to(history))
     return snapshot
 
@@ -115,7 +149,8 @@ def _link(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except FileNotFoundError:
-        # Removed between the listing and the link (a day that lost its rows): it is not published any more.
+        # A published generation's file removed by hand (or a history version pruned meanwhile): say so.
+        log.warning("%s: a published file is missing; the warehouse shows its table without it", source)
         return
     except OSError:
         # No hard links on this file system: a copy reads one version through one open file, so it is whole.

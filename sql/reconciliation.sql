@@ -1,6 +1,8 @@
 -- reconciliation: does every dollar of the bill appear, once, in the attributed tables?
 -- Grain: one row per billing_period × billing_currency.
--- Reads: line_items, cost_attribution (views). Parameters: $start_period, $end_period (first days of months).
+-- Reads: line_items, cost_attribution (views over one generation's files) and generations (billing_period,
+-- generation: the name of those files, pipelines/generations.py). Parameters: $start_period, $end_period (first
+-- days of months).
 with source as (
     select
         billing_period,
@@ -42,10 +44,13 @@ final as (
         coalesce(a.attributed_billed_cost, 0) - s.source_billed_cost as billed_difference,
         coalesce(a.unattributed_effective_cost, 0) as unattributed_effective_cost,
         coalesce(a.attributed_days, 0) as attributed_days,
-        day(last_day(s.billing_period)) as days_in_period
+        day(last_day(s.billing_period)) as days_in_period,
+        -- The generation this row was computed from: it is published only together with those very files.
+        g.generation
     from source as s
     left join attributed as a
         on s.billing_period = a.billing_period and s.billing_currency = a.billing_currency
+    left join generations as g on s.billing_period = g.billing_period
 )
 
 select * from final order by billing_period, billing_currency

@@ -28,9 +28,9 @@ from pipelines.attribution.compute import (
 from pipelines.billing.assets import line_items
 from pipelines.catalog import table_schema
 from pipelines.checks import CENT, check_rows, rows_table
+from pipelines.generations import PendingGeneration, months
 from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range
 from pipelines.resources import MlcostResource
-from pipelines.warehouse import refresh_catalog
 
 UNATTRIBUTED_WARN_SHARE = 0.10
 
@@ -56,7 +56,6 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     start, end = day_range(context)
     con = lake.connect(settings)
     written = attribute(con, settings, rules, start, end)
-    refresh_catalog(settings)
     lake.register_views(con, settings, ["cost_attribution", "line_items"])
     uncategorized = check_rows(con, "uncategorized_attribution", start, end)
     periods = check_rows(con, "attribution_vs_source", start, end)
@@ -114,7 +113,6 @@ def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResourc
     start, end = day_range(context)
     con = lake.connect(settings)
     written = summarize_by_category(con, settings, start, end)
-    refresh_catalog(settings)
     lake.register_views(con, settings, ["cost_by_category_daily"])
     top = con.execute(
         "SELECT category, round(sum(effective_cost), 2) FROM cost_by_category_daily "
@@ -135,7 +133,8 @@ def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResourc
 
 @asset(
     **MONTHLY_ASSET,
-    deps=[cost_attribution, line_items],
+    # The monthly tables come first: reconciliation publishes the billing period's generation, their files included.
+    deps=[cost_attribution, line_items, "rule_coverage"],
     group_name="attribution",
     metadata={"dagster/column_schema": table_schema("reconciliation")},
     check_specs=[AssetCheckSpec("attributed_equals_billed", asset="reconciliation", blocking=True)],
@@ -144,12 +143,16 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per billing period: source billed/effective totals, attributed total and the difference (must be 0.00)."""
     settings = mlcost.settings()
     window = context.partition_time_window
+    start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
     con = lake.connect(settings)
-    rows = reconcile(
-        con, settings, window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
-    )
-    refresh_catalog(settings)
-    worst = max((abs(r["difference"]) for r in rows), default=0.0)
+    # The step that publishes: the periods' layers switch together, only when they reconcile
+    # (pipelines/generations.py); until then readers see each period's previous generation whole.
+    with PendingGeneration(settings, months(start, end)) as pending:
+        rows = reconcile(con, settings, start, end, pending=pending)
+        worst = max((abs(r["difference"]) for r in rows), default=0.0)
+        published = pending.publish() if rows and worst < CENT else []
+    if not published:
+        context.log.warning("nothing published: readers keep each billing period's previous generation")
     table = [
         "| period | currency | source effective | attributed | difference |",
         "|---|---|---:|---:|---:|",
@@ -163,6 +166,8 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
             "dagster/row_count": len(rows),
             "difference": worst,
             "preview": MetadataValue.md("\n".join(table)),
+            "published_periods": ", ".join(published) or "none",
+            "generations": ", ".join(sorted({f"{r['billing_period']}: {r['generation']}" for r in rows})),
         },
         check_results=[
             AssetCheckResult(
@@ -189,7 +194,6 @@ def rule_coverage(context: AssetExecutionContext, mlcost: MlcostResource):
     start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
     con = lake.connect(settings)
     written = cover(con, settings, start, end)
-    refresh_catalog(settings)
     offending = unmatched_periods(con, settings, start, end)
     top = con.execute(
         "SELECT rule_id, round(sum(effective_cost), 2), round(100 * max(rule_share), 2) FROM rule_coverage "

@@ -1,8 +1,9 @@
-"""Run the attribution SQL for a range of days and publish cost_attribution, cost_by_category_daily, reconciliation
+"""Run the attribution SQL for a range of days and write cost_attribution, cost_by_category_daily, reconciliation
 and rule_coverage."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import duckdb
@@ -10,6 +11,7 @@ import duckdb
 from pipelines import lake
 from pipelines.attribution.rules import Rules, register
 from pipelines.config import Settings
+from pipelines.generations import RECONCILED, PendingGeneration, months
 from pipelines.sqlfiles import load_sql
 
 # A run with no cost spread by the billing period's weights whose lines are few, and a small part of their billing
@@ -86,17 +88,36 @@ def summarize_by_category(con: duckdb.DuckDBPyConnection, settings: Settings, st
 
 
 def reconcile(
-    con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    start_period: date,
+    end_period: date,
+    pending: PendingGeneration | None = None,
 ) -> list[dict]:
-    """Publish reconciliation rows for the billing periods start..end; return them as dicts."""
-    lake.register_views(con, settings, ["line_items", "cost_attribution"])
-    params = {"start_period": start_period, "end_period": end_period}
-    with lake.PartitionWriter(con, settings, "reconciliation") as writer:
-        writer.stage_many(load_sql("reconciliation"), params)
-        writer.publish()
-    cur = con.execute(load_sql("reconciliation"), params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    """Write reconciliation rows for the billing periods start..end to the working lake; return them as dicts.
+
+    The rows are computed from the hard links of a generation (`pending`; without one, a generation is staged
+    here and discarded) and each stores that generation's name, so a row describes exactly the line_items and
+    cost_attribution files it read. The reconciliation asset publishes `pending` when the rows reconcile.
+    """
+    with contextlib.ExitStack() as stack:
+        if pending is None:
+            periods = months(start_period, end_period)
+            pending = stack.enter_context(PendingGeneration(settings, periods))
+        pending.register_inputs(con)
+        params = {"start_period": start_period, "end_period": end_period}
+        with lake.PartitionWriter(con, settings, "reconciliation") as writer:
+            writer.stage_many(load_sql("reconciliation"), params)
+            writer.publish()
+        for value in sorted(writer.staged):
+            path = lake.partition_path(settings, "reconciliation", value)
+            pending.adopt("reconciliation", value, path, writer.checksums[value])
+        cur = con.execute(load_sql("reconciliation"), params)
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    # Later steps on this connection read the working lake again.
+    lake.register_views(con, settings, [t for t in RECONCILED if lake.has_data(settings, t)])
+    return rows
 
 
 # The `unmatched_share` check warns above this share of a billing period's effective cost (docs/attribution.md).

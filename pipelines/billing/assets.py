@@ -26,9 +26,9 @@ from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transi
 from pipelines.catalog import table_schema
 from pipelines.checks import rows_table
 from pipelines.errors import InputError
+from pipelines.generations import unchanged_fingerprints
 from pipelines.partitions import MONTHLY_ASSET, month_keys
 from pipelines.resources import MlcostResource
-from pipelines.warehouse import refresh_catalog
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -60,7 +60,10 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
         if date.fromisoformat(k) < window.end.date()
     }
     lake.clean_scratch(settings)
-    unchanged = {state["fingerprint"] for p in periods if (state := published_state(settings, p.isoformat()))}
+    # "Already published" is trusted only while the file has the SHA-256 recorded when it was published.
+    unchanged, changed = unchanged_fingerprints(settings, [p.isoformat() for p in periods])
+    for message in changed:
+        context.log.warning(message)
     try:
         deliveries = discover_deliveries(
             settings.cur_source,
@@ -77,7 +80,6 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
         raise
     con = lake.connect(settings)
     written = ingest_deliveries(con, settings, deliveries, periods)
-    refresh_catalog(settings)
     skipped = sorted(p.isoformat() for p in periods if p.isoformat() not in written)
     # Unchanged periods keep their published delivery: report its totals, so an unchanged month never reads as $0.
     published = {p: published_state(settings, p) for p in skipped}
@@ -122,5 +124,6 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
                 m["effective_cost"] for v in current.values() for m in v["currencies"].values()
             ),
             "preview": MetadataValue.md("\n".join(lines)),
+            "changed_after_publishing": MetadataValue.md("\n".join(f"- {m}" for m in changed) or "none"),
         },
     )

@@ -865,7 +865,11 @@ def ingest_deliveries(
         for load in loads:
             con.execute(f"DROP VIEW IF EXISTS {quote_ident(load.table)}")
         writer.publish()
+        for period, state in written.items():
+            # The published file's SHA-256: "already published" is trusted only while the file still has it.
+            state["sha256"] = writer.checksums[period]
     for period, state in written.items():
+        lake.publish_step(f"record {period}")
         write_state(settings, period, state)
     return written
 

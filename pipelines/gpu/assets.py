@@ -23,7 +23,6 @@ from pipelines.gpu.efficiency import (
 )
 from pipelines.partitions import DAILY_ASSET, day_range
 from pipelines.resources import MlcostResource
-from pipelines.warehouse import refresh_catalog
 
 # Below this share of billed GPU time with samples, η describes too little of the fleet to act on.
 COVERAGE_WARN_BELOW = 0.5
@@ -43,7 +42,6 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     lake.register_views(con, settings, ["cost_attribution"])
     result = read_source(settings, gpu_counts_from_bill(con))
     written = publish_samples(con, settings, result, start, end)
-    refresh_catalog(settings)
     for reason in result.rejected_files.values():
         context.log.warning(f"GPU log rejected: {reason}")
     rejected = "\n".join(f"- {reason}" for reason in result.rejected_files.values()) or "none"
@@ -78,7 +76,6 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_efficiency(con, settings, start, end, settings.eta_basis)
-    refresh_catalog(settings)
     out_of_range: list[dict] = []
     gpu_mismatch: list[dict] = []
     totals, top = (None, None, None, None), []
@@ -157,7 +154,6 @@ def gpu_efficiency_by_device_daily(
     start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_device_efficiency(con, settings, start, end)
-    refresh_catalog(settings)
     idle: list[tuple] = []
     if lake.has_data(settings, "gpu_efficiency_by_device_daily"):
         lake.register_views(con, settings, ["gpu_efficiency_by_device_daily"])

@@ -24,7 +24,6 @@ from pipelines.predictions.cost import (
     unusable_files,
 )
 from pipelines.resources import MlcostResource
-from pipelines.warehouse import refresh_catalog
 
 
 @asset(
@@ -46,7 +45,6 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
             context.log.warning(warning)
     con = lake.connect(settings)
     written = publish_predictions(con, settings, result, start, end)
-    refresh_catalog(settings)
     unusable = unusable_files(con, settings.predictions_source, result)
     return MaterializeResult(
         metadata={
@@ -88,7 +86,6 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
     start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_cost_per_prediction(con, settings, start, end)
-    refresh_catalog(settings)
     rows, negative, table = [], 0, []
     if lake.has_data(settings, "cost_per_prediction_daily"):
         lake.register_views(con, settings, ["cost_per_prediction_daily"])
