@@ -563,7 +563,7 @@ def test_rule_coverage_asset_warns_with_the_top_services(tmp_path, settings, con
     """Through Dagster: the asset publishes the table and its check warns, naming the services."""
     from dagster import AssetCheckSeverity, materialize
 
-    from pipelines.definitions import defs
+    from pipelines.code_location import build_definitions
     from pipelines.resources import MlcostResource
 
     start, end = _hour(0)
@@ -580,6 +580,8 @@ def test_rule_coverage_asset_warns_with_the_top_services(tmp_path, settings, con
     path = tmp_path / "focus.csv"
     _write(path, rows)
     _attribute_file(con, settings, path, FEB_1, FEB_28)
+    # Its own lake's partitions, not those of whatever MLCOST_HOME (./data) the test machine holds.
+    defs = build_definitions(settings)
     result = materialize(
         [defs.get_assets_def("rule_coverage")],
         partition_key="2026-02-01",

@@ -266,11 +266,13 @@ def test_definitions_materialize_line_items_for_one_partition(company, tmp_path,
     """The whole code location loads, and line_items materializes one billing period through Dagster."""
     from dagster import materialize
 
-    from pipelines.definitions import defs
+    from pipelines.code_location import build_definitions
     from pipelines.resources import MlcostResource
 
     out, answers = company
     settings = Settings(home=tmp_path / "home", cur_source=str(out / "cur2"))
+    # Its own lake's partitions, not those of whatever MLCOST_HOME (./data) the test machine holds.
+    defs = build_definitions(settings)
     assets = [defs.get_assets_def("line_items")]
     result = materialize(
         assets, partition_key="2026-09-01", resources={"mlcost": MlcostResource.from_settings(settings)}

@@ -77,6 +77,8 @@ def test_the_definitions_have_no_partition_before_the_data(tmp_path):
     # Every partitioned asset was moved off the placeholders; none is left starting in 2000.
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
+        if node.partitions_def is None:  # cost_report: one page over the whole warehouse
+            continue
         assert node.partitions_def.get_first_partition_key() == "2026-09-01", key
         assert node.partitions_def not in (partitions.days, partitions.billing_periods), key
 

@@ -78,7 +78,12 @@ def add_report_commands(
     showback = export_sub.add_parser("showback", help="direct, spread and total cost per owner and category")
     common(showback)
     showback.add_argument("--period", type=month, required=True, help="billing period, YYYY-MM")
-    showback.add_argument("--by", choices=["workload", "team", "model"], default="workload")
+    showback.add_argument(
+        "--by",
+        choices=["workload", "team", "model"],
+        default="workload",
+        help="the owner each row is for (default: workload)",
+    )
     showback.add_argument(
         "--owner-tag", help="tag naming the owner (default user:team for team, user:model for model)"
     )
