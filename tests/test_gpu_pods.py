@@ -252,6 +252,8 @@ def test_prometheus_exported_labels_win_over_the_exporters_own_pod(tmp_path):
         ("namespace,pod,workload\nteam-x,a,x\nteam-z,chat-*,\n", "line 3, column 'workload'", "empty workload"),
         ("namespace,pod,team\nteam-x,a,x\n", "line 1, column 'team'", "unknown column; accepted: namespace:"),
         ("namespace,pod\nteam-x,a\n", "line 1, column 'workload'", "missing required column"),
+        ("namespace,pod,pod_name,workload\nteam-x,a,b,x\n", "line 1, column 'pod_name'",
+         "a second pod column (the first is 'pod')"),
         ("namespace,pod,workload\nteam-x,a\n", "line 2", "2 fields where the header has 3"),
     ],
 )  # fmt: skip

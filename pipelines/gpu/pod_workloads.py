@@ -18,7 +18,7 @@ from pipelines.errors import InputError
 # `nvidia.com/gpu` is the resource name a pod spec requests; `gpu-fraction` the annotation of fractional schedulers.
 POD_WORKLOAD_COLUMNS = {
     "namespace": ("namespace", "ns", "pod_namespace"),
-    "pod": ("pod", "pod_name", "pod_glob", "pod_prefix"),
+    "pod": ("pod", "pod_name", "pod_glob", "pod_pattern"),
     "workload": ("workload",),
     "gpu_fraction": ("gpu_fraction", "gpu_request", "nvidia.com/gpu"),
 }
@@ -61,7 +61,14 @@ def read_pod_workloads(path: Path) -> list[PodRule]:
         if role is None:
             accepted = "; ".join(f"{role}: {', '.join(s)}" for role, s in POD_WORKLOAD_COLUMNS.items())
             raise InputError(path, f"unknown column; accepted: {accepted}", column=name.strip(), line=1)
-        at.setdefault(role, i)
+        if role in at:
+            raise InputError(
+                path,
+                f"a second {role} column (the first is {header[at[role]].strip()!r})",
+                column=name.strip(),
+                line=1,
+            )
+        at[role] = i
     if "workload" not in at:
         raise InputError(path, "missing required column in the pod mapping file", column="workload", line=1)
     if "namespace" not in at and "pod" not in at:
