@@ -303,6 +303,8 @@ TABLES["gpu_cost_by_pod_daily"] = {
         "node_gpu_cost": f"Effective cost of the node's GPU compute lines that day (gpu_efficiency_daily.gpu_cost), "
         f"{_MONEY}.",
         "node_allocated_gpu_hours": "The node's billed GPU hours that day (gpu_efficiency_daily.allocated_gpu_hours).",
+        "workload_rule": "What named the workload: line N of MLCOST_POD_WORKLOADS, or the default rule (namespace, "
+        "else pod); NULL on the __idle__ and __unobserved__ rows.",
     },
 }
 

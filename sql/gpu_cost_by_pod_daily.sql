@@ -13,6 +13,7 @@ with device_seconds as (
     select
         o.*,
         m.workload,
+        m.workload_rule,
         -- The whole sample's device seconds: the macro divides them among the copies of a sample (one per pod).
         o.seconds * o.holders as sample_seconds,
         case when o.pod is not null then coalesce(m.gpu_fraction, 1.0) else 0 end as fraction
@@ -78,6 +79,7 @@ pods as (
         namespace,
         pod,
         any_value(workload) as workload,
+        any_value(workload_rule) as workload_rule,
         sum(sample_seconds * fraction / greatest(fractions, 1.0)) as held_seconds,
         sum(sample_seconds * fraction / greatest(fractions, 1.0) * value) as active_seconds
     from shared
@@ -86,13 +88,13 @@ pods as (
 ),
 
 splits as (
-    select usage_date, resource_id, namespace, pod, workload, held_seconds, active_seconds
+    select usage_date, resource_id, namespace, pod, workload, workload_rule, held_seconds, active_seconds
     from pods
     union all
-    select usage_date, resource_id, null, null, $idle_workload, unheld_seconds, unheld_active_seconds
+    select usage_date, resource_id, null, null, $idle_workload, null, unheld_seconds, unheld_active_seconds
     from nodes
     union all
-    select usage_date, resource_id, null, null, $unobserved_workload, unobserved_seconds, null
+    select usage_date, resource_id, null, null, $unobserved_workload, null, unobserved_seconds, null
     from nodes
 ),
 
@@ -111,7 +113,8 @@ final as (
         n.gpu_cost * s.held_seconds / nullif(n.split_seconds, 0)
         * (1 - s.active_seconds / nullif(s.held_seconds, 0)) as idle_cost,
         n.gpu_cost as node_gpu_cost,
-        n.allocated_seconds / 3600 as node_allocated_gpu_hours
+        n.allocated_seconds / 3600 as node_allocated_gpu_hours,
+        s.workload_rule
     from splits as s
     inner join nodes as n on s.usage_date = n.usage_date and s.resource_id = n.resource_id
 )

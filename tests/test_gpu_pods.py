@@ -155,6 +155,10 @@ def test_shared_node_cost_is_split_by_pod_gpu_time(tmp_path, settings, con):
     settings = Settings(home=settings.home, pod_workloads=str(rules))
     got = pod_costs(settings, con, write_logs(tmp_path))
     assert [r[:3] for r in got] == [e[:3] for e in EXPECTED]
+    rules = con.execute(
+        "SELECT workload_rule FROM gpu_cost_by_pod_daily ORDER BY pod IS NULL, gpu_cost DESC"
+    ).fetchall()
+    assert [r[0] for r in rules] == ["line 2", "line 3", "line 4", "line 5", None, None]
     for row, want in zip(got, EXPECTED, strict=True):
         assert row[3] == pytest.approx(want[3], abs=1e-9), row[:3]
         assert (row[4], row[5]) == (
@@ -205,6 +209,10 @@ def test_without_a_mapping_file_the_workload_is_the_namespace(tmp_path, settings
         ("__unobserved__", None,        0.0,                 0.0),
     ]  # fmt: skip
     assert [(r[0], r[2]) for r in got] == [e[:2] for e in expected]
+    rules = con.execute(
+        "SELECT DISTINCT workload_rule FROM gpu_cost_by_pod_daily WHERE pod IS NOT NULL"
+    ).fetchall()
+    assert rules == [("namespace",)]
     assert [r[3] for r in got] == pytest.approx([e[2] for e in expected], abs=1e-9)
     assert [round(r[6], 2) for r in got] == [round(e[3], 2) for e in expected]
     assert round(sum(r[6] for r in got), 2) == 10.00

@@ -186,7 +186,8 @@ def gpu_efficiency_by_device_daily(
     group_name="gpu",
     metadata={"dagster/column_schema": table_schema("gpu_cost_by_pod_daily")},
     check_specs=[
-        AssetCheckSpec("pod_split_adds_up_to_node_cost", asset="gpu_cost_by_pod_daily", blocking=True)
+        AssetCheckSpec("pod_split_adds_up_to_node_cost", asset="gpu_cost_by_pod_daily", blocking=True),
+        AssetCheckSpec("pods_found_for_pod_workloads", asset="gpu_cost_by_pod_daily", blocking=False),
     ],
 )
 def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource):
@@ -201,6 +202,7 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
     refresh_catalog(settings)
     mismatched: list[dict] = []
     top: list[tuple] = []
+    pods, by_default = 0, 0
     if lake.has_data(settings, "gpu_cost_by_pod_daily"):
         lake.register_views(con, settings, ["gpu_cost_by_pod_daily"])
         mismatched = check_rows(con, "pod_cost_split_mismatch", start, end)
@@ -209,9 +211,23 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
             "FROM gpu_cost_by_pod_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY cost DESC LIMIT 10",
             [start, end],
         ).fetchall()
+        pods, by_default = con.execute(
+            "SELECT count(DISTINCT (namespace, pod)), count(DISTINCT (namespace, pod)) FILTER (WHERE workload_rule "
+            "NOT LIKE 'line %') FROM gpu_cost_by_pod_daily WHERE pod IS NOT NULL AND usage_date BETWEEN ? AND ?",
+            [start, end],
+        ).fetchone()
+    # A mapping file with no pod to apply it to: the logs carry no Kubernetes labels (or none in these days).
+    no_pods = bool(settings.pod_workloads) and not pods
+    if no_pods:
+        context.log.warning(
+            f"MLCOST_POD_WORKLOADS is set but no GPU sample of {start}..{end} names a pod (DCGM labels pod, "
+            "exported_pod or pod_name): gpu_cost_by_pod_daily is empty"
+        )
     yield MaterializeResult(
         metadata={
             "dagster/row_count": sum(written.values()),
+            "pods": pods,
+            "pods_by_default_rule": by_default,
             "top_workloads": MetadataValue.md(
                 "\n".join(
                     ["| workload | GPU cost | GPU hours |", "|---|---:|---:|"]
@@ -225,6 +241,15 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
                 passed=not mismatched,
                 description="each node's pod, __idle__ and __unobserved__ rows add up to its GPU cost to the cent",
                 metadata={"rows": len(mismatched), "examples": rows_table(mismatched)},
-            )
+            ),
+            AssetCheckResult(
+                check_name="pods_found_for_pod_workloads",
+                passed=not no_pods,
+                severity=AssetCheckSeverity.WARN,
+                description="MLCOST_POD_WORKLOADS is set but no GPU sample of these days names a pod"
+                if no_pods
+                else "GPU samples name pods, or no pod mapping file is set",
+                metadata={"pods": pods, "pods_by_default_rule": by_default},
+            ),
         ],
     )

@@ -30,7 +30,13 @@ from pipelines.sqlfiles import load_sql
 # The named rows of gpu_cost_by_pod_daily that hold no pod (pod and namespace NULL), so a node's split adds up.
 IDLE_WORKLOAD = "__idle__"  # observed GPU time that no pod held (or the part a fractional pod left)
 UNOBSERVED_WORKLOAD = "__unobserved__"  # billed GPU time without samples: not known to be idle
-MAP_COLUMNS = {"namespace": pl.Utf8, "pod": pl.Utf8, "workload": pl.Utf8, "gpu_fraction": pl.Float64}
+MAP_COLUMNS = {
+    "namespace": pl.Utf8,
+    "pod": pl.Utf8,
+    "workload": pl.Utf8,
+    "gpu_fraction": pl.Float64,
+    "workload_rule": pl.Utf8,
+}
 
 
 def resolve_pods(pods: list[tuple[str | None, str]], rules: list[PodRule]) -> pl.DataFrame:
@@ -39,9 +45,9 @@ def resolve_pods(pods: list[tuple[str | None, str]], rules: list[PodRule]) -> pl
     for namespace, pod in pods:
         rule = next((r for r in rules if r.matches(namespace, pod)), None)
         if rule is not None:
-            rows.append((namespace, pod, rule.workload, rule.gpu_fraction))
+            rows.append((namespace, pod, rule.workload, rule.gpu_fraction, f"line {rule.line}"))
         else:
-            rows.append((namespace, pod, namespace or pod, 1.0))
+            rows.append((namespace, pod, namespace or pod, 1.0, "namespace" if namespace else "pod"))
     return pl.DataFrame(rows, schema=MAP_COLUMNS, orient="row")
 
 
