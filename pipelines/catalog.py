@@ -155,6 +155,12 @@ TABLES["gpu_samples"] = {
         "mig_instance": "MIG GPU instance id (DCGM label GPU_I_ID); NULL for a whole GPU.",
         "mig_profile": "MIG profile of the instance (GPU_I_PROFILE, e.g. 3g.20gb); NULL for a whole GPU.",
         "gpu_share": "Share of the GPU the device is: a MIG profile's slices out of 7 (3g.20gb = 3/7), else 1.",
+        "namespace": "Kubernetes namespace of the pod holding the GPU (DCGM label exported_namespace, namespace or "
+        "pod_namespace); NULL when no pod held it or the log has no such label.",
+        "pod": "Kubernetes pod holding the GPU (DCGM label exported_pod, pod or pod_name); NULL when none.",
+        "container": "Container of that pod (exported_container, container or container_name); NULL when none.",
+        "holders": "Copies of this sample, one per pod holding the GPU at once (the exporter's virtual GPUs under "
+        "time-slicing); 1 otherwise. GPU time sums over the copies divided by holders.",
     },
 }
 TABLES["gpu_efficiency_daily"] = {
@@ -273,6 +279,35 @@ TABLES["line_items_history"] = {
         **TABLES["line_items"]["columns"],
         "superseded": "When (UTC) the next delivery replaced this version; with billing_period it names "
         "the version.",
+    },
+}
+
+
+TABLES["gpu_cost_by_pod_daily"] = {
+    "description": "A Kubernetes GPU node's GPU cost per UTC day split by the GPU time each pod held (DCGM pod labels, "
+    "MLCOST_POD_WORKLOADS); time no pod held and billed time without samples are rows of their own (pod NULL, "
+    "workload __idle__ / __unobserved__), so a node's rows add up to its gpu_cost. Nodes whose logs name no pod "
+    "that day have no row.",
+    "columns": {
+        "usage_date": "UTC day.",
+        "resource_id": "Billed GPU resource (the node's instance id).",
+        "namespace": "Kubernetes namespace of the pod; NULL on the __idle__ and __unobserved__ rows.",
+        "pod": "Kubernetes pod; NULL on the __idle__ and __unobserved__ rows.",
+        "workload": "Workload of the pod: the first matching line of MLCOST_POD_WORKLOADS, else its namespace "
+        "(else its pod name); __idle__ or __unobserved__ on the rows no pod holds.",
+        "gpu_hours": "GPU hours the pod held: observed time while it held a GPU × its GPU fraction × MIG share; on "
+        "__idle__ the observed GPU hours no pod held, on __unobserved__ the billed GPU hours without samples.",
+        "active_gpu_hours": "gpu_hours × the GPU's activity over them (DCGM measures the GPU, not the pod); NULL on "
+        "__unobserved__.",
+        "eta": "active_gpu_hours / gpu_hours; NULL where gpu_hours is 0 or nothing was observed.",
+        "cost_share": "gpu_hours / the node's GPU hours (billed, or observed where the logs claim more).",
+        "gpu_cost": f"The node's gpu_cost × cost_share, {_MONEY}; a node's rows add up to node_gpu_cost.",
+        "idle_cost": f"gpu_cost × (1 − eta), {_MONEY}; NULL where eta is NULL.",
+        "node_gpu_cost": f"Effective cost of the node's GPU compute lines that day (gpu_efficiency_daily.gpu_cost), "
+        f"{_MONEY}.",
+        "node_allocated_gpu_hours": "The node's billed GPU hours that day (gpu_efficiency_daily.allocated_gpu_hours).",
+        "workload_rule": "What named the workload: line N of MLCOST_POD_WORKLOADS, or the default rule (namespace, "
+        "else pod); NULL on the __idle__ and __unobserved__ rows.",
     },
 }
 

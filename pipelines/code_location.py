@@ -33,6 +33,7 @@ ASSETS = [
     predictions.predictions_daily,
     predictions.cost_per_prediction_daily,
     report.cost_report,
+    gpu.gpu_cost_by_pod_daily,
 ]
 
 

@@ -163,6 +163,19 @@ def parse_batching(value: str | None) -> dict[str, float]:
     return out
 
 
+@accepts("a CSV namespace,pod,workload[,gpu_fraction] (docs/gpu.md, Kubernetes)")
+def pod_workloads_file(value: str) -> str:
+    path = existing_file(value)
+    # Imported here: the reader is needed only when the setting is given, and this module is imported by all.
+    from pipelines.gpu.pod_workloads import read_pod_workloads
+
+    try:
+        read_pod_workloads(path)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return str(path)
+
+
 def setting(env: str, default: Any, parse: Callable[[str], Any]) -> Any:
     """A Settings field read from `env` (unset or blank: `default`) and checked by `parse`."""
     return field(default=default, metadata={"env": env, "parse": parse})
@@ -198,6 +211,8 @@ class Settings:
     partition_start: date | None = setting("MLCOST_PARTITION_START", None, month_start)
     # IANA zone of request-log / counter times written without one; None: such times are refused.
     predictions_timezone: str | None = setting("MLCOST_PREDICTIONS_TIMEZONE", None, timezone_name)
+    # CSV namespace,pod,workload[,gpu_fraction] naming the workload of Kubernetes pods; None: workload = namespace.
+    pod_workloads: str | None = setting("MLCOST_POD_WORKLOADS", None, pod_workloads_file)
 
     def __post_init__(self) -> None:
         problems = []

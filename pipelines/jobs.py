@@ -20,6 +20,7 @@ daily_tables = define_asset_job(
         "gpu_efficiency_by_device_daily",
         "predictions_daily",
         "cost_per_prediction_daily",
+        "gpu_cost_by_pod_daily",
     ),
     executor_def=in_process_executor,
 )

@@ -30,6 +30,7 @@ class MlcostResource(ConfigurableResource):
     duckdb_threads: int = 2
     predictions_timezone: str | None = None
     partition_start: str | None = None
+    pod_workloads: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

@@ -26,9 +26,13 @@ final as (
         source_format,
         mig_instance,
         mig_profile,
-        gpu_share
+        gpu_share,
+        namespace,
+        pod,
+        container,
+        holders
     from samples
     where usage_date between cast($start_date as date) and cast($end_date as date)
 )
 
-select * from final order by usage_date, resource_id, gpu_index, metric, mig_instance, ts
+select * from final order by usage_date, resource_id, gpu_index, metric, mig_instance, ts, namespace, pod, container

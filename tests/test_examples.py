@@ -28,6 +28,7 @@ from pipelines.gpu.efficiency import (
     publish_samples,
 )
 from pipelines.gpu.efficiency import read_source as read_gpu_source
+from pipelines.gpu.pods import compute_pod_costs
 from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
@@ -74,6 +75,7 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         publish_samples(con, settings, read_gpu_source(settings, gpu_counts_from_bill(con)), first, last)
         compute_efficiency(con, settings, first, last)
         compute_device_efficiency(con, settings, first, last)
+        compute_pod_costs(con, settings, first, last)
         publish_predictions(con, settings, read_predictions_source(settings), first, last)
         compute_cost_per_prediction(con, settings, first, last)
     finally:

@@ -23,6 +23,7 @@ from pipelines.gpu.efficiency import (
     publish_samples,
     read_source,
 )
+from pipelines.gpu.pods import compute_pod_costs
 from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
@@ -67,6 +68,7 @@ def pipeline(company, tmp_path_factory):
     publish_samples(con, settings, samples, FIRST, LAST)
     compute_efficiency(con, settings, FIRST, LAST)
     compute_device_efficiency(con, settings, FIRST, LAST)
+    compute_pod_costs(con, settings, FIRST, LAST)
     predictions = read_predictions_source(settings)
     assert predictions.rejected_files == {} and predictions.skipped_lines == {}
     publish_predictions(con, settings, predictions, FIRST, LAST)
@@ -155,6 +157,33 @@ def test_gpu_efficiency_equals_planted(pipeline):
         else:
             assert eta == pytest.approx(row["eta"], abs=1e-6), key
             assert idle == pytest.approx(row["idle_cost"], abs=CENT), key
+
+
+def test_gpu_cost_by_pod_splits_the_kubernetes_node_as_planted(pipeline):
+    """The util-only p4d host is a Kubernetes node: GPUs 0-5 held by vision-detector-trainer-0..5 (namespace vision),
+    GPUs 6-7 by no pod, all 8 sampled at the same times. So each pod holds 1/8 of the planted observed GPU hours,
+    __idle__ 2/8, __unobserved__ allocated - observed, and the day's rows add up to the planted gpu_cost."""
+    settings, con, answers, _ = pipeline
+    (node,) = con.execute("SELECT DISTINCT resource_id FROM gpu_samples WHERE pod IS NOT NULL").fetchone()
+    got: dict[str, dict] = {}
+    for day, pod, workload, hours, cost in con.execute(
+        "SELECT usage_date, pod, workload, gpu_hours, gpu_cost FROM gpu_cost_by_pod_daily WHERE resource_id = ?",
+        [node],
+    ).fetchall():
+        got.setdefault(day.isoformat(), {})[pod or workload] = (workload, hours, cost)
+    planted = {
+        r["usage_date"]: r for r in answers["gpu"] if r["resource_id"] == node and r["observed_gpu_hours"]
+    }
+    assert set(got) == set(planted) and planted
+    for day, row in planted.items():
+        observed, allocated, cost = row["observed_gpu_hours"], row["allocated_gpu_hours"], row["gpu_cost"]
+        expected = {f"vision-detector-trainer-{g}": ("vision", observed / 8) for g in range(6)}
+        expected["__idle__"] = ("__idle__", observed * 2 / 8)
+        expected["__unobserved__"] = ("__unobserved__", allocated - observed)
+        assert {k: (w, pytest.approx(h, abs=1e-6)) for k, (w, h, _) in got[day].items()} == expected, day
+        for key, (_, hours) in expected.items():
+            assert got[day][key][2] == pytest.approx(cost * hours / allocated, abs=CENT), (day, key)
+        assert sum(c for _, _, c in got[day].values()) == pytest.approx(cost, abs=CENT), day
 
 
 def test_predictions_equal_planted(pipeline):

@@ -61,6 +61,10 @@ def samples(rows, fmt="nvidia_smi"):
             "mig_instance": [None] * len(rows),
             "mig_profile": [None] * len(rows),
             "gpu_share": [1.0] * len(rows),
+            "namespace": [None] * len(rows),
+            "pod": [None] * len(rows),
+            "container": [None] * len(rows),
+            "holders": [1] * len(rows),
         },
         schema=SAMPLES_SCHEMA,
     )

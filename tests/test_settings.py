@@ -46,6 +46,7 @@ BAD_VALUES = [
     ("MLCOST_ENDPOINT_MAP", "/missing.csv", "(no such file): expected the path of an existing file"),
     ("MLCOST_S3_ENDPOINT_URL", "localhost:9000", "(not a URL): expected an http:// or https:// URL"),
     ("MLCOST_CUR_SOURCE", "s3://", "(no bucket): expected an existing file, a glob, a folder or s3://"),
+    ("MLCOST_POD_WORKLOADS", "/missing.csv", "(no such file): expected a CSV namespace,pod,workload"),
 ]
 
 
@@ -229,3 +230,16 @@ def test_rules_check_without_a_file_checks_mlcost_rules(tmp_path):
         env={**environment, "MLCOST_RULES": str(rules)},
     )
     assert given.returncode == 0 and given.stdout.startswith(f"{default}: "), given.stderr
+
+
+def test_a_bad_pod_workloads_file_stops_the_run_naming_its_line_and_column(tmp_path, small_bill):
+    pods = tmp_path / "pod_workloads.csv"
+    pods.write_text("namespace,pod,workload,gpu_fraction\nteam-x,trainer-*,llm,\nteam-z,chat-*,chat,1.5\n")
+    result = _run(tmp_path, small_bill, MLCOST_POD_WORKLOADS=str(pods))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"mlcost: error: MLCOST_POD_WORKLOADS={str(pods)!r} is not accepted ({pods}, line 3, column 'gpu_fraction':"
+        " gpu_fraction '1.5' is not a share of one GPU: expected a number in (0, 1] (0.5 for half a GPU), or empty"
+        " for a whole GPU): expected a CSV namespace,pod,workload[,gpu_fraction] (docs/gpu.md, Kubernetes)"
+    ]
+    assert _lake_files(tmp_path) == []

@@ -174,3 +174,78 @@ def gpu_efficiency_by_device_daily(
             ),
         }
     )
+
+
+@asset(
+    **DAILY_ASSET,
+    deps=[cost_attribution, gpu_samples],
+    group_name="gpu",
+    metadata={"dagster/column_schema": table_schema("gpu_cost_by_pod_daily")},
+    check_specs=[
+        AssetCheckSpec("pod_split_adds_up_to_node_cost", asset="gpu_cost_by_pod_daily", blocking=True),
+        AssetCheckSpec("pods_found_for_pod_workloads", asset="gpu_cost_by_pod_daily", blocking=False),
+    ],
+)
+def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource):
+    """A Kubernetes GPU node's GPU cost split by the GPU time each pod held (DCGM pod labels, MLCOST_POD_WORKLOADS)."""
+    # Imported here so that this appended asset leaves the module's shared import block alone (merge of branches).
+    from pipelines.gpu.pods import compute_pod_costs
+
+    settings = mlcost.settings()
+    start, end = day_range(context)
+    con = lake.connect(settings)
+    written = compute_pod_costs(con, settings, start, end)
+    refresh_catalog(settings)
+    mismatched: list[dict] = []
+    top: list[tuple] = []
+    pods, by_default = 0, 0
+    if lake.has_data(settings, "gpu_cost_by_pod_daily"):
+        lake.register_views(con, settings, ["gpu_cost_by_pod_daily"])
+        mismatched = check_rows(con, "pod_cost_split_mismatch", start, end)
+        top = con.execute(
+            "SELECT workload, round(sum(gpu_cost), 2) AS cost, round(sum(gpu_hours), 2) AS hours "
+            "FROM gpu_cost_by_pod_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY cost DESC LIMIT 10",
+            [start, end],
+        ).fetchall()
+        pods, by_default = con.execute(
+            "SELECT count(DISTINCT (namespace, pod)), count(DISTINCT (namespace, pod)) FILTER (WHERE workload_rule "
+            "NOT LIKE 'line %') FROM gpu_cost_by_pod_daily WHERE pod IS NOT NULL AND usage_date BETWEEN ? AND ?",
+            [start, end],
+        ).fetchone()
+    # A mapping file with no pod to apply it to: the logs carry no Kubernetes labels (or none in these days).
+    no_pods = bool(settings.pod_workloads) and not pods
+    if no_pods:
+        context.log.warning(
+            f"MLCOST_POD_WORKLOADS is set but no GPU sample of {start}..{end} names a pod (DCGM labels pod, "
+            "exported_pod or pod_name): gpu_cost_by_pod_daily is empty"
+        )
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "pods": pods,
+            "pods_by_default_rule": by_default,
+            "top_workloads": MetadataValue.md(
+                "\n".join(
+                    ["| workload | GPU cost | GPU hours |", "|---|---:|---:|"]
+                    + [f"| {w} | {c:,.2f} | {h:,.2f} |" for w, c, h in top]
+                )
+            ),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="pod_split_adds_up_to_node_cost",
+                passed=not mismatched,
+                description="each node's pod, __idle__ and __unobserved__ rows add up to its GPU cost to the cent",
+                metadata={"rows": len(mismatched), "examples": rows_table(mismatched)},
+            ),
+            AssetCheckResult(
+                check_name="pods_found_for_pod_workloads",
+                passed=not no_pods,
+                severity=AssetCheckSeverity.WARN,
+                description="MLCOST_POD_WORKLOADS is set but no GPU sample of these days names a pod"
+                if no_pods
+                else "GPU samples name pods, or no pod mapping file is set",
+                metadata={"pods": pods, "pods_by_default_rule": by_default},
+            ),
+        ],
+    )

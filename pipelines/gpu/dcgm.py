@@ -7,8 +7,10 @@ Labels: ``gpu`` (index; else ``device`` ``nvidiaN``), ``UUID``, ``modelName``, t
 ``hostname`` (else ``node``/``kubernetes_node``), MIG instances ``GPU_I_ID`` with their profile
 ``GPU_I_PROFILE`` (``3g.20gb``: 3 of the GPU's 7 slices; a sample of a MIG instance without a readable profile is
 skipped and counted, its share of the GPU being unknown), explicit resources and ``providerID`` as in
-:mod:`pipelines.gpu.resources`. Kubernetes ``pod``/``namespace``/``container`` (or the old ``pod_name``,
-``container_name``) are accepted but not part of a series: a GPU is the same series whichever pod holds it.
+:mod:`pipelines.gpu.resources`. Kubernetes labels (``KUBERNETES_LABELS``: ``pod``/``namespace``/``container``, the
+old ``pod_name``/``pod_namespace``/``container_name``, and Prometheus's ``exported_*`` renames, which win) are kept as
+the sample's ``pod``, ``namespace`` and ``container``; empty strings (no pod holds the GPU) are NULL. They are not
+part of a series: a GPU is the same series whichever pod holds it.
 
 Text exposition: sample lines ``name{labels} value [timestamp_ms]``. A scrape saved without timestamps takes
 its time from the file name (ISO or epoch); without that the file is rejected ("no timestamps").
@@ -53,6 +55,14 @@ SAMPLE_LINE = re.compile(
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 _UNESCAPE = re.compile(r"\\(.)")
 _HOST_LABELS = ("Hostname", "hostname", "node", "kubernetes_node")
+# Which label gives each Kubernetes field, first found wins. A Prometheus server that scrapes the exporter with its
+# own target labels (pod, namespace and container of the exporter's pod) renames the exporter's to exported_*; the
+# exporter wrote pod_name/pod_namespace/container_name before version 2.x.
+KUBERNETES_LABELS = {
+    "pod": ("exported_pod", "pod", "pod_name"),
+    "namespace": ("exported_namespace", "namespace", "pod_namespace"),
+    "container": ("exported_container", "container", "container_name"),
+}
 _DEVICE = re.compile(r"^nvidia(\d+)$")
 _TS_COLUMNS = ("timestamp", "time", "ts")
 _METRIC_COLUMNS = ("__name__", "metric", "metric_name", "name")
@@ -101,6 +111,10 @@ def label_fields(labels: dict[str, str]) -> dict[str, object]:
         "mig_profile": clean(labels.get("GPU_I_PROFILE")),
         "explicit_resource": explicit_resource({k: clean(v) for k, v in labels.items()}),
         "provider_id": provider_instance(labels.values()),
+        **{
+            name: next((clean(labels[k]) for k in spellings if k in labels), None)
+            for name, spellings in KUBERNETES_LABELS.items()
+        },
     }
 
 

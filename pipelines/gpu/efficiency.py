@@ -17,7 +17,8 @@ GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
 GPU_SAMPLES_COLUMNS = (
     "usage_date DATE, ts TIMESTAMP, resource_id VARCHAR, host VARCHAR, gpu_index INTEGER, gpu_uuid VARCHAR, "
     "gpu_model VARCHAR, metric VARCHAR, value DOUBLE, interval_seconds DOUBLE, source_file VARCHAR, "
-    "source_format VARCHAR, mig_instance VARCHAR, mig_profile VARCHAR, gpu_share DOUBLE"
+    "source_format VARCHAR, mig_instance VARCHAR, mig_profile VARCHAR, gpu_share DOUBLE, "
+    "namespace VARCHAR, pod VARCHAR, container VARCHAR, holders INTEGER"
 )
 GPU_EFFICIENCY_COLUMNS = (
     "usage_date DATE, resource_id VARCHAR, workload VARCHAR, category VARCHAR, instance_type VARCHAR, "

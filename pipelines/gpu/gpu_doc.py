@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 from pipelines.config import REPO_ROOT
+from pipelines.gpu.dcgm import KUBERNETES_LABELS
 from pipelines.gpu.nvidia_smi import HEADER_ALIASES, UNIT_SUFFIXES
+from pipelines.gpu.pod_workloads import POD_WORKLOAD_COLUMNS
 from pipelines.gpu.samples import OBSERVED_GAP_MULTIPLE, OBSERVED_GAP_SLACK_SECONDS, observed_gap_limit
 
 GPU_DOC = REPO_ROOT / "docs" / "gpu.md"
@@ -45,7 +47,35 @@ def _gap_rule() -> str:
     )
 
 
-BLOCKS = {"nvidia-smi-headers": _header_aliases, "observed-gaps": _gap_rule}
+def _kubernetes_labels() -> str:
+    lines = ["| gpu_samples column | DCGM labels, the first present wins |", "|---|---|"]
+    lines += [
+        f"| `{name}` | {', '.join(f'`{s}`' for s in spellings)} |"
+        for name, spellings in KUBERNETES_LABELS.items()
+    ]
+    return "\n".join(lines)
+
+
+def _pod_workload_columns() -> str:
+    lines = ["| column | accepted header names |", "|---|---|"]
+    lines += [
+        f"| {role} | {', '.join(f'`{s}`' for s in spellings)} |"
+        for role, spellings in POD_WORKLOAD_COLUMNS.items()
+    ]
+    lines += [
+        "",
+        "Header names are compared without case, with `-` and spaces read as `_`. Any other column is refused with"
+        " this list.",
+    ]
+    return "\n".join(lines)
+
+
+BLOCKS = {
+    "nvidia-smi-headers": _header_aliases,
+    "observed-gaps": _gap_rule,
+    "kubernetes-labels": _kubernetes_labels,
+    "pod-workload-columns": _pod_workload_columns,
+}
 
 
 def render_gpu_doc(text: str) -> str:

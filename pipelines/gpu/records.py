@@ -100,6 +100,9 @@ RAW_SCHEMA = {
     "line": pl.Int64,
     "mig_instance": pl.Utf8,
     "mig_profile": pl.Utf8,
+    "namespace": pl.Utf8,
+    "pod": pl.Utf8,
+    "container": pl.Utf8,
 }
 
 
@@ -194,6 +197,9 @@ class SampleRows:
         line: int | None = None,
         mig_instance: str | None = None,
         mig_profile: str | None = None,
+        namespace: str | None = None,
+        pod: str | None = None,
+        container: str | None = None,
     ) -> None:
         """Record one sample; ``value`` is already a 0–1 ratio (before any division by the GPU count)."""
         self.records.append(
@@ -215,6 +221,9 @@ class SampleRows:
                 line,
                 mig_instance,
                 mig_profile,
+                namespace,
+                pod,
+                container,
             )
         )
 

@@ -16,6 +16,10 @@ kept once, the first file in path order winning.
 
 A MIG instance (DCGM labels ``GPU_I_ID``/``GPU_I_PROFILE``) is a series of its own; ``gpu_share`` is its
 profile's compute slices out of 7 (``3g.20gb`` is 3/7 of the GPU), 1 for a whole GPU.
+
+Kubernetes (DCGM ``pod``/``namespace``/``container`` labels): a sample copied once per pod holding the GPU (the
+exporter's virtual GPUs) is kept once per pod, each copy with ``holders`` = the number of copies, so GPU time summed
+over the copies divided by ``holders`` counts once; the interval is the series' gap between distinct times.
 """
 
 from __future__ import annotations
@@ -52,7 +56,14 @@ SAMPLES_SCHEMA = {
     "mig_instance": pl.Utf8,
     "mig_profile": pl.Utf8,
     "gpu_share": pl.Float64,
+    "namespace": pl.Utf8,
+    "pod": pl.Utf8,
+    "container": pl.Utf8,
+    "holders": pl.Int32,
 }
+# A Kubernetes pod that holds the GPU at a sample (DCGM labels). Not part of a series: several pods can hold one GPU
+# at one time (the exporter's virtual GPUs under time-slicing copy the GPU's sample once per pod).
+HOLDER_KEY = ["namespace", "pod", "container"]
 SERIES_KEY = ["resource_id", "host", "gpu_index", "gpu_uuid", "mig_instance", "metric"]
 SORT_KEY = ["resource_id", "gpu_index", "metric", "mig_instance", "ts", "host", "gpu_uuid"]
 # A gap between two samples of a series counts as observed when it is at most OBSERVED_GAP_MULTIPLE times the
@@ -346,9 +357,29 @@ _observed_gap_limit = pl.min_horizontal(
 def finalize(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Drop repeated samples, give each sample its interval, order the columns and rows of gpu_samples."""
     before = frame.height
-    frame = frame.unique(subset=[*SERIES_KEY, "ts"], keep="first", maintain_order=True)
+    frame = frame.unique(subset=[*SERIES_KEY, "ts", *HOLDER_KEY], keep="first", maintain_order=True)
     duplicates = before - frame.height
-    frame = frame.sort([*SERIES_KEY, "ts"])
+    held = frame.select(pl.any_horizontal(pl.col(HOLDER_KEY).is_not_null().any())).item()
+    first_copies = (
+        frame.unique(subset=[*SERIES_KEY, "ts"], keep="first", maintain_order=True) if held else frame
+    )
+    timed = _timed(first_copies)
+    if first_copies.height == frame.height:
+        timed = timed.with_columns(pl.lit(1, dtype=pl.Int32).alias("holders"))
+    else:
+        # Several pods hold a GPU at one time: the intervals come from the series' distinct times, and each pod's
+        # copy of a sample gets that sample's interval (and adjusted ts); `holders` counts the copies.
+        copies = frame.select(*SERIES_KEY, pl.col("ts").alias("read_ts"), *HOLDER_KEY).with_columns(
+            pl.len().over([*SERIES_KEY, "read_ts"]).cast(pl.Int32).alias("holders")
+        )
+        timed = timed.drop(HOLDER_KEY).join(copies, on=[*SERIES_KEY, "read_ts"], nulls_equal=True)
+    samples = timed.select([pl.col(name).cast(dtype) for name, dtype in SAMPLES_SCHEMA.items()])
+    return samples.sort([*SORT_KEY, *HOLDER_KEY], nulls_last=True, maintain_order=True), duplicates
+
+
+def _timed(frame: pl.DataFrame) -> pl.DataFrame:
+    """One sample per series and time with its interval; ``read_ts`` keeps the time as read."""
+    frame = frame.sort([*SERIES_KEY, "ts"]).with_columns(pl.col("ts").alias("read_ts"))
     gap = pl.col("ts").diff().over(SERIES_KEY).dt.total_microseconds() / 1e6
     frame = frame.with_columns(gap.alias("gap"))
     default = pl.col("source_format").replace_strict(DEFAULT_INTERVAL_SECONDS, return_dtype=pl.Float64)
@@ -389,5 +420,4 @@ def finalize(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         .otherwise(pl.col("mig_profile").str.extract(r"^(\d+)g", 1).cast(pl.Float64) / MIG_SLICES)
         .alias("gpu_share"),
     )
-    samples = frame.select([pl.col(name).cast(dtype) for name, dtype in SAMPLES_SCHEMA.items()])
-    return samples.sort(SORT_KEY, nulls_last=True, maintain_order=True), duplicates
+    return frame

@@ -82,6 +82,16 @@ def write_gpu_logs(out: Path, company: Company, timelines: dict[str, np.ndarray]
                 "dcgm-lowercase-host": (GR_ACTIVE,),
             }[resource.gpu_log]
             host_label = "hostname" if resource.gpu_log == "dcgm-lowercase-host" else "Hostname"
+            # The util-only host is a Kubernetes node: the exporter labels each GPU with the pod holding it (its
+            # first six GPUs held by the team's training pods, the last two by none: empty labels), which
+            # gpu_cost_by_pod_daily splits the node's GPU cost by. The labels do not change η.
+            pods = None
+            if resource.gpu_log == "dcgm-util-only":
+                team = resource.workload.split("-")[0]
+                pods = [
+                    (f"{resource.workload}-trainer-{g}", team, "trainer") if g < 6 else ("", "", "")
+                    for g in range(gpus)
+                ]
             _write_dcgm(
                 out / "dcgm" / resource.hostname,
                 resource,
@@ -91,6 +101,7 @@ def write_gpu_logs(out: Path, company: Company, timelines: dict[str, np.ndarray]
                 util[written],
                 metrics,
                 host_label,
+                pods,
             )
             hosts.append((resource.hostname, resource.resource_id))
             active = gr[keep] if GR_ACTIVE in metrics else util[keep] / 100.0
@@ -148,8 +159,12 @@ def _inference_activity(rng, times: np.ndarray, gpus: int) -> tuple[np.ndarray, 
     return util, memory
 
 
-def _write_dcgm(folder: Path, resource: Resource, uuids, times, gr, util, metrics, host_label: str) -> None:
-    """Prometheus text scrapes with millisecond timestamps, one file per UTC day of scrape time."""
+def _write_dcgm(
+    folder: Path, resource: Resource, uuids, times, gr, util, metrics, host_label: str, pods=None
+) -> None:
+    """Prometheus text scrapes with millisecond timestamps, one file per UTC day of scrape time.
+
+    ``pods``: per GPU, the (pod, namespace, container) labels the exporter writes on Kubernetes, or None."""
     folder.mkdir(parents=True, exist_ok=True)
     model = INSTANCE_TYPES[resource.instance_type].gpu_model
     gpus = len(uuids)
@@ -158,7 +173,9 @@ def _write_dcgm(folder: Path, resource: Resource, uuids, times, gr, util, metric
         values = gr if metric == GR_ACTIVE else util.astype(np.int64)
         labels = [
             f'{metric}{{gpu="{g}",UUID="{uuids[g]}",device="nvidia{g}",modelName="{model}",'
-            f'{host_label}="{resource.hostname}"}} '
+            f'{host_label}="{resource.hostname}"'
+            + (f',container="{pods[g][2]}",namespace="{pods[g][1]}",pod="{pods[g][0]}"' if pods else "")
+            + "} "
             for g in range(gpus)
         ]
         n = len(times)

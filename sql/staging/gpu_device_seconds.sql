@@ -21,6 +21,11 @@ samples as (
         coalesce(gpu_uuid, coalesce(host, '') || '#' || cast(gpu_index as varchar)) as gpu,
         -- A MIG instance is a device of its own, weighing its profile's share of the GPU (slices out of 7).
         coalesce(gpu_share, 1.0) as gpu_share,
+        -- A sample copied once per pod holding the GPU (the exporter's virtual GPUs) counts once over its copies.
+        coalesce(holders, 1) as holders,
+        namespace,
+        pod,
+        container,
         host,
         gpu_index,
         gpu_uuid,
@@ -39,6 +44,9 @@ sample_overlaps as (
     select
         b.usage_date,
         b.resource_id,
+        -- The billed interval and the sample's end tell apart the copies of one sample (one per pod holding it).
+        b.interval_start,
+        s.sample_end,
         s.gpu,
         s.host,
         s.gpu_index,
@@ -46,14 +54,19 @@ sample_overlaps as (
         s.mig_instance,
         s.mig_profile,
         s.gpu_share,
+        s.holders,
+        s.namespace,
+        s.pod,
+        s.container,
         s.metric,
         s.source_format,
         s.value,
         -- Device seconds: wall seconds inside the billed interval times the device's share of its GPU (1 for a
-        -- whole GPU). Both ends are never NULL (ts and interval_seconds are set on every sample).
+        -- whole GPU), divided among the copies of a sample held by several pods. Both ends are never NULL (ts and
+        -- interval_seconds are set on every sample).
         s.gpu_share
         * (epoch(least(s.sample_end, b.interval_end)) - epoch(greatest(s.sample_start, b.interval_start)))
-            as seconds
+        / s.holders as seconds
     from billed as b
     inner join samples as s
         on b.resource_key = s.resource_key
