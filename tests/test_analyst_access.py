@@ -395,7 +395,7 @@ def test_a_reader_never_fails_nor_sees_half_a_partition_while_mlcost_run_replace
         con.close()
     # The fixtures' GPU logs start on 2026-10-25, after step 1's ten days: the tables made only of samples inside
     # billed GPU time have no rows in version 1.
-    sample_only = {"gpu_efficiency_by_device_daily"}
+    sample_only = {"gpu_efficiency_by_device_daily", "gpu_cost_by_pod_daily"}
     assert set(before) == set(lake.PARTITION_COLUMNS) - sample_only
 
     record, stop = tmp_path / "reader.jsonl", tmp_path / "stop"

@@ -195,7 +195,6 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
     start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_pod_costs(con, settings, start, end)
-    refresh_catalog(settings)
     mismatched: list[dict] = []
     top: list[tuple] = []
     pods, by_default = 0, 0
