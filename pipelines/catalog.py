@@ -275,7 +275,16 @@ TABLES["line_items_history"] = {
 
 
 def table_schema(table: str) -> TableSchema:
-    """The column schema shown in the Dagster UI, from these descriptions."""
+    """The column schema shown in the Dagster UI: these descriptions with the types of pipelines/column_types.py.
+
+    (An empty type string, as before, made the UI's column tables show no types.)
+    """
+    from pipelines.column_types import COLUMN_TYPES
+
+    types = COLUMN_TYPES.get(table, {})
     return TableSchema(
-        columns=[TableColumn(name, "", description=text) for name, text in TABLES[table]["columns"].items()]
+        columns=[
+            TableColumn(name, types.get(name, ""), description=text)
+            for name, text in TABLES[table]["columns"].items()
+        ]
     )
