@@ -94,7 +94,8 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
             blocking=False,
             description="The logs show as many GPUs per resource and day as the bill has running at once "
             "(sql/checks/gpu_count_mismatch.sql). A warning. More GPUs in the logs than billed is a log mapped "
-            "to the wrong resource; fewer is a logger that misses GPUs (they count as unobserved).",
+            "to the wrong resource; fewer is a logger that misses GPUs (they count as unobserved). When it warns, "
+            "map the listed resources' logs to the right instance, or enable every GPU in the logger (docs/gpu.md).",
         ),
         recent_spec("gpu_efficiency_daily"),
     ],
