@@ -232,7 +232,10 @@ def test_recent_check_allows_the_bill_s_lag_only(newest, today, passed, behind):
 def test_recent_check_without_data_warns():
     check = recent_check("gpu_samples", None, None, date(2026, 12, 5))
     assert not check.passed
-    assert check.description == "gpu_samples has no data: nothing to be recent (expected data through 2026-12-03)"
+    assert (
+        check.description
+        == "gpu_samples has no data: nothing to be recent (expected data through 2026-12-03)"
+    )
 
 
 def test_a_lake_five_weeks_old_warns_with_the_dates(settings, tmp_path):
