@@ -269,3 +269,23 @@ def test_a_lake_five_weeks_old_warns_with_the_dates(settings, tmp_path):
         materialization = result.asset_materializations_for_node(asset)[0]
         assert materialization.metadata["data_through"].value == newest.isoformat(), asset
         assert materialization.metadata["data_through_delivery"].value == delivery, asset
+
+
+# --- descriptions true under the settings in force -----------------------------------------------------------
+
+
+def test_descriptions_agree_with_the_default_settings():
+    """The UI's words for η and loaded cost hold under the shipped settings (observed basis, nothing spread)."""
+    from pipelines.definitions import defs
+
+    assert Settings().eta_basis == "observed"
+    gpu = defs.resolve_assets_def("gpu_efficiency_daily").descriptions_by_key
+    (text,) = gpu.values()
+    assert "η = active / allocated" not in text
+    assert "active / observed GPU time by default" in text and "MLCOST_ETA_BASIS=allocated" in text
+
+    assert set(load_rules().strategies.values()) == {"keep"}
+    loaded = TABLES["cost_per_prediction_daily"]["columns"]["loaded_cost"]
+    assert "including shared cost spread onto them" not in loaded
+    assert "none with the shipped rules" in loaded
+    assert "shared cost where a sharing strategy spreads it" in TABLES["cost_per_prediction_daily"]["description"]

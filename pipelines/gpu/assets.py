@@ -101,7 +101,8 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     ],
 )
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
-    """η = active / allocated GPU time per GPU resource and day, coverage, and the cost of idle GPU time."""
+    """η per GPU resource and day (active / observed GPU time by default; active / allocated with
+    MLCOST_ETA_BASIS=allocated), coverage, and the cost of idle GPU time."""
     settings = mlcost.settings()
     start, end = day_range(context)
     con = lake.connect(settings)
