@@ -288,4 +288,7 @@ def test_descriptions_agree_with_the_default_settings():
     loaded = TABLES["cost_per_prediction_daily"]["columns"]["loaded_cost"]
     assert "including shared cost spread onto them" not in loaded
     assert "none with the shipped rules" in loaded
-    assert "shared cost where a sharing strategy spreads it" in TABLES["cost_per_prediction_daily"]["description"]
+    assert (
+        "shared cost where a sharing strategy spreads it"
+        in TABLES["cost_per_prediction_daily"]["description"]
+    )
