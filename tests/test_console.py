@@ -292,3 +292,30 @@ def test_descriptions_agree_with_the_default_settings():
         "shared cost where a sharing strategy spreads it"
         in TABLES["cost_per_prediction_daily"]["description"]
     )
+
+
+# --- the docs say what the code does ---------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_docs_analysts_session_is_the_demo_s_output(tmp_path_factory):
+    """The sample session's figures are what `mlcost sql` prints on the fixtures (storage 4,448.75 in October)."""
+    from pipelines.analysts_doc import render_analysts_doc
+
+    settings, answers = analyst_warehouse(tmp_path_factory)
+    committed = (REPO / "docs" / "analysts.md").read_text()
+    assert committed == render_analysts_doc(committed, settings), (
+        "run `mlcost docs analysts` after `make demo`"
+    )
+    storage = answers["billing_periods"]["2026-10"]["by_category"]["storage"]["effective_cost"]
+    assert round(storage, 2) == 4448.75
+    row = next(line for line in committed.splitlines() if line.startswith("│ storage "))
+    assert "4448.75" in row and "4419.59" not in committed
+
+
+def test_docs_operations_says_what_a_rerun_recomputes_and_the_lag():
+    text = " ".join((REPO / "docs" / "operations.md").read_text().split())
+    assert "The run recomputes every daily table for the day" not in text
+    assert "From an asset's page the run recomputes that asset only" in text
+    assert f"at most **{DAILY_LAG_DAYS} days** before today (UTC), `DAILY_LAG_DAYS`" in text
