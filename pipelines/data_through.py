@@ -32,6 +32,11 @@ _FROM_THE_BILL = {
     "gpu_efficiency_by_device_daily",
     "cost_per_prediction_daily",
 }
+# What stopped arriving when a table's data is old: its own source for the tables read from logs, else the bill.
+_ARRIVES = {
+    "gpu_samples": "the GPU logs still arrive (MLCOST_GPU_SOURCE)",
+    "predictions_daily": "the prediction counts still arrive (MLCOST_PREDICTIONS_SOURCE)",
+}
 
 
 def recent_spec(asset: str) -> AssetCheckSpec:
@@ -155,7 +160,8 @@ def recent_check(
     else:
         text = (
             f"data through {newest}{source} is {behind} days before today {today}; the bill normally lags at most "
-            f"{lag_days} days (data expected through {due}): check that deliveries still arrive"
+            f"{lag_days} days (data expected through {due}): check that "
+            + _ARRIVES.get(table, "billing deliveries still arrive (MLCOST_CUR_SOURCE)")
         )
     return AssetCheckResult(
         check_name=CHECK_NAME,

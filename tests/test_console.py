@@ -261,8 +261,8 @@ def test_a_lake_five_weeks_old_warns_with_the_dates(settings, tmp_path):
         assert not check.passed and check.severity == AssetCheckSeverity.WARN, asset
         assert check.description == (
             f"data through {newest} (delivery {delivery}) is 35 days before today {today}; the bill normally lags "
-            f"at most 2 days (data expected through {today - timedelta(days=2)}): check that deliveries still "
-            "arrive"
+            f"at most 2 days (data expected through {today - timedelta(days=2)}): check that billing deliveries "
+            "still arrive (MLCOST_CUR_SOURCE)"
         ), asset
         assert check.metadata["days_behind"].value == 35
         # The materialization carries the date too: the newest day of the table, not of the run's partition.
@@ -319,3 +319,11 @@ def test_docs_operations_says_what_a_rerun_recomputes_and_the_lag():
     assert "The run recomputes every daily table for the day" not in text
     assert "From an asset's page the run recomputes that asset only" in text
     assert f"at most **{DAILY_LAG_DAYS} days** before today (UTC), `DAILY_LAG_DAYS`" in text
+
+
+def test_old_logs_name_their_own_source():
+    check = recent_check("gpu_samples", date(2026, 10, 31), None, date(2026, 12, 5))
+    assert check.description == (
+        "data through 2026-10-31 is 35 days before today 2026-12-05; the bill normally lags at most 2 days "
+        "(data expected through 2026-12-03): check that the GPU logs still arrive (MLCOST_GPU_SOURCE)"
+    )
