@@ -232,7 +232,7 @@ TABLES["predictions_daily"] = {
 }
 TABLES["cost_per_prediction_daily"] = {
     "description": "What a prediction of each workload cost each UTC day, on a direct basis (inference compute) and "
-    "a loaded basis (plus storage, egress and spread shared cost).",
+    "a loaded basis (plus storage and egress, and shared cost where a sharing strategy spreads it).",
     "columns": {
         "usage_date": "UTC day.",
         "workload": "Model / workload.",
@@ -240,7 +240,8 @@ TABLES["cost_per_prediction_daily"] = {
         "failed_requests": "Failed requests that day.",
         "endpoints": "Endpoints the predictions came from.",
         "inference_cost": f"Direct inference compute cost of the workload, {_MONEY}.",
-        "loaded_cost": f"Inference + storage + egress cost, including shared cost spread onto them, {_MONEY}.",
+        "loaded_cost": "Inference + storage + egress cost of the workload, plus the shared cost a sharing strategy "
+        f"spreads onto those categories (none with the shipped rules, which keep shared cost apart), {_MONEY}.",
         "cost_per_prediction": "inference_cost / predictions; NULL when there are no predictions.",
         "cost_per_1k_predictions": "1000 × inference_cost / predictions.",
         "loaded_cost_per_prediction": "loaded_cost / predictions.",
@@ -313,7 +314,16 @@ TABLES["gpu_cost_by_pod_daily"] = {
 
 
 def table_schema(table: str) -> TableSchema:
-    """The column schema shown in the Dagster UI, from these descriptions."""
+    """The column schema shown in the Dagster UI: these descriptions with the types of pipelines/column_types.py.
+
+    (An empty type string, as before, made the UI's column tables show no types.)
+    """
+    from pipelines.column_types import COLUMN_TYPES
+
+    types = COLUMN_TYPES.get(table, {})
     return TableSchema(
-        columns=[TableColumn(name, "", description=text) for name, text in TABLES[table]["columns"].items()]
+        columns=[
+            TableColumn(name, types.get(name, ""), description=text)
+            for name, text in TABLES[table]["columns"].items()
+        ]
     )

@@ -32,3 +32,41 @@ def rows_table(rows: list[dict], limit: int = 20) -> MetadataValue:
     if len(rows) > limit:
         lines.append(f"\n… and {len(rows) - limit} more")
     return MetadataValue.md("\n".join(lines))
+
+
+# How many failing rows a check's description names; the rest are counted ("and 4 more") and listed in its
+# metadata table. `mlcost run` prints the description of a failed check, so it must read well on one line.
+DESCRIBED_ROWS = 3
+
+
+def amount(value: float | None) -> str:
+    """Money as a person reads it: thousands separated, to the cent, a real minus sign (−61.83)."""
+    if value is None:
+        return "NULL"
+    return f"{value:,.2f}".replace("-", "−")
+
+
+def summarize(rows: list[dict], line, what: str, limit: int = DESCRIBED_ROWS) -> str:
+    """Plain text naming the first `limit` failing rows with their figures: `2 billing period(s): …; …`."""
+    parts = [line(row) for row in rows[:limit]]
+    more = f"; and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"{len(rows)} {what}: " + "; ".join(parts) + more
+
+
+def judged_days(start: date, end: date) -> dict:
+    """Check metadata naming the day partitions a check judged (a run over a range judges them all at once)."""
+    return {
+        "partitions_judged": start.isoformat() if start == end else f"{start} … {end}",
+        "first_partition": start.isoformat(),
+        "last_partition": end.isoformat(),
+    }
+
+
+def judged_periods(start: date, end: date) -> dict:
+    """Check metadata naming the billing periods (month partitions) a check judged."""
+    first, last = f"{start:%Y-%m}", f"{end:%Y-%m}"
+    return {
+        "billing_periods_judged": first if first == last else f"{first} … {last}",
+        "first_partition": start.isoformat(),
+        "last_partition": end.isoformat(),
+    }

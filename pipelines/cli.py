@@ -148,6 +148,13 @@ def cmd_docs_gpu(args: argparse.Namespace) -> int:
     return _write_or_check_doc("gpu", render_gpu_doc, args.check)
 
 
+def cmd_docs_analysts(args: argparse.Namespace) -> int:
+    from pipelines.analysts_doc import render_analysts_doc
+
+    settings = Settings.from_env()
+    return _write_or_check_doc("analysts", lambda current: render_analysts_doc(current, settings), args.check)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a suggestion for a mistyped command (argparse's own `suggest_on_error` is Python 3.14+)."""
 
@@ -280,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gpu.add_argument("--check", action="store_true", help="fail if docs/gpu.md is out of date")
     gpu.set_defaults(func=cmd_docs_gpu)
+    analysts = docs_sub.add_parser(
+        "analysts", help="render the sample session of docs/analysts.md from the demo's warehouse (make demo)"
+    )
+    analysts.add_argument("--check", action="store_true", help="fail if docs/analysts.md is out of date")
+    analysts.set_defaults(func=cmd_docs_analysts)
 
     from pipelines.report.commands import add_report_commands
 

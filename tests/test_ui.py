@@ -503,3 +503,45 @@ def test_one_day_rerun_of_daily_tables_through_graphql(ui):
         {"d": day},
     )
     assert data["assetOrError"]["assetMaterializations"] == [{"runId": run_id, "partition": day}]
+
+
+def test_checks_columns_and_data_through_as_the_ui_shows_them(ui):
+    """Issue 20: every check has words, a failed check's result is plain text with the dates, columns have types."""
+    pattern = ui.home / "lake" / "cost_attribution" / "*" / "data.parquet"
+    with duckdb.connect() as con:
+        (newest,) = con.execute(
+            "SELECT max(usage_date) FROM read_parquet(?, hive_partitioning = false)", [str(pattern)]
+        ).fetchone()
+    data = ui.graphql(
+        """
+        {
+          assetNodes(assetKeys: [{path: ["cost_attribution"]}]) {
+            metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type description } } } }
+            assetChecksOrError { ... on AssetChecks { checks {
+              name description
+              executionForLatestMaterialization { evaluation { success description
+                metadataEntries { label ... on TextMetadataEntry { text } } } }
+            } } }
+          }
+          assetOrError(assetKey: {path: ["cost_attribution"]}) { ... on Asset {
+            assetMaterializations(limit: 1) { metadataEntries { label ... on TextMetadataEntry { text } } } } }
+        }
+        """
+    )
+    [node] = data["assetNodes"]
+    checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
+    assert {"every_line_has_one_category", "data_is_recent"} <= set(checks)
+    for name, check in checks.items():
+        assert check["description"] and "When it" in check["description"], name
+    # The data is older than the bill's 2-day lag (a 2018 or 2026-10 bill): the check warns, with the dates.
+    evaluation = checks["data_is_recent"]["executionForLatestMaterialization"]["evaluation"]
+    assert evaluation["success"] is False
+    assert evaluation["description"].startswith(f"data through {newest} (delivery ")
+    assert "days before today" in evaluation["description"]
+    assert {e["label"]: e.get("text") for e in evaluation["metadataEntries"]}["data_through"] == str(newest)
+    [latest] = data["assetOrError"]["assetMaterializations"]
+    assert {e["label"]: e.get("text") for e in latest["metadataEntries"]}["data_through"] == str(newest)
+    [schema] = [e["schema"] for e in node["metadataEntries"] if e["label"] == "dagster/column_schema"]
+    types = {c["name"]: c["type"] for c in schema["columns"]}
+    assert types["usage_date"] == "DATE" and types["effective_cost"] == "DOUBLE"
+    assert all(c["type"] and c["description"] for c in schema["columns"]), schema

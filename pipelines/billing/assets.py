@@ -24,7 +24,8 @@ from pipelines.billing.plausibility import (
 )
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
 from pipelines.catalog import table_schema
-from pipelines.checks import rows_table
+from pipelines.checks import judged_periods, rows_table
+from pipelines.data_through import monthly_data_through, through_metadata
 from pipelines.errors import InputError
 from pipelines.generations import unchanged_fingerprints
 from pipelines.partitions import MONTHLY_ASSET, month_keys
@@ -42,7 +43,17 @@ def _is_transient(exc: Exception) -> bool:
     metadata={"dagster/column_schema": table_schema("line_items")},
     # A warning: a line too large to believe (1e300, cents read as dollars) is valid input and is published,
     # but the run's output and this check name it (pipelines/billing/plausibility.py).
-    check_specs=[AssetCheckSpec("plausible_line_costs", asset="line_items", blocking=False)],
+    check_specs=[
+        AssetCheckSpec(
+            "plausible_line_costs",
+            asset="line_items",
+            blocking=False,
+            description=f"No line costs more than {MAX_LINE_COST:,.0f}, nor more than {MIN_FLAGGED_COST:,.0f} "
+            f"and {REST_FACTOR:,.0f} x the rest of its billing period and currency (sql/checks/implausible_cost.sql). "
+            "A warning: the line is published as billed. When it warns, open the file and line named (a 1e300 "
+            "typo, cents read as dollars) and have the export corrected; docs/ingestion.md.",
+        )
+    ],
 )
 def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Every line of the current billing delivery per billing period; a re-delivery replaces its month whole."""
@@ -111,10 +122,15 @@ def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> Materi
                 if implausible
                 else f"no line above {MAX_LINE_COST:,.0f}, nor above {MIN_FLAGGED_COST:,.0f} and "
                 f"{REST_FACTOR:,.0f} x the rest of its billing period and currency",
-                metadata={"implausible_lines": len(implausible), "examples": rows_table(implausible)},
+                metadata={
+                    **(judged_periods(min(periods), max(periods)) if periods else {}),
+                    "implausible_lines": len(implausible),
+                    "examples": rows_table(implausible),
+                },
             )
         ],
         metadata={
+            **through_metadata(*monthly_data_through(settings, "line_items"), monthly=True),
             "dagster/row_count": rows,
             "periods_written": ", ".join(sorted(written)) or "none",
             "periods_unchanged_or_missing": ", ".join(skipped) or "none",

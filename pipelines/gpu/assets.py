@@ -13,7 +13,8 @@ from dagster import (
 from pipelines import lake
 from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
-from pipelines.checks import check_rows, rows_table
+from pipelines.checks import check_rows, judged_days, rows_table, summarize
+from pipelines.data_through import daily_through, recent_spec
 from pipelines.gpu.efficiency import (
     compute_device_efficiency,
     compute_efficiency,
@@ -33,6 +34,7 @@ COVERAGE_WARN_BELOW = 0.5
     deps=[cost_attribution],
     group_name="gpu",
     metadata={"dagster/column_schema": table_schema("gpu_samples")},
+    check_specs=[recent_spec("gpu_samples")],
 )
 def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """GPU utilization samples from DCGM, nvidia-smi and CloudWatch/SageMaker exports, one metric per row (0–1)."""
@@ -45,15 +47,18 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     for reason in result.rejected_files.values():
         context.log.warning(f"GPU log rejected: {reason}")
     rejected = "\n".join(f"- {reason}" for reason in result.rejected_files.values()) or "none"
+    through, recent = daily_through(settings, "gpu_samples")
     return MaterializeResult(
+        check_results=[recent],
         metadata={
+            **through,
             "dagster/row_count": sum(written.values()),
             "files_read": len(result.files_read),
             "files_rejected": len(result.rejected_files),
             "lines_skipped": sum(result.skipped_lines.values()),
             "duplicate_samples_dropped": result.duplicate_samples,
             "rejected": MetadataValue.md(rejected),
-        }
+        },
     )
 
 
@@ -64,21 +69,46 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     metadata={"dagster/column_schema": table_schema("gpu_efficiency_daily")},
     check_specs=[
         AssetCheckSpec(
-            "eta_in_range_and_active_within_allocated", asset="gpu_efficiency_daily", blocking=True
+            "eta_in_range_and_active_within_allocated",
+            asset="gpu_efficiency_daily",
+            blocking=True,
+            description="Every η of the days judged is within 0–1, and active ≤ observed ≤ allocated GPU hours "
+            "(sql/checks/eta_out_of_range.sql). Blocking. When it fails, a log claims more GPU time than the "
+            "bill: a log mapped to the wrong resource, two loggers on one GPU, or more GPUs in the log than on "
+            "the instance (see gpu_count_matches_bill); fix the log's mapping (docs/gpu.md) and rerun the days.",
         ),
-        AssetCheckSpec("coverage_above_threshold", asset="gpu_efficiency_daily", blocking=False),
-        AssetCheckSpec("gpu_count_matches_bill", asset="gpu_efficiency_daily", blocking=False),
+        AssetCheckSpec(
+            "coverage_above_threshold",
+            asset="gpu_efficiency_daily",
+            blocking=False,
+            description=f"At least {COVERAGE_WARN_BELOW:.0%} of the billed GPU hours of the days judged have "
+            "utilization samples (observed / allocated). A warning: below it, η describes too little of the "
+            "fleet to act on. When it warns, the resources with the most unobserved GPU hours are listed: "
+            "ship their DCGM / nvidia-smi / CloudWatch logs to MLCOST_GPU_SOURCE (docs/gpu.md).",
+        ),
+        AssetCheckSpec(
+            "gpu_count_matches_bill",
+            asset="gpu_efficiency_daily",
+            blocking=False,
+            description="The logs show as many GPUs per resource and day as the bill has running at once "
+            "(sql/checks/gpu_count_mismatch.sql). A warning. More GPUs in the logs than billed is a log mapped "
+            "to the wrong resource; fewer is a logger that misses GPUs (they count as unobserved). When it warns, "
+            "map the listed resources' logs to the right instance, or enable every GPU in the logger (docs/gpu.md).",
+        ),
+        recent_spec("gpu_efficiency_daily"),
     ],
 )
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
-    """η = active / allocated GPU time per GPU resource and day, coverage, and the cost of idle GPU time."""
+    """η per GPU resource and day (active / observed GPU time by default; active / allocated with
+    MLCOST_ETA_BASIS=allocated), coverage, and the cost of idle GPU time."""
     settings = mlcost.settings()
     start, end = day_range(context)
     con = lake.connect(settings)
     written = compute_efficiency(con, settings, start, end, settings.eta_basis)
     out_of_range: list[dict] = []
     gpu_mismatch: list[dict] = []
-    totals, top = (None, None, None, None), []
+    totals, top, unobserved = (None, None, None, None, None, None), [], []
+    judged = judged_days(start, end)
     if lake.has_data(settings, "gpu_efficiency_daily"):
         lake.register_views(con, settings, ["gpu_efficiency_daily"])
         out_of_range = check_rows(con, "eta_out_of_range", start, end)
@@ -87,17 +117,27 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
         where = "WHERE usage_date BETWEEN ? AND ?"
         totals = con.execute(
             "SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), sum(gpu_cost), "
-            f"sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) FROM gpu_efficiency_daily {where}",
+            "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), sum(allocated_gpu_hours), "
+            f"sum(observed_gpu_hours) FROM gpu_efficiency_daily {where}",
             params,
         ).fetchone()
+        # The resources a coverage warning names: the most billed GPU hours without samples.
+        unobserved = con.execute(
+            "SELECT resource_id, sum(allocated_gpu_hours - least(observed_gpu_hours, allocated_gpu_hours)) AS h "
+            f"FROM gpu_efficiency_daily {where} GROUP BY 1 HAVING h > 0 ORDER BY h DESC, 1 LIMIT 3",
+            params,
+        ).fetchall()
         top = con.execute(
             f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
             "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
             params,
         ).fetchall()
     coverage = float(totals[0] or 0)
+    through, recent = daily_through(settings, "gpu_efficiency_daily")
+    allocated, observed = float(totals[4] or 0), float(totals[5] or 0)
     yield MaterializeResult(
         metadata={
+            **through,
             "dagster/row_count": sum(written.values()),
             "coverage": coverage,
             "eta": float(totals[3]) if totals[3] is not None else None,
@@ -114,21 +154,52 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
             AssetCheckResult(
                 check_name="eta_in_range_and_active_within_allocated",
                 passed=not out_of_range,
-                description="0 ≤ η ≤ 1, and active ≤ observed ≤ allocated GPU hours",
-                metadata={"rows": len(out_of_range), "examples": rows_table(out_of_range)},
+                description=summarize(
+                    out_of_range,
+                    lambda r: (
+                        f"{r['usage_date']} {r['resource_id']}: η {_ratio(r['eta'])}, active "
+                        f"{_hours(r['active_gpu_hours'])} / observed {_hours(r['observed_gpu_hours'])} / allocated "
+                        f"{_hours(r['allocated_gpu_hours'])} GPU h"
+                    ),
+                    "resource-day(s) out of range",
+                )
+                if out_of_range
+                else "0 ≤ η ≤ 1, and active ≤ observed ≤ allocated GPU hours",
+                metadata={**judged, "rows": len(out_of_range), "examples": rows_table(out_of_range)},
             ),
             AssetCheckResult(
                 check_name="coverage_above_threshold",
                 passed=coverage >= COVERAGE_WARN_BELOW,
                 severity=AssetCheckSeverity.WARN,
-                metadata={"coverage": coverage, "threshold": COVERAGE_WARN_BELOW},
+                description=f"{start} … {end}: {coverage:.1%} of {_hours(allocated)} billed GPU hours had "
+                f"utilization samples, below {COVERAGE_WARN_BELOW:.0%}; most unobserved: "
+                + ("; ".join(f"{r} {_hours(h)} GPU h" for r, h in unobserved) or "none")
+                if coverage < COVERAGE_WARN_BELOW
+                else None,
+                metadata={
+                    **judged,
+                    "coverage": coverage,
+                    "threshold": COVERAGE_WARN_BELOW,
+                    "allocated_gpu_hours": allocated,
+                    "observed_gpu_hours": observed,
+                },
             ),
             AssetCheckResult(
                 check_name="gpu_count_matches_bill",
                 passed=not gpu_mismatch,
                 severity=AssetCheckSeverity.WARN,
-                description="the logs show as many GPUs per resource and day as the bill has running at once",
+                description=summarize(
+                    gpu_mismatch,
+                    lambda r: (
+                        f"{r['usage_date']} {r['resource_id']} ({r['instance_type']}): {r['gpus_in_log']} "
+                        f"GPUs in the logs, {r['gpus_billed']} billed"
+                    ),
+                    "resource-day(s) whose logs show another GPU count than the bill",
+                )
+                if gpu_mismatch
+                else "the logs show as many GPUs per resource and day as the bill has running at once",
                 metadata={
+                    **judged,
                     "rows": len(gpu_mismatch),
                     "observed_beyond_allocated_gpu_hours": float(
                         sum(r["observed_beyond_allocated_gpu_hours"] or 0 for r in gpu_mismatch)
@@ -136,8 +207,17 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
                     "examples": rows_table(gpu_mismatch),
                 },
             ),
+            recent,
         ],
     )
+
+
+def _ratio(value: float | None) -> str:
+    return "NULL" if value is None else f"{value:.3f}"
+
+
+def _hours(value: float | None) -> str:
+    return "0.00" if value is None else f"{value:,.2f}"
 
 
 @asset(
@@ -145,6 +225,7 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     deps=[cost_attribution, gpu_samples],
     group_name="gpu",
     metadata={"dagster/column_schema": table_schema("gpu_efficiency_by_device_daily")},
+    check_specs=[recent_spec("gpu_efficiency_by_device_daily")],
 )
 def gpu_efficiency_by_device_daily(
     context: AssetExecutionContext, mlcost: MlcostResource
@@ -163,8 +244,11 @@ def gpu_efficiency_by_device_daily(
             "HAVING eta IS NOT NULL ORDER BY eta, resource_id, device LIMIT 5",
             [start, end],
         ).fetchall()
+    through, recent = daily_through(settings, "gpu_efficiency_by_device_daily")
     return MaterializeResult(
+        check_results=[recent],
         metadata={
+            **through,
             "dagster/row_count": sum(written.values()),
             "least_busy_devices": MetadataValue.md(
                 "\n".join(
@@ -172,7 +256,7 @@ def gpu_efficiency_by_device_daily(
                     + [f"| {r} | {d} | {e:.3f} |" for r, d, e in idle]
                 )
             ),
-        }
+        },
     )
 
 
@@ -182,8 +266,23 @@ def gpu_efficiency_by_device_daily(
     group_name="gpu",
     metadata={"dagster/column_schema": table_schema("gpu_cost_by_pod_daily")},
     check_specs=[
-        AssetCheckSpec("pod_split_adds_up_to_node_cost", asset="gpu_cost_by_pod_daily", blocking=True),
-        AssetCheckSpec("pods_found_for_pod_workloads", asset="gpu_cost_by_pod_daily", blocking=False),
+        AssetCheckSpec(
+            "pod_split_adds_up_to_node_cost",
+            asset="gpu_cost_by_pod_daily",
+            blocking=True,
+            description="Per node and day, the pods' GPU cost plus the __idle__ and __unobserved__ rows equals the "
+            "node's GPU cost to the cent (sql/checks/pod_cost_split_mismatch.sql). Blocking. When it fails, a pod's "
+            "GPU fraction or a sample's holder count split a GPU second more or less than once: the failing nodes "
+            "and days are named; check MLCOST_POD_WORKLOADS's gpu_fraction column and the DCGM pod labels.",
+        ),
+        AssetCheckSpec(
+            "pods_found_for_pod_workloads",
+            asset="gpu_cost_by_pod_daily",
+            blocking=False,
+            description="When MLCOST_POD_WORKLOADS is set, some GPU sample names a Kubernetes pod. A warning. When "
+            "it warns, the DCGM exporter runs without pod labels (enable its Kubernetes mode, or keep Prometheus's "
+            "exported_pod labels in the export): without them no GPU cost can be split by pod.",
+        ),
     ],
 )
 def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource):

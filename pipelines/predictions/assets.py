@@ -13,7 +13,8 @@ from dagster import (
 from pipelines import lake
 from pipelines.attribution.assets import cost_attribution
 from pipelines.catalog import table_schema
-from pipelines.checks import check_rows, rows_table
+from pipelines.checks import amount, check_rows, judged_days, rows_table, summarize
+from pipelines.data_through import daily_through, recent_spec
 from pipelines.gpu.assets import gpu_efficiency_daily
 from pipelines.partitions import DAILY_ASSET, day_range
 from pipelines.predictions.cost import (
@@ -31,7 +32,18 @@ from pipelines.resources import MlcostResource
     deps=[cost_attribution],
     group_name="predictions",
     metadata={"dagster/column_schema": table_schema("predictions_daily")},
-    check_specs=[AssetCheckSpec("prediction_files_unusable", asset="predictions_daily", blocking=False)],
+    check_specs=[
+        AssetCheckSpec(
+            "prediction_files_unusable",
+            asset="predictions_daily",
+            blocking=False,
+            description="Every prediction file read gave successful predictions with at most half of its lines "
+            "skipped (sql/checks/prediction_files_unusable.sql). A warning: otherwise cost per prediction is "
+            "NULL or built on a sliver of the traffic. When it warns, the files are named with their first "
+            "problem: fix the export or the header aliases (docs/predictions.md) and rerun the days.",
+        ),
+        recent_spec("predictions_daily"),
+    ],
 )
 def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Successful predictions per day, workload and endpoint, from invocation metrics, request logs or counts."""
@@ -46,8 +58,10 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
     con = lake.connect(settings)
     written = publish_predictions(con, settings, result, start, end)
     unusable = unusable_files(con, settings.predictions_source, result)
+    through, recent = daily_through(settings, "predictions_daily")
     return MaterializeResult(
         metadata={
+            **through,
             "dagster/row_count": sum(written.values()),
             "files_read": len(result.files_read) if result else 0,
             "lines_skipped": sum(result.skipped_lines.values()) if result else 0,
@@ -64,8 +78,9 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
                 description=describe_unusable(unusable)
                 if unusable
                 else "every prediction file gave successful predictions with at most half its lines skipped",
-                metadata={"files": rows_table(unusable)},
-            )
+                metadata={**judged_days(start, end), "files": rows_table(unusable)},
+            ),
+            recent,
         ],
     )
 
@@ -76,25 +91,45 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
     group_name="predictions",
     metadata={"dagster/column_schema": table_schema("cost_per_prediction_daily")},
     check_specs=[
-        AssetCheckSpec("cost_without_predictions", asset="cost_per_prediction_daily", blocking=False),
-        AssetCheckSpec("predictions_not_negative", asset="cost_per_prediction_daily", blocking=True),
+        AssetCheckSpec(
+            "cost_without_predictions",
+            asset="cost_per_prediction_daily",
+            blocking=False,
+            description="Every workload with inference cost on a day judged has predictions that day "
+            "(sql/checks/cost_without_predictions.sql). A warning: its cost per prediction is NULL. When it "
+            "warns, the workload's counts are missing or named differently from its cost: check "
+            "MLCOST_PREDICTIONS_SOURCE and the workload mapping (docs/predictions.md).",
+        ),
+        AssetCheckSpec(
+            "predictions_not_negative",
+            asset="cost_per_prediction_daily",
+            blocking=True,
+            description="No day and workload has a negative prediction count. Blocking. When it fails, a "
+            "counter reset or a failed-request count above its invocations made the count negative: check the "
+            "source files of the rows listed.",
+        ),
+        recent_spec("cost_per_prediction_daily"),
     ],
 )
 def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per day and workload: predictions, direct and loaded inference cost, cost per 1k predictions, η."""
     settings = mlcost.settings()
     start, end = day_range(context)
+    judged = judged_days(start, end)
     con = lake.connect(settings)
     written = compute_cost_per_prediction(con, settings, start, end)
-    rows, negative, table = [], 0, []
+    rows, negative, table = [], [], []
     if lake.has_data(settings, "cost_per_prediction_daily"):
         lake.register_views(con, settings, ["cost_per_prediction_daily"])
         params = [start, end]
         rows = check_rows(con, "cost_without_predictions", start, end)
-        negative = con.execute(
-            "SELECT count(*) FROM cost_per_prediction_daily WHERE usage_date BETWEEN ? AND ? AND predictions < 0",
+        cur = con.execute(
+            "SELECT usage_date, workload, predictions, failed_requests FROM cost_per_prediction_daily "
+            "WHERE usage_date BETWEEN ? AND ? AND predictions < 0 ORDER BY 1, 2",
             params,
-        ).fetchone()[0]
+        )
+        names = [d[0] for d in cur.description]
+        negative = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         table = con.execute(
             "SELECT workload, sum(predictions), 1000 * sum(inference_cost) / nullif(sum(predictions), 0), "
             "1000 * sum(loaded_cost) / nullif(sum(predictions), 0) FROM cost_per_prediction_daily "
@@ -105,8 +140,10 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
         f"| {w} | {p:,.0f} | {d if d is None else round(d, 4)} | {lo if lo is None else round(lo, 4)} |"
         for w, p, d, lo in table
     ]
+    through, recent = daily_through(settings, "cost_per_prediction_daily")
     yield MaterializeResult(
         metadata={
+            **through,
             "dagster/row_count": sum(written.values()),
             "preview": MetadataValue.md("\n".join(preview)),
         },
@@ -115,11 +152,34 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
                 check_name="cost_without_predictions",
                 passed=not rows,
                 severity=AssetCheckSeverity.WARN,
-                description="workloads with inference cost but no predictions on some days (cost per prediction NULL)",
-                metadata={"workloads": rows_table(rows)},
+                description=summarize(
+                    rows,
+                    lambda r: (
+                        f"{r['workload']}: {r['days']} day(s), inference cost {amount(r['inference_cost'])} "
+                        "without predictions"
+                    ),
+                    "workload(s) with inference cost but no predictions on some days (cost per prediction NULL)",
+                )
+                if rows
+                else "workloads with inference cost but no predictions on some days (cost per prediction NULL)",
+                metadata={**judged, "workloads": rows_table(rows)},
             ),
             AssetCheckResult(
-                check_name="predictions_not_negative", passed=negative == 0, metadata={"rows": negative}
+                check_name="predictions_not_negative",
+                passed=not negative,
+                description=summarize(
+                    negative,
+                    lambda r: (
+                        f"{r['usage_date']} {r['workload']}: {r['predictions']:,.0f} predictions".replace(
+                            "-", "−"
+                        )
+                    ),
+                    "row(s) with a negative prediction count",
+                )
+                if negative
+                else None,
+                metadata={**judged, "rows": len(negative), "examples": rows_table(negative)},
             ),
+            recent,
         ],
     )

@@ -37,7 +37,16 @@ MAY_BE_EMPTY = {"shared_spread_to"}
     # Every asset is in the lake's one pool (pipelines/instance_config.py): the page is made from one consistent
     # catalog, never while a step is rewriting the tables it reads.
     pool=POOL,
-    check_specs=[AssetCheckSpec("every_section_has_data", asset="cost_report", blocking=False)],
+    check_specs=[
+        AssetCheckSpec(
+            "every_section_has_data",
+            asset="cost_report",
+            blocking=False,
+            description="Every chart of the HTML report has rows (the shared-cost spread chart may be empty: "
+            "the shipped rules spread nothing). A warning. When it warns, the sections named lack a source: "
+            "set MLCOST_GPU_SOURCE or MLCOST_PREDICTIONS_SOURCE, or check that their assets' runs succeeded.",
+        )
+    ],
 )
 def cost_report(context: AssetExecutionContext, mlcost: MlcostResource):
     """One self-contained HTML page of charts and tables under $MLCOST_HOME/reports/ (sql/report/)."""
@@ -59,6 +68,8 @@ def cost_report(context: AssetExecutionContext, mlcost: MlcostResource):
         check_name="every_section_has_data",
         passed=not missing,
         severity=AssetCheckSeverity.WARN,
-        description="every chart of the report has rows (no GPU logs or prediction counts leave theirs empty)",
+        description=f"no rows for: {', '.join(missing)} (their sections say so)"
+        if missing
+        else "every chart of the report has rows (no GPU logs or prediction counts leave theirs empty)",
         metadata={"empty_sections": ", ".join(missing) or "none"},
     )
