@@ -68,6 +68,11 @@ TABLES: dict[str, dict] = {
             "billing_period": "Billing period of the source line.",
             "category": "training, inference, storage, egress, other or shared.",
             "workload": "Model / team / project; unattributed when no tag, mapping or name says.",
+            **{
+                dimension: f"Owner dimension {dimension}: the first of its tag keys (rules file `owners`) the line "
+                "carries; for spread rows the receiver's; NULL when none."
+                for dimension in ("model", "team", "project", "environment")
+            },
             "rule_id": "Attribution rule that matched (spread:<rule> for shared cost allocated by a strategy).",
             "allocation": "direct (the line's own cost) or spread (shared cost allocated to this workload).",
             "shared_kind": "For shared rules: tax, support, credit, refund, commitment, other.",
@@ -96,11 +101,17 @@ TABLES: dict[str, dict] = {
     },
     "cost_by_category_daily": {
         "description": "What each category and workload cost each UTC day, after sharing. "
-        "One row per usage_date × category × workload × currency.",
+        "One row per usage_date × category × workload × owner dimensions (model, team, project, environment) × "
+        "currency: sum over the owner columns for a day's category × workload, or group by any of them.",
         "columns": {
             "usage_date": "UTC day.",
             "category": "training, inference, storage, egress, other or shared.",
             "workload": "Model / team / project, or unattributed.",
+            **{
+                dimension: f"Owner dimension {dimension} of the rows summed (cost_attribution.{dimension}); NULL "
+                "when they carry none of its tags."
+                for dimension in ("model", "team", "project", "environment")
+            },
             "billing_currency": "Currency of the money columns.",
             "billed_cost": f"Billed cost, {_MONEY}.",
             "effective_cost": f"Effective (amortized) cost, {_MONEY}.",
