@@ -12,6 +12,7 @@ from dagster import AssetSpec, Definitions
 
 from pipelines import partitions
 from pipelines.attribution import assets as attribution
+from pipelines.attribution import commitments, tag_coverage
 from pipelines.billing import assets as billing
 from pipelines.config import Settings
 from pipelines.gpu import assets as gpu
@@ -33,6 +34,8 @@ ASSETS = [
     predictions.predictions_daily,
     predictions.cost_per_prediction_daily,
     report.cost_report,
+    commitments.commitment_utilization,
+    tag_coverage.tag_coverage,
 ]
 
 
