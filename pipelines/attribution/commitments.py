@@ -92,7 +92,8 @@ def commitment_utilization(context: AssetExecutionContext, mlcost: MlcostResourc
     written = utilize(con, settings, start, end)
     refresh_catalog(settings)
     rows = []
-    if written:
+    published = lake.has_data(settings, "commitment_utilization")
+    if published:
         lake.register_views(con, settings, ["commitment_utilization"])
         rows = con.execute(
             "SELECT billing_period, commitment_type, commitment_id, round(total_commitment_cost, 2), "
@@ -100,7 +101,7 @@ def commitment_utilization(context: AssetExecutionContext, mlcost: MlcostResourc
             "FROM commitment_utilization WHERE billing_period BETWEEN ? AND ? ORDER BY 1, 4 DESC LIMIT 20",
             [start, end],
         ).fetchall()
-    offending = unexplained_commitments(con, settings, start, end) if written else []
+    offending = unexplained_commitments(con, settings, start, end) if published else []
     table = [
         "| period | type | commitment | total | utilization % | hours covered % | GPU hours covered % |",
         "|---|---|---|---:|---:|---:|---:|",

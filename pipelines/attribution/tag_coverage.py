@@ -62,7 +62,8 @@ def tag_coverage(context: AssetExecutionContext, mlcost: MlcostResource) -> Mate
     written = cover_tags(con, settings, mlcost.rules(), start, end)
     refresh_catalog(settings)
     rows = []
-    if written:
+    published = lake.has_data(settings, "tag_coverage")
+    if published:
         lake.register_views(con, settings, ["tag_coverage"])
         rows = con.execute(
             "SELECT billing_period, tag_key, round(sum(tagged_effective_cost), 2), round(sum(effective_cost), 2), "
