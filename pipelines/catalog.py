@@ -57,6 +57,13 @@ TABLES: dict[str, dict] = {
             "x_TransferType, ...); NULL for CUR and when the export's value is not a JSON object.",
             "pricing_category": "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
             "resource_type": "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
+            "commitment_type": "Reserved Instance or Savings Plan (CUR: which ARN the line carries; FOCUS "
+            "CommitmentDiscountType).",
+            "commitment_cost": "Fee lines of a CUR commitment: what it costs for the line's period as the bill "
+            f"states it (RIFee: recurring + amortized upfront fee; SavingsPlanRecurringFee: TotalCommitmentToDate), "
+            f"{_MONEY}; NULL otherwise and for FOCUS.",
+            "commitment_unused_quantity": "RIFee lines: the reservation's unused hours of the period "
+            "(reservation/UnusedQuantity); NULL otherwise.",
         },
     },
     "cost_attribution": {
@@ -68,6 +75,11 @@ TABLES: dict[str, dict] = {
             "billing_period": "Billing period of the source line.",
             "category": "training, inference, storage, egress, other or shared.",
             "workload": "Model / team / project; unattributed when no tag, mapping or name says.",
+            **{
+                dimension: f"Owner dimension {dimension}: the first of its tag keys (rules file `owners`) the line "
+                "carries; for spread rows the receiver's; NULL when none."
+                for dimension in ("model", "team", "project", "environment")
+            },
             "rule_id": "Attribution rule that matched (spread:<rule> for shared cost allocated by a strategy).",
             "allocation": "direct (the line's own cost) or spread (shared cost allocated to this workload).",
             "shared_kind": "For shared rules: tax, support, credit, refund, commitment, other.",
@@ -96,11 +108,17 @@ TABLES: dict[str, dict] = {
     },
     "cost_by_category_daily": {
         "description": "What each category and workload cost each UTC day, after sharing. "
-        "One row per usage_date × category × workload × currency.",
+        "One row per usage_date × category × workload × owner dimensions (model, team, project, environment) × "
+        "currency: sum over the owner columns for a day's category × workload, or group by any of them.",
         "columns": {
             "usage_date": "UTC day.",
             "category": "training, inference, storage, egress, other or shared.",
             "workload": "Model / team / project, or unattributed.",
+            **{
+                dimension: f"Owner dimension {dimension} of the rows summed (cost_attribution.{dimension}); NULL "
+                "when they carry none of its tags."
+                for dimension in ("model", "team", "project", "environment")
+            },
             "billing_currency": "Currency of the money columns.",
             "billed_cost": f"Billed cost, {_MONEY}.",
             "effective_cost": f"Effective (amortized) cost, {_MONEY}.",
@@ -280,6 +298,64 @@ TABLES["line_items_history"] = {
         **TABLES["line_items"]["columns"],
         "superseded": "When (UTC) the next delivery replaced this version; with billing_period it names "
         "the version.",
+    },
+}
+
+TABLES["commitment_utilization"] = {
+    "description": "Per billing period: each Reserved Instance and Savings Plan's used and unused commitment ($ "
+    "and share), and the eligible compute it covered (EC2 and SageMaker instance hours without Spot, their GPU "
+    "hours, their on-demand equivalent cost). Definitions after AWS's (docs/commitments.md). One row per "
+    "billing_period × billing_currency × commitment_id.",
+    "columns": {
+        "billing_period": "First day of the billing period.",
+        "billing_currency": "Currency of the money columns.",
+        "commitment_id": "RI / Savings Plan ARN (FOCUS CommitmentDiscountId).",
+        "commitment_type": "Reserved Instance or Savings Plan (FOCUS CommitmentDiscountType).",
+        "provider": "Cloud provider.",
+        "total_commitment_cost": "The commitment's amortized cost for the period: as its fee lines state it "
+        f"(CUR), else used + unused (FOCUS), {_MONEY}.",
+        "used_commitment_cost": f"Effective cost of the usage it covered, {_MONEY}.",
+        "unused_commitment_cost": f"The part nothing used (RIFee / SavingsPlanRecurringFee effective cost; FOCUS "
+        f"CommitmentDiscountStatus Unused), {_MONEY}.",
+        "utilization": "used_commitment_cost / total_commitment_cost (AWS Savings Plans UtilizationPercentage); "
+        "NULL when the total is 0.",
+        "unused_share": "unused_commitment_cost / total_commitment_cost; NULL when the total is 0.",
+        "purchased_hours": "RIs: reservation hours bought for the period (RIFee usage); NULL for Savings Plans.",
+        "unused_hours": "RIs: reservation hours not used (reservation/UnusedQuantity); NULL for Savings Plans.",
+        "hours_utilization": "RIs: (purchased − unused) / purchased hours (AWS RI UtilizationPercentage); NULL "
+        "when no hours were bought.",
+        "unexplained_cost": "total − used − unused (CUR; 0 when the bill's lines agree; NULL for FOCUS).",
+        "covered_hours": "Eligible instance hours this commitment covered.",
+        "covered_gpu_hours": "GPU hours (instance hours × GPUs per instance) this commitment covered.",
+        "covered_on_demand_cost": f"On-demand equivalent (list cost) of the usage it covered, {_MONEY}.",
+        "eligible_hours": "All eligible instance hours of the period (covered or not); the same on each row.",
+        "eligible_gpu_hours": "All eligible GPU hours of the period; the same on each row.",
+        "eligible_on_demand_cost": f"On-demand equivalent of all eligible usage of the period, {_MONEY}.",
+        "hours_coverage": "covered_hours / eligible_hours (AWS RI CoverageHoursPercentage, for this commitment; "
+        "sum the rows of a period for all commitments); NULL when nothing is eligible.",
+        "gpu_hours_coverage": "covered_gpu_hours / eligible_gpu_hours; NULL when the period has no GPU hours.",
+        "cost_coverage": "covered_on_demand_cost / eligible_on_demand_cost (AWS Savings Plans CoveragePercentage); "
+        "NULL when nothing is eligible.",
+    },
+}
+
+TABLES["tag_coverage"] = {
+    "description": "Per billing period: for each tag key the rules file reads (workload, owners, rules), the share "
+    "of effective cost whose lines carry it (a non-empty value), by service and account, so owners see which "
+    "teams tag. One row per billing_period × billing_currency × tag_key × service × account.",
+    "columns": {
+        "billing_period": "First day of the billing period.",
+        "billing_currency": "Currency of the money columns.",
+        "tag_key": "Tag key, normalized as line_items.tags keys are (user:team → user_team).",
+        "used_by": "What in the rules file reads the key: workload, owners.<dimension>, rule <id>.",
+        "service": "Service of the lines (FOCUS ServiceName or x_ServiceCode, CUR product code); (none) for lines "
+        "without one.",
+        "account": "Usage (sub) account, else the billing account.",
+        "lines": "Lines of line_items in the group.",
+        "tagged_lines": "Of those, lines carrying the tag.",
+        "effective_cost": f"Σ effective_cost of the lines, {_MONEY}.",
+        "tagged_effective_cost": f"Σ effective_cost of the lines carrying the tag, {_MONEY}.",
+        "tagged_share": "tagged_effective_cost / effective_cost; NULL when effective_cost is 0.",
     },
 }
 

@@ -12,6 +12,7 @@ from dagster import AssetSpec, Definitions
 
 from pipelines import partitions
 from pipelines.attribution import assets as attribution
+from pipelines.attribution import commitments, tag_coverage
 from pipelines.billing import assets as billing
 from pipelines.config import Settings
 from pipelines.gpu import assets as gpu
@@ -34,6 +35,8 @@ ASSETS = [
     predictions.cost_per_prediction_daily,
     report.cost_report,
     gpu.gpu_cost_by_pod_daily,
+    commitments.commitment_utilization,
+    tag_coverage.tag_coverage,
 ]
 
 

@@ -27,7 +27,9 @@ daily_tables = define_asset_job(
 monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
     # cost_report (unpartitioned) runs after the reconciliation: every run chain ends with a fresh report.
-    selection=AssetSelection.assets("reconciliation", "rule_coverage", "cost_report"),
+    selection=AssetSelection.assets(
+        "reconciliation", "rule_coverage", "cost_report", "commitment_utilization", "tag_coverage"
+    ),
     executor_def=in_process_executor,
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

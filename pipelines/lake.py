@@ -41,6 +41,8 @@ PARTITION_COLUMNS: dict[str, str] = {
     "cost_per_prediction_daily": "usage_date",
     "rule_coverage": "billing_period",
     "gpu_cost_by_pod_daily": "usage_date",
+    "commitment_utilization": "billing_period",
+    "tag_coverage": "billing_period",
 }
 DATA_FILE = "data.parquet"
 # The writer's record of each partition file's SHA-256, beside it, in `sha256sum` format.

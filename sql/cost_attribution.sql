@@ -6,7 +6,9 @@
 -- Reads: line_items (view) through the attribution_lines macro (sql/staging/attribution_lines.sql), and
 -- attribution_rules, workload_mappings, sharing_strategies (pipelines/attribution/rules.py).
 -- Parameters: $start_date, $end_date (inclusive UTC days), $tag_keys (VARCHAR[]), $sagemaker_names (BOOLEAN),
--- $spreading (BOOLEAN: some shared kind is spread, so the billing periods' weights need every line).
+-- $spreading (BOOLEAN: some shared kind is spread, so the billing periods' weights need every line),
+-- $model_tags, $team_tags, $project_tags, $environment_tags (VARCHAR[]: the tag keys of each owner dimension, the
+-- rules file's `owners` section; the first a line carries gives the column's value, NULL when it carries none).
 --
 -- Why it is shaped like this (docs/benchmarks.md): rules and workload mappings are regular expressions held in
 -- tables, and a pattern that is not a constant is compiled for every row it meets. So patterns only ever meet the
@@ -82,6 +84,11 @@ lines as not materialized (
         ) as class_key,
         hash(
             list_transform(cast($tag_keys as varchar[]), t -> l.tags[t]),
+            list_transform(
+                cast($model_tags as varchar[]) || cast($team_tags as varchar[]) || cast($project_tags as varchar[])
+                || cast($environment_tags as varchar[]),
+                t -> l.tags[t]
+            ),
             case
                 when f.has_mappings or ($sagemaker_names and l.resource_id like 'arn:aws:sagemaker:%')
                     then l.resource_id
@@ -161,7 +168,14 @@ workloads as (
                 )), '')
             end,
             'unattributed'
-        ) as workload
+        ) as workload,
+        -- Owner dimensions: tags only (a resource mapping or a SageMaker name says what the workload is, not who
+        -- owns it). An empty tag value counts as no tag, as for the workload.
+        list_filter(list_transform(cast($model_tags as varchar[]), t -> k.tags[t]), v -> v <> '')[1] as model,
+        list_filter(list_transform(cast($team_tags as varchar[]), t -> k.tags[t]), v -> v <> '')[1] as team,
+        list_filter(list_transform(cast($project_tags as varchar[]), t -> k.tags[t]), v -> v <> '')[1] as project,
+        list_filter(list_transform(cast($environment_tags as varchar[]), t -> k.tags[t]), v -> v <> '')[1]
+            as environment
     from (select distinct on (workload_key) workload_key, tags, resource_id from lines) as k
 ),
 
@@ -197,6 +211,10 @@ line_days as not materialized (
                 c.shared_kind,
                 coalesce(st.strategy, 'keep') as strategy,
                 w.workload,
+                w.model,
+                w.team,
+                w.project,
+                w.environment,
                 -- Not greatest()/least(): they skip NULL, which would stretch a line without an end to the end
                 -- of its billing period. A missing bound stays NULL and the line lands whole on its fallback day.
                 case
@@ -223,23 +241,29 @@ line_days as not materialized (
 ),
 
 -- Who receives spread shared cost: the other categories' positive effective cost, per day and per billing
--- period (charges over several days, such as monthly fees, are spread over their billing period).
+-- period (charges over several days, such as monthly fees, are spread over their billing period), by category ×
+-- workload and, inside each, by owner dimensions (so spread cost keeps its receivers' model, team, ...).
 receivers as (
     select
-        billing_period, day, billing_currency, category, workload,
+        billing_period, day, billing_currency, category, workload, model, team, project, environment,
         sum(effective_cost * fraction) as weight
     from line_days
     where $spreading and category <> 'shared'
     group by all
 ),
 
-shares as (
+pair_shares as (
+    -- The strategy's share of each receiving category × workload: a pair with positive weight receives.
     select
-        false as by_period, day as scope, billing_currency, category as to_category, workload as to_workload,
+        false as by_period, day as scope, billing_currency, category, workload,
         weight / sum(weight) over (partition by day, billing_currency) as proportional_share,
         1.0 / count(*) over (partition by day, billing_currency) as even_share
-    from receivers
-    where weight > 0
+    from (
+        select day, billing_currency, category, workload, sum(weight) as weight
+        from receivers
+        group by all
+        having sum(weight) > 0
+    )
     union all
     select
         true as by_period, billing_period as scope, billing_currency, category, workload,
@@ -253,13 +277,57 @@ shares as (
     )
 ),
 
+owner_splits as (
+    -- A pair's share divided among its owners in proportion to their positive weight: the pair's total is the
+    -- strategy's, whatever the owners (a pair with positive weight has at least one owner with positive weight).
+    select
+        false as by_period, day as scope, billing_currency, category, workload, model, team, project, environment,
+        weight / sum(weight) over (partition by day, billing_currency, category, workload) as owner_share
+    from (
+        select day, billing_currency, category, workload, model, team, project, environment, sum(weight) as weight
+        from receivers
+        group by all
+        having sum(weight) > 0
+    )
+    union all
+    select
+        true as by_period, billing_period as scope, billing_currency, category, workload, model, team, project,
+        environment,
+        weight / sum(weight) over (partition by billing_period, billing_currency, category, workload)
+    from (
+        select billing_period, billing_currency, category, workload, model, team, project, environment,
+            sum(weight) as weight
+        from receivers
+        group by all
+        having sum(weight) > 0
+    )
+),
+
+shares as (
+    select
+        p.by_period, p.scope, p.billing_currency,
+        p.category as to_category, p.workload as to_workload,
+        o.model as to_model, o.team as to_team, o.project as to_project, o.environment as to_environment,
+        p.proportional_share * o.owner_share as proportional_share,
+        p.even_share * o.owner_share as even_share
+    from pair_shares as p
+    inner join owner_splits as o
+        on p.by_period = o.by_period and p.scope = o.scope and p.billing_currency = o.billing_currency
+        and p.category = o.category and p.workload = o.workload
+),
+
 attributed as (
     -- One pass: shared cost with a spreading strategy meets its receivers; everything else (and shared cost with
     -- no receiver that day, which stays shared rather than being dropped) finds none and stays direct.
     select
-        d.* exclude (category, workload, rule_id),
+        d.* exclude (category, workload, rule_id, model, team, project, environment),
         coalesce(r.to_category, d.category) as category,
         coalesce(r.to_workload, d.workload) as workload,
+        -- Not coalesce: a receiver without a team tag has a NULL team, which must not become the shared line's.
+        case when r.to_category is null then d.model else r.to_model end as model,
+        case when r.to_category is null then d.team else r.to_team end as team,
+        case when r.to_category is null then d.project else r.to_project end as project,
+        case when r.to_category is null then d.environment else r.to_environment end as environment,
         case when r.to_category is null then d.rule_id else 'spread:' || d.rule_id end as rule_id,
         case when r.to_category is null then 'direct' else 'spread' end as allocation,
         case
@@ -282,6 +350,10 @@ final as (
         billing_period,
         category,
         workload,
+        model,
+        team,
+        project,
+        environment,
         rule_id,
         allocation,
         shared_kind,

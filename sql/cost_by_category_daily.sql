@@ -1,5 +1,6 @@
 -- cost_by_category_daily: what each category and workload cost each UTC day, after sharing.
--- Grain: one row per usage_date × category × workload × billing_currency.
+-- Grain: one row per usage_date × category × workload × owner dimensions (model, team, project, environment; NULL
+-- when the lines carry no such tag) × billing_currency: sum over the owner columns for a day's category × workload.
 -- Reads: cost_attribution (view). Parameters: $start_date, $end_date (inclusive UTC days).
 with attribution as (
     select * from cost_attribution
@@ -11,6 +12,10 @@ final as (
         usage_date,
         category,
         workload,
+        model,
+        team,
+        project,
+        environment,
         billing_currency,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost,
@@ -19,7 +24,7 @@ final as (
         sum(list_cost) as list_cost,
         count(*) as attribution_rows
     from attribution
-    group by usage_date, category, workload, billing_currency
+    group by usage_date, category, workload, model, team, project, environment, billing_currency
 )
 
-select * from final order by usage_date, category, workload
+select * from final order by usage_date, category, workload, model, team, project, environment

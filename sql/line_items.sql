@@ -48,7 +48,11 @@ final as (
         sku_meter,
         sku_price_details,
         pricing_category,
-        resource_type
+        resource_type,
+        -- Commitments (sql/commitment_utilization.sql).
+        commitment_type,
+        commitment_cost,
+        commitment_unused_quantity
     from staged
 )
 

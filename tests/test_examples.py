@@ -16,8 +16,10 @@ import duckdb
 import pytest
 
 from pipelines import lake
+from pipelines.attribution.commitments import utilize
 from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
+from pipelines.attribution.tag_coverage import cover_tags
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.config import Settings
@@ -71,6 +73,8 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         summarize_by_category(con, settings, first, last)
         reconcile(con, settings, first.replace(day=1), last.replace(day=1))
         cover(con, settings, first.replace(day=1), last.replace(day=1))
+        utilize(con, settings, first.replace(day=1), last.replace(day=1))
+        cover_tags(con, settings, load_rules(), first.replace(day=1), last.replace(day=1))
         lake.register_views(con, settings, ["cost_attribution"])
         publish_samples(con, settings, read_gpu_source(settings, gpu_counts_from_bill(con)), first, last)
         compute_efficiency(con, settings, first, last)

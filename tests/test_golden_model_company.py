@@ -11,8 +11,10 @@ import duckdb
 import pytest
 
 from pipelines import lake
+from pipelines.attribution.commitments import utilize
 from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
+from pipelines.attribution.tag_coverage import cover_tags
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries, stage_delivery
 from pipelines.config import Settings
@@ -62,6 +64,8 @@ def pipeline(company, tmp_path_factory):
     summarize_by_category(con, settings, FIRST, LAST)
     reconcile(con, settings, FIRST, date(2026, 10, 1))
     cover(con, settings, FIRST, date(2026, 10, 1))
+    utilize(con, settings, FIRST, date(2026, 10, 1))
+    cover_tags(con, settings, load_rules(), FIRST, date(2026, 10, 1))
     lake.register_views(con, settings, ["cost_attribution"])
     samples = read_source(settings, gpu_counts_from_bill(con))
     assert samples.rejected_files == {}
@@ -98,6 +102,30 @@ def test_effective_minus_billed_is_amortized_minus_paid_upfront(pipeline):
         money = info["currencies"]["USD"]
         expected = planted["amortized_upfront_fee"] - planted["upfront_fee_paid"]
         assert money["effective_cost"] - money["billed_cost"] == pytest.approx(expected, abs=CENT)
+
+
+def test_commitment_utilization_agrees_with_the_planted_reservation(pipeline):
+    """The RI's amortized upfront fee per month is planted (answers.json); each commitment's stated cost is its
+    used plus unused cost to the cent, for the RI and the Savings Plan."""
+    settings, con, answers, _ = pipeline
+    rows = con.execute(
+        "SELECT strftime(billing_period, '%Y-%m'), commitment_type, total_commitment_cost, used_commitment_cost, "
+        "unused_commitment_cost, unexplained_cost FROM commitment_utilization ORDER BY 1, 2"
+    ).fetchall()
+    assert {(p, t) for p, t, *_ in rows} == {(p, t) for p in answers["billing_periods"] for t in (
+        "Reserved Instance", "Savings Plan")}  # fmt: skip
+    for period, _, total, used, unused, unexplained in rows:
+        assert unexplained == pytest.approx(0, abs=0.005), period
+        assert total == pytest.approx(used + unused, abs=0.005), period
+    recurring = dict(
+        con.execute(
+            "SELECT strftime(billing_period, '%Y-%m'), sum(billed_cost) FROM line_items "
+            "WHERE line_item_type = 'RIFee' GROUP BY 1"
+        ).fetchall()
+    )
+    for period, _, total, *_ in [r for r in rows if r[1] == "Reserved Instance"]:
+        planted = answers["billing_periods"][period]["amortized_upfront_fee"]
+        assert total - recurring[period] == pytest.approx(planted, abs=0.005), period
 
 
 def test_cost_by_category_daily_equals_planted_days(pipeline):

@@ -39,6 +39,7 @@ def attribute(
         "tag_keys": rules.tag_keys,
         "sagemaker_names": rules.sagemaker_names,
         "spreading": any(strategy != "keep" for strategy in rules.strategies.values()),
+        **{f"{dimension}_tags": keys for dimension, keys in rules.owners.items()},
     }
     kept = not params["spreading"] and keep_lines_for_days(con, start, end) is not None
     try:

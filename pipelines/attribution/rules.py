@@ -44,6 +44,14 @@ MATCH_FIELDS = (
 # Match fields that take one {key: pattern}: a tag, or a property of FOCUS SkuPriceDetails (x_TransferType, ...).
 KEYED_FIELDS = ("tags", "sku_price_details")
 RULE_FIELDS = {"id", "priority", "category", "shared_kind", "match", "description"}
+# Owner dimensions: each is a column of cost_attribution and cost_by_category_daily, valued by the first of its tag
+# keys a line carries (the rules file's `owners` section; these are the defaults). NULL when the line has none.
+OWNER_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "model": ("user:model",),
+    "team": ("user:team",),
+    "project": ("user:project",),
+    "environment": ("user:environment",),
+}
 # The last resort, so that every line gets exactly one category.
 UNMATCHED = {"rule_id": "unmatched", "priority": 1_000_000, "category": "other", "shared_kind": None}
 
@@ -58,6 +66,10 @@ class Rules:
     resource_mappings: list[dict]
     sagemaker_names: bool
     strategies: dict[str, str] = field(default_factory=dict)
+    # Owner dimension -> its tag keys (normalized), in the order they are tried.
+    owners: dict[str, list[str]] = field(
+        default_factory=lambda: {d: [tag_key(k) for k in keys] for d, keys in OWNER_DIMENSIONS.items()}
+    )
 
 
 def _check_pattern(path: Path, rule_id: str, name: str, pattern: object) -> str:
@@ -80,8 +92,8 @@ def load_rules(path: Path | str | None = None) -> Rules:
     except yaml.YAMLError as exc:
         raise InputError(path, f"not valid YAML ({exc})") from None
     if not isinstance(doc, dict):
-        raise InputError(path, "a rules file is a mapping with `rules`, `workload` and `shared`")
-    unknown = set(doc) - {"rules", "workload", "shared"}
+        raise InputError(path, "a rules file is a mapping with `rules`, `workload`, `owners` and `shared`")
+    unknown = set(doc) - {"rules", "workload", "shared", "owners"}
     if unknown:
         raise InputError(path, f"unknown top-level field(s): {', '.join(sorted(unknown))}")
 
@@ -178,6 +190,7 @@ def load_rules(path: Path | str | None = None) -> Rules:
     for kind, strategy in strategies.items():
         if strategy not in STRATEGIES:
             raise InputError(path, f"shared strategy for {kind!r} must be one of {', '.join(STRATEGIES)}")
+    owners = _owner_tag_keys(path, doc.get("owners"))
     return Rules(
         path=str(path),
         rules=rows,
@@ -185,7 +198,27 @@ def load_rules(path: Path | str | None = None) -> Rules:
         resource_mappings=mappings,
         sagemaker_names=bool(workload.get("sagemaker_names", True)),
         strategies=strategies,
+        owners=owners,
     )
+
+
+def _owner_tag_keys(path: Path, section: object) -> dict[str, list[str]]:
+    """The `owners` section: {dimension: tag key or [tag keys]}; a dimension left out keeps its default keys."""
+    owners = {d: list(keys) for d, keys in OWNER_DIMENSIONS.items()}
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise InputError(path, "owners: a mapping of owner dimension to tag key(s)")
+    for dimension, keys in section.items():
+        if dimension not in OWNER_DIMENSIONS:
+            raise InputError(
+                path, f"owners: unknown dimension {dimension!r} (accepted: {', '.join(OWNER_DIMENSIONS)})"
+            )
+        keys = [keys] if isinstance(keys, str) else keys
+        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+            raise InputError(path, f"owners.{dimension}: a tag key or a list of tag keys")
+        owners[dimension] = keys
+    return {d: [tag_key(k) for k in keys] for d, keys in owners.items()}
 
 
 def with_strategy(rules: Rules, strategy: str) -> Rules:

@@ -51,6 +51,10 @@ CUR_COLUMNS: dict[str, str] = {
     "reservation_effective_cost": "DOUBLE",
     "reservation_unused_amortized_upfront_fee_for_billing_period": "DOUBLE",
     "reservation_unused_recurring_fee": "DOUBLE",
+    # Commitment utilization (sql/commitment_utilization.sql): the RI's amortized upfront fee for the period and
+    # its unused hours, both on its RIFee line.
+    "reservation_amortized_upfront_fee_for_billing_period": "DOUBLE",
+    "reservation_unused_quantity": "DOUBLE",
     "savings_plan_savings_plan_a_r_n": "VARCHAR",
     "savings_plan_savings_plan_effective_cost": "DOUBLE",
     "savings_plan_total_commitment_to_date": "DOUBLE",
@@ -78,6 +82,7 @@ FOCUS_COLUMNS: dict[str, str] = {
     "ChargeDescription": "VARCHAR",
     "CommitmentDiscountId": "VARCHAR",
     "CommitmentDiscountStatus": "VARCHAR",
+    "CommitmentDiscountType": "VARCHAR",
     "ResourceId": "VARCHAR",
     "RegionId": "VARCHAR",
     "AvailabilityZone": "VARCHAR",

@@ -33,6 +33,22 @@ typed as (
         try_cast(product_gpu as integer) as product_gpu_count,
         coalesce(reservation_reservation_a_r_n, savings_plan_savings_plan_a_r_n) as commitment_id,
         case
+            when reservation_reservation_a_r_n is not null then 'Reserved Instance'
+            when savings_plan_savings_plan_a_r_n is not null then 'Savings Plan'
+        end as commitment_type,
+        -- What the commitment costs for the line's period, as the bill states it (fee lines only): an RI's
+        -- recurring fee plus its amortized upfront fee for the billing period; a Savings Plan's total commitment
+        -- for the hour (TotalCommitmentToDate, upfront part included). sql/commitment_utilization.sql.
+        case
+            when line_item_line_item_type = 'RIFee'
+                then coalesce(line_item_unblended_cost, 0)
+                + coalesce(reservation_amortized_upfront_fee_for_billing_period, 0)
+            when line_item_line_item_type = 'SavingsPlanRecurringFee'
+                then coalesce(savings_plan_total_commitment_to_date, 0)
+        end as commitment_cost,
+        case when line_item_line_item_type = 'RIFee' then reservation_unused_quantity end
+            as commitment_unused_quantity,
+        case
             when line_item_line_item_type = 'SavingsPlanCoveredUsage'
                 then coalesce(savings_plan_savings_plan_effective_cost, 0)
             when line_item_line_item_type = 'SavingsPlanNegation' then 0
@@ -116,5 +132,8 @@ select
     cast(null as varchar) as sku_meter,
     cast(null as map(varchar, varchar)) as sku_price_details,
     cast(null as varchar) as pricing_category,
-    cast(null as varchar) as resource_type
+    cast(null as varchar) as resource_type,
+    commitment_type,
+    commitment_cost,
+    commitment_unused_quantity
 from typed

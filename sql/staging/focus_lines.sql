@@ -61,7 +61,11 @@ final as (
         "SkuMeter" as sku_meter,
         sku_price_details,
         "PricingCategory" as pricing_category,
-        "ResourceType" as resource_type
+        "ResourceType" as resource_type,
+        -- FOCUS states a commitment's cost as its Used and Unused rows' EffectiveCost, not as one figure.
+        "CommitmentDiscountType" as commitment_type,
+        cast(null as double) as commitment_cost,
+        cast(null as double) as commitment_unused_quantity
     from raw
 )
 

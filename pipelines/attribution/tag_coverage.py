@@ -1,0 +1,80 @@
+"""tag_coverage (monthly): per billing period and tag key the rules read, the share of effective cost whose lines
+carry it, by service and account (sql/tag_coverage.sql)."""
+
+from datetime import date, timedelta
+
+import duckdb
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from pipelines import lake
+from pipelines.attribution.commitments import publish_monthly
+from pipelines.attribution.rules import Rules
+from pipelines.billing.assets import line_items
+from pipelines.catalog import table_schema
+from pipelines.config import Settings
+from pipelines.partitions import MONTHLY_ASSET
+from pipelines.resources import MlcostResource
+
+
+def rule_tag_keys(rules: Rules) -> dict[str, str]:
+    """Each tag key the rules file reads (normalized) → what reads it, in file order: workload, owners, rules."""
+    used: dict[str, list[str]] = {}
+    for key in rules.tag_keys:
+        used.setdefault(key, []).append("workload")
+    for dimension, keys in rules.owners.items():
+        for key in keys:
+            used.setdefault(key, []).append(f"owners.{dimension}")
+    for rule in rules.rules:
+        if rule.get("tag_key"):
+            used.setdefault(rule["tag_key"], []).append(f"rule {rule['rule_id']}")
+    return {key: ", ".join(readers) for key, readers in used.items()}
+
+
+def cover_tags(
+    con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, start_period: date, end_period: date
+) -> dict[str, int]:
+    """Publish tag_coverage for the billing periods start..end (first days of months); rows per period."""
+    lake.register_views(con, settings, ["line_items"])
+    keys = rule_tag_keys(rules)
+    params = {
+        "start_period": start_period,
+        "end_period": end_period,
+        "tag_keys": list(keys),
+        "used_by": list(keys.values()),
+    }
+    return publish_monthly(con, settings, "tag_coverage", params)
+
+
+@asset(
+    **MONTHLY_ASSET,
+    deps=[line_items],
+    group_name="attribution",
+    metadata={"dagster/column_schema": table_schema("tag_coverage")},
+)
+def tag_coverage(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
+    """Per billing period and tag key the rules read: the share of effective cost whose lines carry it, by service
+    and account (sql/tag_coverage.sql)."""
+    settings = mlcost.settings()
+    window = context.partition_time_window
+    start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
+    con = lake.connect(settings)
+    written = cover_tags(con, settings, mlcost.rules(), start, end)
+    rows = []
+    published = lake.has_data(settings, "tag_coverage")
+    if published:
+        lake.register_views(con, settings, ["tag_coverage"])
+        rows = con.execute(
+            "SELECT billing_period, tag_key, round(sum(tagged_effective_cost), 2), round(sum(effective_cost), 2), "
+            "round(100 * sum(tagged_effective_cost) / nullif(sum(effective_cost), 0), 1) FROM tag_coverage "
+            "WHERE billing_period BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2",
+            [start, end],
+        ).fetchall()
+    table = ["| period | tag key | tagged cost | effective cost | tagged % |", "|---|---|---:|---:|---:|"] + [
+        f"| {' | '.join('' if v is None else str(v) for v in row)} |" for row in rows
+    ]
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "by_tag_key": MetadataValue.md("\n".join(table) if rows else "no lines in the period(s)"),
+        }
+    )

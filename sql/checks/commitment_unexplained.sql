@@ -1,0 +1,16 @@
+-- check commitment_unexplained: commitments whose cost as the bill's fee lines state it is not the used cost of
+-- the usage they covered plus their unused cost, to the cent (covered usage or fee lines missing from a delivery).
+-- One row per offending billing period × currency × commitment. Reads: commitment_utilization (view).
+-- Parameters: $start_period, $end_period, $cent.
+select
+    billing_period,
+    billing_currency,
+    commitment_id,
+    total_commitment_cost,
+    used_commitment_cost,
+    unused_commitment_cost,
+    unexplained_cost
+from commitment_utilization
+where billing_period between cast($start_period as date) and cast($end_period as date)
+    and abs(unexplained_cost) >= $cent
+order by abs(unexplained_cost) desc
