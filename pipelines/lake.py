@@ -35,6 +35,9 @@ PARTITION_COLUMNS: dict[str, str] = {
     "predictions_daily": "usage_date",
     "cost_per_prediction_daily": "usage_date",
     "rule_coverage": "billing_period",
+    "cost_anomalies": "usage_date",
+    "month_end_forecast": "billing_period",
+    "budget_status": "billing_period",
 }
 DATA_FILE = "data.parquet"
 # How every lake file is written. zstd: smaller files than the default snappy. 65,536-row groups (half DuckDB's
