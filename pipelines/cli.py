@@ -284,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.report.commands import add_report_commands
 
     add_report_commands(sub, common, _settings, _month)
+    from pipelines.decisions.commands import add_decision_commands
+
+    add_decision_commands(sub, common, _settings, _month)
     return parser
 
 

@@ -14,6 +14,7 @@ from pipelines import partitions
 from pipelines.attribution import assets as attribution
 from pipelines.billing import assets as billing
 from pipelines.config import Settings
+from pipelines.decisions import assets as decisions
 from pipelines.gpu import assets as gpu
 from pipelines.jobs import JOBS
 from pipelines.operations import SCHEDULES, SENSORS, with_freshness
@@ -33,6 +34,9 @@ ASSETS = [
     predictions.predictions_daily,
     predictions.cost_per_prediction_daily,
     report.cost_report,
+    decisions.cost_anomalies,
+    decisions.month_end_forecast,
+    decisions.budget_status,
 ]
 
 

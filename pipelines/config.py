@@ -198,6 +198,8 @@ class Settings:
     partition_start: date | None = setting("MLCOST_PARTITION_START", None, month_start)
     # IANA zone of request-log / counter times written without one; None: such times are refused.
     predictions_timezone: str | None = setting("MLCOST_PREDICTIONS_TIMEZONE", None, timezone_name)
+    # YAML of monthly budgets per category / workload / model (pipelines/decisions/budgets.py); None: no budgets.
+    budgets_path: Path | None = setting("MLCOST_BUDGETS", None, existing_file)
 
     def __post_init__(self) -> None:
         problems = []

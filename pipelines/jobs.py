@@ -20,13 +20,16 @@ daily_tables = define_asset_job(
         "gpu_efficiency_by_device_daily",
         "predictions_daily",
         "cost_per_prediction_daily",
+        "cost_anomalies",
     ),
     executor_def=in_process_executor,
 )
 monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
     # cost_report (unpartitioned) runs after the reconciliation: every run chain ends with a fresh report.
-    selection=AssetSelection.assets("reconciliation", "rule_coverage", "cost_report"),
+    selection=AssetSelection.assets(
+        "reconciliation", "rule_coverage", "cost_report", "month_end_forecast", "budget_status"
+    ),
     executor_def=in_process_executor,
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

@@ -60,11 +60,19 @@ def register_sources(con: duckdb.DuckDBPyConnection, settings: Settings) -> None
 def compute_anomalies(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
 ) -> dict[str, int]:
-    """Publish cost_anomalies for start..end (days with no anomaly have no partition)."""
+    """Publish cost_anomalies for start..end.
+
+    A day with no anomaly gets an empty partition: "judged, nothing found" differs from "not run yet", and the
+    catalog's cost_anomalies view exists as soon as the detector ran once.
+    """
     register_sources(con, settings)
-    return lake.publish_days(
-        con, settings, "cost_anomalies", load_sql("cost_anomalies"), parameters(start, end), start, end
-    )
+    query, params = load_sql("cost_anomalies"), parameters(start, end)
+    with lake.PartitionWriter(con, settings, "cost_anomalies") as writer:
+        writer.stage_many(query, params)
+        for day in lake.days_between(start, end):
+            if day not in writer.staged:
+                writer.stage(day, f"SELECT * FROM ({query}) WHERE false", params)
+        return writer.publish()
 
 
 def read_anomalies(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> list[dict]:
