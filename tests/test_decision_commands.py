@@ -62,7 +62,9 @@ def test_forecast_prints_the_month_end(home, capsys):
         ("egress", "chat"),
         ("storage", "chat"),
     }
-    assert all(r["days_remaining"] == 0 and r["forecast_cost"] == r["mtd_cost"] for r in rows)  # a whole month
+    assert all(
+        r["days_remaining"] == 0 and r["forecast_cost"] == r["mtd_cost"] for r in rows
+    )  # a whole month
     assert main(["forecast", "--period", "2026-10"]) == 0
     assert capsys.readouterr().out.startswith("mlcost forecast 2026-10: ")
 
