@@ -351,6 +351,32 @@ TABLES["budget_status"] = {
     },
 }
 
+TABLES["recommendations"] = {
+    "description": "Per billing period: GPU resources whose η over the last 7 days (to the period's last day "
+    "with GPU data) is below 0.3, with the monthly saving of stopping, scheduling or right-sizing them: idle cost "
+    "over the window × 30 / 7 (docs/recommendations.md). Partitioned by billing_period.",
+    "columns": {
+        "billing_period": "First day of the month.",
+        "as_of": "Last day of the window (the period's last day in gpu_efficiency_daily).",
+        "kind": "idle_gpu.",
+        "resource_id": "GPU resource (instance id or SageMaker ARN).",
+        "workload": "Workload(s) of the resource in the window.",
+        "category": "Category(ies) of the resource's compute cost in the window.",
+        "instance_type": "Instance type.",
+        "window_days": "Days of the window (7).",
+        "days_billed": "Days of the window the resource was billed.",
+        "eta": "Σ active / Σ observed GPU hours over the window.",
+        "coverage": "Σ observed / Σ allocated GPU hours over the window, clipped at 1.",
+        "gpu_cost": f"GPU cost over the window, {_MONEY}.",
+        "idle_cost": f"Σ idle_cost over the window (days with an η), {_MONEY}.",
+        "monthly_saving": f"idle_cost × 30 / window_days, {_MONEY}.",
+        "action": "stop or schedule (η < 0.05), else right-size or share.",
+        "confidence": "high (coverage ≥ 0.9 every day), medium (coverage ≥ 0.5), low.",
+        "evidence": "η, GPU hours, coverage and idle cost in words.",
+        "computed_as": "The saving's formula with its figures.",
+    },
+}
+
 
 def table_schema(table: str) -> TableSchema:
     """The column schema shown in the Dagster UI, from these descriptions."""

@@ -37,6 +37,7 @@ ASSETS = [
     decisions.cost_anomalies,
     decisions.month_end_forecast,
     decisions.budget_status,
+    decisions.recommendations,
 ]
 
 

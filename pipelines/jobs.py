@@ -28,7 +28,12 @@ monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
     # cost_report (unpartitioned) runs after the reconciliation: every run chain ends with a fresh report.
     selection=AssetSelection.assets(
-        "reconciliation", "rule_coverage", "cost_report", "month_end_forecast", "budget_status"
+        "reconciliation",
+        "rule_coverage",
+        "cost_report",
+        "month_end_forecast",
+        "budget_status",
+        "recommendations",
     ),
     executor_def=in_process_executor,
 )

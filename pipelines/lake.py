@@ -38,6 +38,7 @@ PARTITION_COLUMNS: dict[str, str] = {
     "cost_anomalies": "usage_date",
     "month_end_forecast": "billing_period",
     "budget_status": "billing_period",
+    "recommendations": "billing_period",
 }
 DATA_FILE = "data.parquet"
 # How every lake file is written. zstd: smaller files than the default snappy. 65,536-row groups (half DuckDB's

@@ -47,9 +47,13 @@ SCHEMAS = {
         "workload": pl.Utf8,
         "category": pl.Utf8,
         "instance_type": pl.Utf8,
+        "allocated_gpu_hours": pl.Float64,
+        "observed_gpu_hours": pl.Float64,
         "active_gpu_hours": pl.Float64,
         "eta": pl.Float64,
+        "coverage": pl.Float64,
         "gpu_cost": pl.Float64,
+        "idle_cost": pl.Float64,
     },
 }
 

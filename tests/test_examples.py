@@ -86,6 +86,9 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         compute_anomalies(con, settings, first, last)
         compute_forecast(con, settings, months)
         compute_budget_status(con, settings, months)
+        from pipelines.decisions.recommendations import compute_recommendations
+
+        compute_recommendations(con, settings, months)
     finally:
         con.close()
 

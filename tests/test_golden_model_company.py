@@ -19,6 +19,7 @@ from pipelines.config import Settings
 from pipelines.decisions.anomalies import compute_anomalies
 from pipelines.decisions.budgets import compute_budget_status
 from pipelines.decisions.forecast import compute_forecast
+from pipelines.decisions.recommendations import compute_recommendations
 from pipelines.gpu.efficiency import (
     compute_device_efficiency,
     compute_efficiency,
@@ -77,6 +78,7 @@ def pipeline(company, tmp_path_factory):
     compute_anomalies(con, settings, FIRST, LAST)
     compute_forecast(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
     compute_budget_status(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
+    compute_recommendations(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
     for table in lake.PARTITION_COLUMNS:
         lake.register_views(con, settings, [table])
     return settings, con, answers, written

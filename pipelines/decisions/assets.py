@@ -19,6 +19,7 @@ from pipelines.checks import check_rows, rows_table
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
+from pipelines.decisions.recommendations import compute_recommendations
 from pipelines.gpu.assets import gpu_efficiency_daily
 from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range, month_keys
 from pipelines.predictions.assets import cost_per_prediction_daily
@@ -128,4 +129,32 @@ def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> Mat
                 metadata={"budgets": rows_table(rows), "count": len(rows)},
             )
         ],
+    )
+
+
+@asset(
+    **MONTHLY_ASSET,
+    deps=[gpu_efficiency_daily],
+    group_name="decisions",
+    metadata={"dagster/column_schema": table_schema("recommendations")},
+)
+def recommendations(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
+    """Per billing period: idle GPU resources and the monthly saving of stopping or right-sizing them."""
+    settings = mlcost.settings()
+    periods = run_periods(context)
+    con = lake.connect(settings)
+    written = compute_recommendations(con, settings, periods)
+    refresh_catalog(settings)
+    lake.register_views(con, settings, ["recommendations"])
+    top = con.execute(
+        "SELECT billing_period, resource_id, instance_type, eta, monthly_saving, confidence FROM recommendations "
+        "WHERE billing_period BETWEEN ? AND ? ORDER BY monthly_saving DESC LIMIT 10",
+        [periods[0], periods[-1]],
+    ).fetchall()
+    preview = [
+        "| period | resource | type | η | saving / month | confidence |",
+        "|---|---|---|---:|---:|---|",
+    ] + [f"| {p:%Y-%m} | {r} | {t} | {e:.3f} | {s:,.2f} | {c} |" for p, r, t, e, s, c in top]
+    return MaterializeResult(
+        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))}
     )
