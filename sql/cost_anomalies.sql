@@ -6,8 +6,8 @@
 --                        $ impact = (value − baseline) × that day's predictions (what the change cost that day)
 --   eta                  per GPU resource, days with an η (gpu_efficiency_daily);
 --                        $ impact = (baseline − value) × that day's GPU cost (the extra idle cost)
--- Baseline: median of the same series over the $window_days days before the day (the day itself excluded);
--- spread: MAD over those days. robust_z = (value − median) / scale, scale = max(1.4826 × MAD,
+-- Baseline: median of the same series over the $window_days days before the day (the day itself excluded) of
+-- the same kind (weekdays for a weekday, Saturdays and Sundays for a weekend day); spread: MAD over those days. robust_z = (value − median) / scale, scale = max(1.4826 × MAD,
 -- $relative_floor × |median|): 1.4826 × MAD estimates a standard deviation robustly, and the relative floor keeps
 -- a near-constant history (MAD 0) from turning every cent of drift into an infinite z. robust_z is NULL when the
 -- scale is 0 (a history of zeros): then the $ floor alone decides.
@@ -73,6 +73,9 @@ history as (
         on
             t.key = h.key
             and h.usage_date between t.usage_date - cast($window_days as integer) and t.usage_date - 1
+            -- Weekdays are judged against weekdays and weekends against weekends: traffic and batch work follow
+            -- the week, and a quiet Sunday is not an anomaly.
+            and (isodow(h.usage_date) >= 6) = (isodow(t.usage_date) >= 6)
 ),
 
 medians as (
@@ -119,7 +122,8 @@ flagged as (
         and abs(dollar_impact) >= cast($min_impact as double)
 ),
 
--- The bill's side of a cost anomaly: per rule and service, the day's cost minus its mean over the history days.
+-- The bill's side of a cost anomaly: per rule and service, the day's cost minus its mean over the history days
+-- (the same kind of day, as the baseline).
 contributions as (
     select
         f.usage_date, f.workload, f.category, f.billing_currency, f.dollar_impact, f.history_days,
@@ -132,6 +136,7 @@ contributions as (
             f.metric = 'effective_cost' and a.workload = f.workload and a.category = f.category
             and a.billing_currency = f.billing_currency
             and a.usage_date between f.usage_date - cast($window_days as integer) and f.usage_date
+            and (isodow(a.usage_date) >= 6) = (isodow(f.usage_date) >= 6)
     group by f.usage_date, f.workload, f.category, f.billing_currency, f.dollar_impact, f.history_days, contributor
 ),
 

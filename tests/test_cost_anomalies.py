@@ -44,23 +44,29 @@ def attribution_rows(
 
 
 def test_hand_checkable_egress_spike(tmp_path):
-    """Egress alternating 95 / 105 for 28 days, then 900: every figure below follows by hand.
+    """Egress on weekdays alternating 105 / 95, on weekends a quiet 40, for 28 days; then 900 on a Tuesday.
 
     | figure | value | why |
     |---|---:|---|
-    | baseline | 100.00 | median of fourteen 95s and fourteen 105s |
-    | MAD | 5.00 | every day is 5 from the median |
+    | history_days | 20 | the weekdays of the 28 days before (weekends are judged against weekends) |
+    | baseline | 100.00 | median of ten 95s and ten 105s |
+    | MAD | 5.00 | every weekday is 5 from the median |
     | scale | 7.4130 | max(1.4826 × 5, 5 % × 100 = 5) |
     | deviation | 800.00 | 900 − 100 |
     | deviation_pct | 8.00 | 800 / 100 |
     | robust z | 107.9185 | 800 / 7.413 |
     | $ impact | 800.00 | cost: the deviation itself |
-    Contributors: egress-internet carried 85/95 a day then 890 (delta 890 − 90 = +800.00); egress-nat 10 every day.
+    Contributors: egress-internet carried 85 / 95 on weekdays then 890 (delta 890 − 90 = +800.00); egress-nat 10.
+    The quiet weekends (40, 60 below the weekday median) are not flagged: their baseline is other weekends.
     """
     settings = Settings(home=tmp_path)
-    history = days(START, 28)
-    spike = START + timedelta(days=28)
-    points = [(d, 95.0 if i % 2 else 105.0) for i, d in enumerate(history)] + [(spike, 900.0)]
+    history = days(START, 28)  # 2026-09-01 is a Tuesday
+    spike = START + timedelta(days=28)  # Tuesday 2026-09-29
+    weekdays = [d for d in history if d.isoweekday() < 6]
+    points = [
+        (d, 105.0 if weekdays.index(d) % 2 == 0 else 95.0) if d in weekdays else (d, 40.0) for d in history
+    ]
+    points.append((spike, 900.0))
     write_table(settings, "cost_by_category_daily", cost_rows({("chat", "egress"): points}))
     rows = []
     for day, cost in points:
@@ -78,7 +84,7 @@ def test_hand_checkable_egress_spike(tmp_path):
         "chat / egress",
         "up",
     )
-    assert row["history_days"] == 28
+    assert row["history_days"] == 20
     assert row["baseline"] == pytest.approx(100.0, abs=1e-9)
     assert row["mad"] == pytest.approx(5.0, abs=1e-9)
     assert row["deviation"] == pytest.approx(800.0, abs=1e-9)
