@@ -74,3 +74,17 @@ def test_commands_before_a_run_say_so(tmp_path, monkeypatch, capsys):
     assert main(["anomalies"]) == 1
     assert "cost_anomalies has no published data yet: run `mlcost run` first" in capsys.readouterr().out
     assert main(["forecast"]) == 1
+
+
+def test_recommend_lists_savings_above_the_floor(tmp_path, monkeypatch, capsys):
+    from test_recommendations import test_idle_gpus_and_their_monthly_saving
+
+    test_idle_gpus_and_their_monthly_saving(tmp_path)  # i-idle 23,121.04 and i-half 2,400.00 a month
+    monkeypatch.setenv("MLCOST_HOME", str(tmp_path))
+    assert main(["recommend", "--min-saving", "5000", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["resource_id"], r["monthly_saving"], r["confidence"]) for r in rows] == [
+        ("i-idle", 23121.04, "high")
+    ]
+    assert main(["recommend"]) == 0
+    assert capsys.readouterr().out.startswith("mlcost recommend 2026-10: 2 recommendation(s) saving ≥ 0.00")

@@ -1,4 +1,4 @@
-"""The `mlcost anomalies` and `mlcost forecast` commands (registered by pipelines/cli.py)."""
+"""The `mlcost anomalies`, `mlcost forecast` and `mlcost recommend` commands (registered by pipelines/cli.py)."""
 
 from __future__ import annotations
 
@@ -122,3 +122,42 @@ def add_decision_commands(
     forecast.add_argument("--period", type=month, help="billing period, YYYY-MM (default: the latest)")
     forecast.add_argument("--format", choices=FORMATS, default="table", help="default: %(default)s")
     forecast.set_defaults(func=bind(cmd_forecast))
+
+    recommend = sub.add_parser(
+        "recommend", help="idle GPU resources and the monthly saving of acting on them"
+    )
+    common(recommend)
+    recommend.add_argument(
+        "--min-saving", type=float, default=0.0, help="hide savings under this a month (default: %(default)s)"
+    )
+    recommend.add_argument("--format", choices=FORMATS, default="table", help="default: %(default)s")
+    recommend.set_defaults(func=bind(cmd_recommend))
+
+
+RECOMMENDATION_COLUMNS = (
+    "billing_period, kind, resource_id, workload, instance_type, round(eta, 3) AS eta, "
+    "round(monthly_saving, 2) AS monthly_saving, confidence, action, evidence, computed_as"
+)
+
+
+def cmd_recommend(args: argparse.Namespace, settings) -> int:
+    if not lake.has_data(settings, "recommendations"):
+        return _missing("recommendations")
+    con = lake.connect(settings)
+    lake.register_views(con, settings, ["recommendations"])
+    period = date.fromisoformat(lake.published_partitions(settings, "recommendations")[-1])
+    rel = con.sql(
+        f"SELECT {RECOMMENDATION_COLUMNS} FROM recommendations "
+        "WHERE billing_period = $period AND monthly_saving >= $min_saving "
+        "ORDER BY monthly_saving DESC, resource_id",
+        params={"period": period, "min_saving": args.min_saving},
+    )
+    count = len(rel.fetchall())
+    if args.format == "table":
+        print(
+            f"mlcost recommend {period:%Y-%m}: {count} recommendation(s) saving ≥ {args.min_saving:,.2f} a month (billing currency)"
+        )
+        if not count:
+            return 0
+    _print(rel, args.format)
+    return 0
