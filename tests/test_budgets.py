@@ -143,3 +143,20 @@ def test_no_budgets_file_publishes_an_empty_month(tmp_path):
     con = lake.connect(settings)
     compute_forecast(con, settings, [SEPTEMBER])
     assert compute_budget_status(con, settings, [SEPTEMBER]) == {"2026-09-01": 0}
+
+
+def test_a_bad_budgets_file_stops_mlcost_run_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    path = tmp_path / "budgets.yaml"
+    path.write_text("budgets: [{name: a, amount: 5, thresholds: [1.0, 0.8]}]")
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLCOST_HOME", str(home))
+    monkeypatch.setenv("MLCOST_BUDGETS", str(path))
+    assert main(["run", "--cur-source", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"mlcost: error: {path}: budget 'a': thresholds must be increasing without repeats, not [1.0, 0.8]"
+    )
+    assert not (home / "lake").exists()
