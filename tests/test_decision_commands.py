@@ -69,6 +69,22 @@ def test_forecast_prints_the_month_end(home, capsys):
     assert capsys.readouterr().out.startswith("mlcost forecast 2026-10: ")
 
 
+def test_forecast_table_shows_the_budgets_beside_it(home, capsys):
+    from test_budgets import BUDGETS
+
+    from pipelines.decisions.budgets import compute_budget_status
+
+    (home / "budgets.yaml").write_text(BUDGETS)
+    settings = Settings(home=home, budgets_path=home / "budgets.yaml")
+    compute_budget_status(lake.connect(settings), settings, [date(2026, 10, 1)])
+    assert main(["forecast"]) == 0
+    out = capsys.readouterr().out
+    assert "budgets (2026-10):" in out
+    assert "llama-training" in out and "actual crossed 100 %" in out
+    assert main(["forecast", "--format", "json"]) == 0
+    assert "budget" not in capsys.readouterr().out  # csv and json: the forecast only
+
+
 def test_commands_before_a_run_say_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLCOST_HOME", str(tmp_path))
     assert main(["anomalies"]) == 1

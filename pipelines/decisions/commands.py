@@ -89,6 +89,18 @@ def cmd_forecast(args: argparse.Namespace, settings) -> int:
                 f"{currency} (month to date + mean of the last 7 days × days remaining)"
             )
     _print(rel, args.format)
+    if args.format == "table" and lake.has_data(settings, "budget_status"):
+        # People reading the forecast want the budgets beside it; csv and json stay one table.
+        lake.register_views(con, settings, ["budget_status"])
+        budgets = con.sql(
+            "SELECT budget, scope, billing_currency, amount, round(actual_cost, 2) AS actual_cost, "
+            "round(forecast_cost, 2) AS forecast_cost, round(100 * forecast_share, 1) AS forecast_pct, status "
+            "FROM budget_status WHERE billing_period = $period ORDER BY forecast_share DESC, budget",
+            params=params,
+        )
+        if budgets.fetchall():
+            print(f"budgets ({period:%Y-%m}):")
+            _print(budgets, "table")
     return 0
 
 
