@@ -389,6 +389,111 @@ TABLES["gpu_cost_by_pod_daily"] = {
 }
 
 
+TABLES["cost_anomalies"] = {
+    "description": "Days whose cost (per workload × category), cost per prediction (per workload) or η (per GPU "
+    "resource) departs from the same series' trailing 28 days: median baseline, MAD spread, robust z ≥ 3.5 and a "
+    "$ impact of at least 50 in the billing currency (pipelines/decisions/anomalies.py). One row per flagged "
+    "usage_date × metric × scope; partitioned by usage_date.",
+    "columns": {
+        "usage_date": "UTC day flagged.",
+        "metric": "effective_cost, cost_per_prediction or eta.",
+        "scope_kind": "What scope names: workload × category, workload, or resource.",
+        "scope": "The series: 'workload / category', the workload, or the GPU resource id.",
+        "workload": "Workload of the series.",
+        "category": "Category of the series (inference for cost per prediction).",
+        "resource_id": "GPU resource for eta rows; NULL otherwise.",
+        "billing_currency": "Currency of the money figures; NULL for eta rows (gpu_efficiency_daily has none: "
+        "the bill's currency).",
+        "value": "The day's value (cost, cost per prediction, or η).",
+        "baseline": "Median of the series over the trailing days (the day excluded).",
+        "mad": "Median absolute deviation of the trailing days from the baseline.",
+        "history_days": "Trailing days with a value (at least 7 to be judged).",
+        "deviation": "value − baseline, in the metric's unit.",
+        "deviation_pct": "deviation / |baseline| (1.0 = +100 %); NULL when the baseline is 0.",
+        "dollar_impact": "What the change cost that day: the cost deviation; (value − baseline) × predictions; or "
+        f"(baseline − value) × GPU cost for eta, {_MONEY}.",
+        "robust_z": "deviation / max(1.4826 × MAD, 5 % of |baseline|); NULL when that scale is 0.",
+        "direction": "up or down.",
+        "top_contributors": "Cost rows: the three rules (service) whose day cost moved most against their trailing "
+        "mean; cost per prediction: predictions and inference cost against their baselines; eta: instance type, "
+        "GPU cost and active GPU hours against their baselines.",
+    },
+}
+
+TABLES["month_end_forecast"] = {
+    "description": "Per billing period, category, workload and currency: month-to-date cost and where the month "
+    "will end: MTD + mean of the last 7 days × days remaining, with a 95 % interval from the daily spread "
+    "(docs/decisions.md has the method and its back-test). Partitioned by billing_period.",
+    "columns": {
+        "billing_period": "First day of the month forecast.",
+        "as_of": "Last day counted in the month to date (the month's last day with cost).",
+        "category": "Category.",
+        "workload": "Workload.",
+        "billing_currency": "Currency of the money columns.",
+        "days_in_month": "Days in the month.",
+        "days_elapsed": "Days of the month up to as_of.",
+        "days_remaining": "days_in_month − days_elapsed.",
+        "trailing_days": "Days the daily rate is the mean of (7, fewer in the first week).",
+        "mtd_cost": f"Effective cost from the first of the month to as_of, {_MONEY}.",
+        "daily_rate": f"Mean daily cost of the trailing days (a day without cost counts 0), {_MONEY}.",
+        "daily_stddev": "Sample standard deviation of those days' cost; NULL with one day.",
+        "forecast_cost": f"mtd_cost + daily_rate × days_remaining, {_MONEY}.",
+        "forecast_low": "forecast_cost − 1.96 × daily_stddev × √(R + R²/n) (R days remaining, n trailing days); "
+        "NULL when daily_stddev is.",
+        "forecast_high": "forecast_cost + the same half-width.",
+    },
+}
+TABLES["budget_status"] = {
+    "description": "Per billing period and budget of the MLCOST_BUDGETS file: cost so far and forecast month end "
+    "against the monthly amount, and the highest threshold each reached. Partitioned by billing_period (empty "
+    "when no budgets file is set).",
+    "columns": {
+        "billing_period": "First day of the month.",
+        "budget": "Budget name from the file.",
+        "scope": "category=…, workload=… as the budget names them; whole bill when it names neither.",
+        "category": "Category the budget covers; NULL for all.",
+        "workload": "Workload (or model) the budget covers; NULL for all.",
+        "billing_currency": "Currency of the amount and the costs.",
+        "amount": f"Monthly budget, {_MONEY}.",
+        "thresholds": "Shares of amount that warn (0.8 = 80 %).",
+        "as_of": "Last day of the month to date the forecast counted.",
+        "actual_cost": f"Effective cost of the scope in the month so far, {_MONEY}.",
+        "forecast_cost": f"Σ month_end_forecast.forecast_cost of the scope (actual_cost when none), {_MONEY}.",
+        "actual_share": "actual_cost / amount.",
+        "forecast_share": "forecast_cost / amount.",
+        "crossed_actual": "Highest threshold actual_cost reached; NULL if none.",
+        "crossed_forecast": "Highest threshold forecast_cost reached; NULL if none.",
+        "status": "within, forecast crosses N %, or actual crossed N %.",
+    },
+}
+
+TABLES["recommendations"] = {
+    "description": "Per billing period: GPU resources whose η over the last 7 days (to the period's last day "
+    "with GPU data) is below 0.3, with the monthly saving of stopping, scheduling or right-sizing them: idle cost "
+    "over the window × 30 / 7 (docs/recommendations.md). Partitioned by billing_period.",
+    "columns": {
+        "billing_period": "First day of the month.",
+        "as_of": "Last day of the window (the period's last day in gpu_efficiency_daily).",
+        "kind": "idle_gpu.",
+        "resource_id": "GPU resource (instance id or SageMaker ARN).",
+        "workload": "Workload(s) of the resource in the window.",
+        "category": "Category(ies) of the resource's compute cost in the window.",
+        "instance_type": "Instance type.",
+        "window_days": "Days of the window (7).",
+        "days_billed": "Days of the window the resource was billed.",
+        "eta": "Σ active / Σ observed GPU hours over the window.",
+        "coverage": "Σ observed / Σ allocated GPU hours over the window, clipped at 1.",
+        "gpu_cost": f"GPU cost over the window, {_MONEY}.",
+        "idle_cost": f"Σ idle_cost over the window (days with an η), {_MONEY}.",
+        "monthly_saving": f"idle_cost × 30 / window_days, {_MONEY}.",
+        "action": "stop or schedule (η < 0.05), else right-size or share.",
+        "confidence": "high (coverage ≥ 0.9 every day), medium (coverage ≥ 0.5), low.",
+        "evidence": "η, GPU hours, coverage and idle cost in words.",
+        "computed_as": "The saving's formula with its figures.",
+    },
+}
+
+
 def table_schema(table: str) -> TableSchema:
     """The column schema shown in the Dagster UI: these descriptions with the types of pipelines/column_types.py.
 

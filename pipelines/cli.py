@@ -47,6 +47,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.cur_source:
         raise InputError("MLCOST_CUR_SOURCE", "no billing source: pass --cur-source or set MLCOST_CUR_SOURCE")
     load_rules(settings.rules_path)  # a bad rules file stops the run before ingestion writes anything
+    if settings.budgets_path:  # so does a bad budgets file (read again by budget_status)
+        from pipelines.decisions.budgets import load_budgets
+
+        load_budgets(settings.budgets_path)
     if args.start:
         months = months_between(args.start, args.end or args.start)
     else:
@@ -296,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.report.commands import add_report_commands
 
     add_report_commands(sub, common, _settings, _month)
+    from pipelines.decisions.commands import add_decision_commands
+
+    add_decision_commands(sub, common, _settings, _month)
     return parser
 
 

@@ -15,6 +15,7 @@ from pipelines.attribution import assets as attribution
 from pipelines.attribution import commitments, tag_coverage
 from pipelines.billing import assets as billing
 from pipelines.config import Settings
+from pipelines.decisions import assets as decisions
 from pipelines.gpu import assets as gpu
 from pipelines.jobs import JOBS
 from pipelines.operations import SCHEDULES, SENSORS, with_freshness
@@ -37,6 +38,10 @@ ASSETS = [
     gpu.gpu_cost_by_pod_daily,
     commitments.commitment_utilization,
     tag_coverage.tag_coverage,
+    decisions.cost_anomalies,
+    decisions.month_end_forecast,
+    decisions.budget_status,
+    decisions.recommendations,
 ]
 
 

@@ -213,6 +213,8 @@ class Settings:
     predictions_timezone: str | None = setting("MLCOST_PREDICTIONS_TIMEZONE", None, timezone_name)
     # CSV namespace,pod,workload[,gpu_fraction] naming the workload of Kubernetes pods; None: workload = namespace.
     pod_workloads: str | None = setting("MLCOST_POD_WORKLOADS", None, pod_workloads_file)
+    # YAML of monthly budgets per category / workload / model (pipelines/decisions/budgets.py); None: no budgets.
+    budgets_path: Path | None = setting("MLCOST_BUDGETS", None, existing_file)
 
     def __post_init__(self) -> None:
         problems = []

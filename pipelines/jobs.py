@@ -21,6 +21,7 @@ daily_tables = define_asset_job(
         "predictions_daily",
         "cost_per_prediction_daily",
         "gpu_cost_by_pod_daily",
+        "cost_anomalies",
     ),
     executor_def=in_process_executor,
 )
@@ -28,7 +29,14 @@ monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
     # cost_report (unpartitioned) runs after the reconciliation: every run chain ends with a fresh report.
     selection=AssetSelection.assets(
-        "reconciliation", "rule_coverage", "cost_report", "commitment_utilization", "tag_coverage"
+        "reconciliation",
+        "rule_coverage",
+        "cost_report",
+        "commitment_utilization",
+        "tag_coverage",
+        "month_end_forecast",
+        "budget_status",
+        "recommendations",
     ),
     executor_def=in_process_executor,
 )

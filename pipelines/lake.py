@@ -43,6 +43,10 @@ PARTITION_COLUMNS: dict[str, str] = {
     "gpu_cost_by_pod_daily": "usage_date",
     "commitment_utilization": "billing_period",
     "tag_coverage": "billing_period",
+    "cost_anomalies": "usage_date",
+    "month_end_forecast": "billing_period",
+    "budget_status": "billing_period",
+    "recommendations": "billing_period",
 }
 DATA_FILE = "data.parquet"
 # The writer's record of each partition file's SHA-256, beside it, in `sha256sum` format.

@@ -9,7 +9,7 @@ from dagster import ConfigurableResource
 from pipelines.attribution.rules import Rules, load_rules
 from pipelines.config import Settings
 
-_PATHS = {"home", "rules_path"}
+_PATHS = {"home", "rules_path", "budgets_path"}
 
 
 class MlcostResource(ConfigurableResource):
@@ -31,6 +31,7 @@ class MlcostResource(ConfigurableResource):
     predictions_timezone: str | None = None
     partition_start: str | None = None
     pod_workloads: str | None = None
+    budgets_path: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

@@ -82,6 +82,19 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         compute_pod_costs(con, settings, first, last)
         publish_predictions(con, settings, read_predictions_source(settings), first, last)
         compute_cost_per_prediction(con, settings, first, last)
+        # The decision tables (issue 16), so the catalog holds every published table.
+        from pipelines.decisions.anomalies import compute_anomalies
+        from pipelines.decisions.budgets import compute_budget_status
+        from pipelines.decisions.forecast import compute_forecast
+        from pipelines.partitions import month_keys
+
+        months = [date.fromisoformat(m) for m in month_keys(first, last)]
+        compute_anomalies(con, settings, first, last)
+        compute_forecast(con, settings, months)
+        compute_budget_status(con, settings, months)
+        from pipelines.decisions.recommendations import compute_recommendations
+
+        compute_recommendations(con, settings, months)
     finally:
         con.close()
 

@@ -18,6 +18,10 @@ from pipelines.attribution.tag_coverage import cover_tags
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries, stage_delivery
 from pipelines.config import Settings
+from pipelines.decisions.anomalies import compute_anomalies
+from pipelines.decisions.budgets import compute_budget_status
+from pipelines.decisions.forecast import compute_forecast
+from pipelines.decisions.recommendations import compute_recommendations
 from pipelines.gpu.efficiency import (
     compute_device_efficiency,
     compute_efficiency,
@@ -77,6 +81,10 @@ def pipeline(company, tmp_path_factory):
     assert predictions.rejected_files == {} and predictions.skipped_lines == {}
     publish_predictions(con, settings, predictions, FIRST, LAST)
     compute_cost_per_prediction(con, settings, FIRST, LAST)
+    compute_anomalies(con, settings, FIRST, LAST)
+    compute_forecast(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
+    compute_budget_status(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
+    compute_recommendations(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
     for table in lake.PARTITION_COLUMNS:
         lake.register_views(con, settings, [table])
     return settings, con, answers, written

@@ -218,7 +218,16 @@ def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResourc
 @asset(
     **MONTHLY_ASSET,
     # The monthly tables come first: reconciliation publishes the billing period's generation, their files included.
-    deps=[cost_attribution, line_items, "rule_coverage", "commitment_utilization", "tag_coverage"],
+    deps=[
+        cost_attribution,
+        line_items,
+        "rule_coverage",
+        "commitment_utilization",
+        "tag_coverage",
+        "month_end_forecast",
+        "budget_status",
+        "recommendations",
+    ],
     group_name="attribution",
     metadata={"dagster/column_schema": table_schema("reconciliation")},
     check_specs=[
