@@ -360,10 +360,12 @@ def read_in_a_loop(warehouse: str, record: str, stop: str) -> None:
 def _small_sources(fixtures: Path, root: Path) -> tuple[Path, Path]:
     """A few GPU logs and prediction counts: every daily table gets partitions, the run stays short."""
     gpu = root / "gpu"
-    (gpu / "dcgm" / "ip-10-1-0-11").mkdir(parents=True)
+    # ip-10-1-0-12 is the Kubernetes node: its pod labels give gpu_cost_by_pod_daily rows too.
+    for host in ("ip-10-1-0-11", "ip-10-1-0-12"):
+        (gpu / "dcgm" / host).mkdir(parents=True)
+        for day in ("2026-10-30", "2026-10-31"):
+            shutil.copy(fixtures / "gpu" / "dcgm" / host / f"{day}.prom", gpu / "dcgm" / host)
     shutil.copy(fixtures / "gpu" / "dcgm" / "hosts.csv", gpu / "dcgm" / "hosts.csv")
-    for day in ("2026-10-30", "2026-10-31"):
-        shutil.copy(fixtures / "gpu" / "dcgm" / "ip-10-1-0-11" / f"{day}.prom", gpu / "dcgm" / "ip-10-1-0-11")
     shutil.copytree(
         fixtures / "gpu" / "nvidia-smi" / "i-0fd4b7807a1bb3d13", gpu / "nvidia-smi" / "i-0fd4b7807a1bb3d13"
     )

@@ -19,6 +19,7 @@ import pytest
 
 from pipelines.cli import build_parser, main
 from pipelines.config import REPO_ROOT, Settings
+from pipelines.generations import generation_digest
 from pipelines.sqlshell import write_rows
 from pipelines.summary import print_summary
 from pipelines.warehouse import refresh_catalog
@@ -51,7 +52,10 @@ def small_home(tmp_path_factory) -> Settings:
                 "billing_period=2026-10-01",
                 "SELECT DATE '2026-10-01' AS billing_period, 'USD' AS billing_currency, 3::BIGINT AS source_lines, "
                 "12.12::DOUBLE + 12.12::DOUBLE + 12.12::DOUBLE AS source_billed_cost, "
-                "12.12::DOUBLE + 12.12::DOUBLE + 12.12::DOUBLE AS source_effective_cost, 0.0::DOUBLE AS difference",
+                "12.12::DOUBLE + 12.12::DOUBLE + 12.12::DOUBLE AS source_effective_cost, 0.0::DOUBLE AS difference, "
+                # Computed from no line_items or cost_attribution file: the generation of none (else the
+                # warehouse would leave out a reconciliation that names other files).
+                f"'{generation_digest({})}' AS generation",
             ),
             (
                 "cost_by_category_daily",
