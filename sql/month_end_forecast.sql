@@ -61,8 +61,18 @@ recent as (
 ),
 
 rates as (
-    select category, workload, billing_currency, avg(cost) as daily_rate, stddev_samp(cost) as daily_stddev
-    from recent
+    select
+        category,
+        workload,
+        billing_currency,
+        avg(cost) as daily_rate,
+        -- On days scaled by the series' largest: DuckDB's stddev_samp raises an error (not Infinity) past about
+        -- 1e154, and a bill may carry an implausible 1e300 line (published with a warning, docs/ingestion.md).
+        stddev_samp(cost / greatest(max_abs_cost, 1e-300)) * any_value(max_abs_cost) as daily_stddev
+    from (
+        select *, max(abs(cost)) over (partition by category, workload, billing_currency) as max_abs_cost
+        from recent
+    )
     group by category, workload, billing_currency
 ),
 

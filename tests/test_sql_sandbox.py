@@ -197,7 +197,15 @@ def test_every_table_and_every_example_still_answers(mlcost_sql, warehouse):
     for view, rows in expected.items():
         status, out, err = mlcost_sql(f'SELECT count(*) AS n FROM "{view}"', "--format", "json")
         assert status == 0, err
-        assert json.loads(out) == [{"n": rows}] and rows > 0, view
+        assert json.loads(out) == [{"n": rows}], view
+        # Tables of optional inputs are published empty when their input is absent (no budgets file, no idle GPU,
+        # no pod labels, no anomaly): every other table has rows.
+        assert rows > 0 or view in {
+            "budget_status",
+            "recommendations",
+            "cost_anomalies",
+            "gpu_cost_by_pod_daily",
+        }, view
     lines = sum(answers["billing_periods"][m]["cur2"]["lines"] for m in ("2026-09", "2026-10"))
     assert expected["line_items"] == lines
     for example in sorted(EXAMPLES.glob("*.sql")):

@@ -416,7 +416,10 @@ def test_asset_graph_page_renders_in_chromium(ui, tmp_path):
         subprocess.Popen(
             [
                 str(CHROMIUM),
-                *flags,
+                # The catalog's list is virtualized (only rows on screen are in the DOM): a window tall enough
+                # for every asset.
+                *[f for f in flags if not f.startswith("--window-size")],
+                "--window-size=1600,4000",
                 f"--user-data-dir={tmp_path / 'catalog'}",
                 "--dump-dom",
                 f"{ui.url}/assets",

@@ -377,10 +377,11 @@ CHARTS: tuple[Chart, ...] = (
     ),
 )
 
-# The decisions layer's tables, shown as tables when the warehouse has them (sql/report/<name>.sql).
-DECISION_TABLES: tuple[tuple[str, str], ...] = (
-    ("anomalies", "Anomalies"),
-    ("forecast", "Forecast"),
-    ("budgets", "Budgets"),
-    ("recommendations", "Recommendations"),
+# The decisions layer's tables (section, title, warehouse table), shown as tables when the warehouse has them
+# (sql/report/<section>.sql).
+DECISION_TABLES: tuple[tuple[str, str, str], ...] = (
+    ("anomalies", "Anomalies", "cost_anomalies"),
+    ("forecast", "Forecast", "month_end_forecast"),
+    ("budgets", "Budgets", "budget_status"),
+    ("recommendations", "Recommendations", "recommendations"),
 )

@@ -134,8 +134,8 @@ def build_report(settings: Settings, as_of: date | None = None) -> Report:
             sections[chart.name] = section
             parts.append(_section_html(section))
         decisions = []
-        for name, title in DECISION_TABLES:
-            if name in views:
+        for name, title, table in DECISION_TABLES:
+            if table in views:
                 rows = _query(con, name, {"limit": DECISION_ROWS})
                 decisions.append(name)
                 parts.append(

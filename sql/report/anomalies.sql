@@ -1,4 +1,4 @@
--- anomalies: the decisions layer's anomalies table, shown as it is when the warehouse has one (the report renders without it).
--- Reads: anomalies. Parameters: $limit.
-select * from anomalies
+-- anomalies: the decisions layer's anomalies table (cost_anomalies), shown as it is when the warehouse has one (the report renders without it).
+-- Reads: cost_anomalies. Parameters: $limit.
+select * from cost_anomalies
 limit $limit

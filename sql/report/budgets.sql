@@ -1,4 +1,4 @@
--- budgets: the decisions layer's budgets table, shown as it is when the warehouse has one (the report renders without it).
--- Reads: budgets. Parameters: $limit.
-select * from budgets
+-- budgets: the decisions layer's budgets table (budget_status), shown as it is when the warehouse has one (the report renders without it).
+-- Reads: budget_status. Parameters: $limit.
+select * from budget_status
 limit $limit
