@@ -93,35 +93,19 @@ def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) ->
         if errors_col is not None
         else parse_counts(pl.Series("errors", [0] * frame.height, dtype=pl.Int64))
     )
-    work = pl.DataFrame(
-        {
-            LINE: frame[LINE],
-            "timestamp": timestamps.values,
-            "endpoint": frame[endpoint_col].cast(pl.Utf8).str.strip_chars(),
-            "replica": replica_values(frame, replica_col),
-            "count": counts.values,
-            "errors": errors.values,
-        }
+    work, notes = checked_series(
+        path,
+        table,
+        bad,
+        ts_col=ts_col,
+        timestamps=timestamps,
+        endpoint_col=endpoint_col,
+        replica_col=replica_col,
+        value=("count", count_col, counts),
+        error=("errors", errors_col, errors),
+        excess="{} errors exceed the count of {}",
+        what="counters",
     )
-    problems = work.select(
-        endpoint=pl.when(pl.col("endpoint").is_null() | (pl.col("endpoint") == "")).then(
-            pl.lit("empty model")
-        ),
-        excess=pl.when(pl.col("errors") > pl.col("count")).then(
-            pl.format("{} errors exceed the count of {}", pl.col("errors"), pl.col("count"))
-        ),
-    )
-    checks: list[tuple[str | pl.Series, pl.Series]] = [
-        (ts_col, timestamps.problems),
-        (endpoint_col, problems["endpoint"]),
-        (count_col, counts.problems),
-        (errors_col or "errors", errors.problems),
-        (errors_col or "errors", problems["excess"]),
-    ]
-    work = drop_bad_rows(work, checks, bad, line_column=LINE, word=table.line_word)
-    notes: list[str] = []
-    if replica_col is None:
-        work, notes = sum_unlabelled(work.drop("replica"), path, "counters", ["count", "errors"])
     source = f"counts_{table.container}"
     out = work.select(
         pl.col("timestamp").cast(UTC_DATETIME),
@@ -196,3 +180,57 @@ def dedupe_counts(
     )
     intervals = intervals.with_columns(pl.lit(None, pl.Utf8).alias("variant"))
     return intervals, conflicts.height, duplicates, messages
+
+
+def checked_series(
+    path: Path,
+    table: Table,
+    bad: BadLines,
+    *,
+    ts_col: str,
+    timestamps,
+    endpoint_col: str,
+    replica_col: str | None,
+    value: tuple[str, str, object],
+    error: tuple[str, str | None, object],
+    excess: str,
+    what: str,
+) -> tuple[pl.DataFrame, list[str]]:
+    """The usable rows of a counter or rate file: (timestamp, endpoint, replica, value, error), bad lines counted.
+
+    ``value`` and ``error`` are (output name, source column, parsed values); ``excess`` formats an error figure
+    above its value (error first). Without a replica column, rows sharing a (timestamp, model) are summed as
+    different replicas (`sum_unlabelled`), with the note it returns.
+    """
+    value_name, value_col, values = value
+    error_name, error_col, errors = error
+    frame = table.frame
+    work = pl.DataFrame(
+        {
+            LINE: frame[LINE],
+            "timestamp": timestamps.values,
+            "endpoint": frame[endpoint_col].cast(pl.Utf8).str.strip_chars(),
+            "replica": replica_values(frame, replica_col),
+            value_name: values.values,
+            error_name: errors.values,
+        }
+    )
+    problems = work.select(
+        endpoint=pl.when(pl.col("endpoint").is_null() | (pl.col("endpoint") == "")).then(
+            pl.lit("empty model")
+        ),
+        excess=pl.when(pl.col(error_name) > pl.col(value_name)).then(
+            pl.format(excess, pl.col(error_name), pl.col(value_name))
+        ),
+    )
+    checks: list[tuple[str | pl.Series, pl.Series]] = [
+        (ts_col, timestamps.problems),
+        (endpoint_col, problems["endpoint"]),
+        (value_col, values.problems),
+        (error_col or "errors", errors.problems),
+        (error_col or "errors", problems["excess"]),
+    ]
+    work = drop_bad_rows(work, checks, bad, line_column=LINE, word=table.line_word)
+    if replica_col is not None:
+        return work, []
+    return sum_unlabelled(work.drop("replica"), path, what, [value_name, error_name])

@@ -24,8 +24,8 @@ import polars as pl
 from pipelines.errors import InputError
 from pipelines.predictions.aliases import ENDPOINT, ERROR_RATE, RATE, REPLICA, TIMESTAMP
 from pipelines.predictions.file_loading import LINE, Table, find_column
-from pipelines.predictions.file_rows import RATES, BadLines, FileRows, drop_bad_rows
-from pipelines.predictions.interval_counts import replica_values, sum_unlabelled
+from pipelines.predictions.file_rows import RATES, BadLines, FileRows
+from pipelines.predictions.interval_counts import checked_series
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_rates, parse_timestamps
 
 
@@ -82,35 +82,19 @@ def read_rate_table(path: Path, table: Table, *, naive_timezone: str | None) -> 
         errors = parse_rates(raw_errors.fill_null(0))
     else:
         errors = parse_rates(pl.Series("errors", [0.0] * frame.height))
-    work = pl.DataFrame(
-        {
-            LINE: frame[LINE],
-            "timestamp": timestamps.values,
-            "endpoint": frame[endpoint_col].cast(pl.Utf8).str.strip_chars(),
-            "replica": replica_values(frame, replica_col),
-            "rate": rates.values,
-            "error_rate": errors.values,
-        }
+    work, notes = checked_series(
+        path,
+        table,
+        bad,
+        ts_col=ts_col,
+        timestamps=timestamps,
+        endpoint_col=endpoint_col,
+        replica_col=replica_col,
+        value=("rate", rate_col, rates),
+        error=("error_rate", error_col, errors),
+        excess="error rate {} exceeds the rate {}",
+        what="rate samples",
     )
-    problems = work.select(
-        endpoint=pl.when(pl.col("endpoint").is_null() | (pl.col("endpoint") == "")).then(
-            pl.lit("empty model")
-        ),
-        excess=pl.when(pl.col("error_rate") > pl.col("rate")).then(
-            pl.format("error rate {} exceeds the rate {}", pl.col("error_rate"), pl.col("rate"))
-        ),
-    )
-    checks: list[tuple[str | pl.Series, pl.Series]] = [
-        (ts_col, timestamps.problems),
-        (endpoint_col, problems["endpoint"]),
-        (rate_col, rates.problems),
-        (error_col or "errors", errors.problems),
-        (error_col or "errors", problems["excess"]),
-    ]
-    work = drop_bad_rows(work, checks, bad, line_column=LINE, word=table.line_word)
-    notes: list[str] = []
-    if replica_col is None:
-        work, notes = sum_unlabelled(work.drop("replica"), path, "rate samples", ["rate", "error_rate"])
     step = sample_step(work)
     if step is None and work.height:
         raise InputError(
