@@ -56,3 +56,31 @@ def realdata(*parts: str) -> Path:
             f"real data not available: {path} is absent (it lives in the shared folder beside the repo)"
         )
     return path
+
+
+# --- the fixtures' warehouse, shared by the analyst-access and `mlcost sql` sandbox tests ---
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> tuple[Settings, dict]:
+    """The model company in a warehouse, its 2026-10 restated (test_examples.analyst_warehouse)."""
+    from test_examples import analyst_warehouse
+
+    return analyst_warehouse(tmp_path_factory)
+
+
+@pytest.fixture
+def mlcost_sql(warehouse, monkeypatch, capsys):
+    """Run `mlcost sql ...` in this process on the fixtures' warehouse; returns (status, stdout, stderr)."""
+    from pipelines.cli import main
+
+    settings, _ = warehouse
+    monkeypatch.setenv("MLCOST_HOME", str(settings.home))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = main(["sql", *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_examples import EXAMPLES, REPO, analyst_warehouse, company_fixtures, compute_days, ingest
+from test_examples import EXAMPLES, REPO, company_fixtures, compute_days, ingest
 
 from pipelines import lake
-from pipelines.cli import main
 from pipelines.config import Settings
 from pipelines.sqlshell import duckdb_cli, shell
 from pipelines.warehouse import (
@@ -31,26 +30,6 @@ from pipelines.warehouse import (
 
 CENT = 0.0051
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> tuple[Settings, dict]:
-    return analyst_warehouse(tmp_path_factory)
-
-
-@pytest.fixture
-def mlcost_sql(warehouse, monkeypatch, capsys):
-    """Run `mlcost sql ...` in this process on the fixtures' warehouse; returns (status, stdout, stderr)."""
-    settings, _ = warehouse
-    monkeypatch.setenv("MLCOST_HOME", str(settings.home))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        status = main(["sql", *args])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
 
 
 def _subprocess_env(home: Path) -> dict[str, str]:

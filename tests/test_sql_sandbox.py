@@ -13,33 +13,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_examples import EXAMPLES, analyst_warehouse
+from test_examples import EXAMPLES
 
 from pipelines import lake
-from pipelines.cli import main
 from pipelines.config import Settings
 from pipelines.sqlshell import connect, view_directories
 from pipelines.warehouse import snapshots_dir
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> tuple[Settings, dict]:
-    return analyst_warehouse(tmp_path_factory)
-
-
-@pytest.fixture
-def mlcost_sql(warehouse, monkeypatch, capsys):
-    """Run `mlcost sql ...` in this process on the fixtures' warehouse; returns (status, stdout, stderr)."""
-    settings, _ = warehouse
-    monkeypatch.setenv("MLCOST_HOME", str(settings.home))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        status = main(["sql", *args])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
 
 
 def fingerprint(home: Path) -> dict[str, str]:
