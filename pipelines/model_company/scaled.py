@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,9 @@ from .company import (
 from .cur2 import EXPORT_NAME, cur2_schema, string_map
 from .ids import hex_id, line_item_ids, stream, uuid4
 from .periods import DAY, HOUR, iso_z, parse_month
+
+if TYPE_CHECKING:
+    from pipelines.progress import Progress
 
 CHUNK_ROWS = 1 << 18
 ROWS_PER_FILE = 4_000_000
@@ -55,8 +59,13 @@ def _dict(indices: np.ndarray, values: list[str]) -> pa.Array:
     )
 
 
-def generate_scaled_month(out_dir: Path, *, lines: int, month: str = "2026-10", seed: int = 7) -> dict:
-    """Write ``lines`` rows of CUR 2.0 for ``month`` under ``out_dir/cur2``; write and return the totals."""
+def generate_scaled_month(
+    out_dir: Path, *, lines: int, month: str = "2026-10", seed: int = 7, progress: Progress | None = None
+) -> dict:
+    """Write ``lines`` rows of CUR 2.0 for ``month`` under ``out_dir/cur2``; write and return the totals.
+
+    ``progress`` hears of each Parquet file as a step (its rows so far, chunk by chunk).
+    """
     if lines < 2:
         raise ValueError("lines must be at least 2")
     out_dir = Path(out_dir)
@@ -118,19 +127,28 @@ def generate_scaled_month(out_dir: Path, *, lines: int, month: str = "2026-10", 
             if writer is None or rows_in_file >= ROWS_PER_FILE:
                 if writer is not None:
                     writer.close()
+                    if progress is not None:
+                        progress.finish(files[-1], rows=rows_in_file)
                 name = f"{EXPORT_NAME}-{len(files) + 1:05d}.snappy.parquet"
                 files.append(name)
                 writer = pq.ParquetWriter(data_dir / name, schema, compression="snappy")
                 rows_in_file = 0
+                if progress is not None:
+                    total = math.ceil(lines / ROWS_PER_FILE)
+                    progress.start(name, f"fixtures {period.label}: file {len(files)} of {total} ({name})")
             writer.write_table(table, row_group_size=m)
             billed_sums.append(math.fsum(billed.tolist()))
             effective_sums.append(math.fsum(effective.tolist()))
             rows_in_file += m
             done += m
             chunk_no += 1
+            if progress is not None:
+                progress.rows(files[-1], rows_in_file)
     finally:
         if writer is not None:
             writer.close()
+    if progress is not None and files:
+        progress.finish(files[-1], rows=rows_in_file)
 
     execution_id = uuid4(rng)
     manifest = {
