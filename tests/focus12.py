@@ -20,7 +20,7 @@ NOT_NULL = [
     "BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart",
     "ChargeCategory", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart", "ContractedCost",
     "EffectiveCost", "InvoiceIssuerName", "ListCost", "ProviderName", "PublisherName", "ServiceCategory",
-    "ServiceName",
+    "ServiceName", "ServiceSubcategory",
 ]  # fmt: skip
 ALLOWED = {
     "ChargeCategory": {"Usage", "Purchase", "Tax", "Credit", "Adjustment"},
@@ -104,6 +104,19 @@ def focus12_errors(frame: pl.DataFrame) -> list[str]:
         & pl.col("PricingUnit").is_null(),
         "PricingQuantity not null when PricingUnit is": pl.col("PricingUnit").is_not_null()
         & pl.col("PricingQuantity").is_null(),
+        # Unit format: a time suffix is a plural time unit ("GB-Months", not AWS's "GB-Mo").
+        "PricingUnit's time suffix is Years, Months, Days, Hours, Minutes or Seconds": pl.col(
+            "PricingUnit"
+        ).str.contains("-")
+        & ~pl.col("PricingUnit").str.contains(r"-(Years|Months|Days|Hours|Minutes|Seconds)$"),
+        # Each category has its own "Other (<category>)" subcategory; another category's is wrong.
+        "ServiceSubcategory Other (...) names the row's ServiceCategory": pl.col(
+            "ServiceSubcategory"
+        ).str.starts_with("Other (")
+        & (
+            pl.col("ServiceSubcategory")
+            != pl.concat_str(pl.lit("Other ("), pl.col("ServiceCategory"), pl.lit(")"))
+        ),
         "ConsumedUnit not null when ConsumedQuantity is": pl.col("ConsumedQuantity").is_not_null()
         & pl.col("ConsumedUnit").is_null(),
         "ConsumedQuantity null when ChargeCategory is not Usage": pl.col("ConsumedQuantity").is_not_null()
