@@ -12,6 +12,7 @@ themselves.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class Progress:
     _steps: dict[str, _Step] = field(default_factory=dict)
     _display: object | None = None
     _drawn: float = 0.0
+    _broken: bool = False
 
     def __post_init__(self) -> None:
         if self.stream is None:
@@ -94,26 +96,47 @@ class Progress:
             )
             display.stop_task(step.task)
         else:
-            print(text, file=self.stream, flush=True)
+            self._print(text)
 
     def note(self, text: str) -> None:
         """A line that is not a step (a heading, a warning), printed above the live display on a terminal."""
         if self.live and self._display is not None:
             self._display.console.print(text, markup=False, highlight=False)
         else:
-            print(text, file=self.stream, flush=True)
+            self._print(text)
 
     def close(self) -> None:
-        """Stop drawing (steps still open are left as they were); call it before printing anything else."""
+        """Stop drawing (steps still open are left as they were); call it before printing anything else.
+
+        Raises BrokenPipeError if the reader of the lines went away meanwhile (`mlcost run | head -1`): the steps
+        went on (a progress line is not worth failing a Dagster step for), and the command now stops as a Unix
+        tool does when its reader is gone.
+        """
         if self._display is not None:
             self._display.stop()
             self._display = None
+        if self._broken:
+            self._broken = False
+            raise BrokenPipeError("the reader of the progress lines went away")
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(BrokenPipeError):  # the exception already on its way says more
+            self.close()
+
+    def _print(self, text: str) -> None:
+        # Called from inside Dagster's event handling: a closed pipe must not raise there.
+        if self._broken:
+            return
+        try:
+            print(text, file=self.stream, flush=True)
+        except BrokenPipeError:
+            self._broken = True
 
     @staticmethod
     def describe(label: str, rows: int | None, seconds: float, ok: bool = True) -> str:

@@ -90,6 +90,20 @@ def test_off_a_terminal_each_step_is_one_line_when_it_ends():
     plain(out.getvalue())
 
 
+def test_a_reader_gone_away_does_not_stop_the_steps_only_the_command_at_the_end():
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    progress = Progress(stream=ClosedPipe())
+    progress.start("a", "ingest_billing [12345678] line_items")
+    progress.finish("a")  # inside a Dagster step's event handling: must not raise
+    progress.start("b", "daily_tables [12345678] cost_attribution")
+    progress.finish("b")
+    with pytest.raises(BrokenPipeError):
+        progress.close()  # outside Dagster: the command stops as `mlcost run | head` expects
+
+
 def test_on_a_terminal_the_running_step_is_drawn_with_its_rows_and_clock():
     code = (
         "from pipelines.progress import Progress\n"
