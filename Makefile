@@ -12,7 +12,7 @@ export MLCOST_CUR_SOURCE ?= $(CURDIR)/$(FIXTURES)/cur2
 export MLCOST_GPU_SOURCE ?= $(CURDIR)/$(FIXTURES)/gpu
 export MLCOST_PREDICTIONS_SOURCE ?= $(CURDIR)/$(FIXTURES)/predictions
 
-.PHONY: setup demo test ui lint fixtures bench clean
+.PHONY: setup demo test ui lint fixtures bench clean focus-validator
 
 setup: $(STAMP)
 
@@ -48,3 +48,18 @@ bench: $(STAMP)
 
 clean:
 	rm -rf data $(FIXTURES)
+
+# The FinOps Foundation's focus-validator (tests/test_focus_validator.py), in its own virtualenv: it needs
+# Python 3.12+ and numpy < 2 / pandas 2, which mlcost's .venv does not have (docs/report.md, "Validation").
+FOCUS_VENV := .venv-focus
+# The first Python 3.12+ that runs (a pyenv shim may exist without its version).
+FOCUS_PYTHON ?= $(shell for p in python3.13 python3.12 $(HOME)/.pyenv/versions/3.1[23]*/bin/python3; do \
+	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+
+focus-validator: $(FOCUS_VENV)/.installed
+
+$(FOCUS_VENV)/.installed: tests/focus-validator-requirements.txt
+	@test -n "$(FOCUS_PYTHON)" || { echo "focus-validator needs Python 3.12 or newer: none found (set FOCUS_PYTHON)"; exit 1; }
+	$(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/pip install --quiet -r tests/focus-validator-requirements.txt
+	touch $@

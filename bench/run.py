@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psutil
 
+from pipelines.progress import Progress
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
 ANALYSIS = REPO / "bench" / "analysis.md"
@@ -212,7 +214,9 @@ def generator_version(root: Path = REPO) -> str:
     return digest.hexdigest()[:12]
 
 
-def ensure_month(args: argparse.Namespace, lines: int, env: dict, work: Path) -> tuple[Path, dict]:
+def ensure_month(
+    args: argparse.Namespace, lines: int, env: dict, work: Path, progress: Progress | None = None
+) -> tuple[Path, dict]:
     """The cached month for `lines` (generated in a child process when missing) and its generation record."""
     version = generator_version(args.code)
     prefix = f"cur2-{lines}-"
@@ -231,8 +235,12 @@ def ensure_month(args: argparse.Namespace, lines: int, env: dict, work: Path) ->
             shutil.rmtree(stale, ignore_errors=True)
     tmp = cache / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"generating {lines:,} lines of {args.month} into {target} ...", flush=True)
+    key = f"{lines}/generate"
+    if progress is not None:
+        progress.start(key, f"{_size(lines):>5} generate {lines:,} lines of {args.month} into {target}")
     record = run_stage("generate", data=tmp, home=work, work=work, env=env, args=args, lines=lines)
+    if progress is not None:
+        progress.finish(key, line=_progress_line(lines, record, None))
     if not record.get("ok"):
         shutil.rmtree(tmp, ignore_errors=True)
         raise SystemExit(
@@ -339,20 +347,27 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "overhead": {},
         "sizes": {},
     }
+    # Each stage live on a terminal (size, stage, elapsed), one line per stage otherwise (pipelines/progress.py).
+    progress = Progress()
     try:
         work = work_root / "overhead"
         work.mkdir(parents=True, exist_ok=True)
         env = child_env(work, args)
-        print("measuring process start + definitions load ...", flush=True)
-        results["overhead"]["import_definitions"] = run_stage(
-            "import_definitions", data=work, home=work, work=work, env=env, args=args, lines=0
+        progress.start("overhead", "measuring process start + definitions load")
+        res = run_stage("import_definitions", data=work, home=work, work=work, env=env, args=args, lines=0)
+        results["overhead"]["import_definitions"] = res
+        progress.finish(
+            "overhead",
+            line=f"process start + definitions load {res['seconds']:.2f} s"
+            if res.get("ok")
+            else f"process start + definitions load FAILED: {res.get('error')}",
         )
         for lines in sizes:
             work = work_root / str(lines)
             home = work / "home"
             home.mkdir(parents=True, exist_ok=True)
             env = child_env(work, args)
-            data, generation = ensure_month(args, lines, env, work)
+            data, generation = ensure_month(args, lines, env, work, progress)
             size: dict = {"lines": lines, "data": str(data), "generation": generation, "stages": {}}
             results["sizes"][str(lines)] = size
             stages = list(PIPELINE_STAGES)
@@ -360,14 +375,18 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 stages.append("pandas")
             for stage in stages:
                 limit = args.pandas_memory_limit * GB if stage == "pandas" else None
+                progress.start(f"{lines}/{stage}", f"{_size(lines):>5} {stage:<16} ({lines:,} lines)")
                 res = run_stage(
                     stage, data=data, home=home, work=work, env=env, args=args, lines=lines,
                     timeout=args.timeout, rss_limit=limit,
                 )  # fmt: skip
                 size["stages"][stage] = res
-                print(_progress_line(lines, res, size["stages"].get("floor_copy")), flush=True)
+                progress.finish(
+                    f"{lines}/{stage}", line=_progress_line(lines, res, size["stages"].get("floor_copy"))
+                )
             _save(results, args)
     finally:
+        progress.close()
         results["meta"]["load_average_end"] = os.getloadavg()
         # Edits made to the working tree meanwhile are not in these numbers: say so in the report.
         results["meta"]["working_tree_fingerprint_end"] = code_fingerprint(REPO)

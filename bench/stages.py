@@ -441,7 +441,8 @@ def stage_e2e(args: argparse.Namespace) -> Result:
     child_peak = usage.ru_maxrss * 1024
     runs = _dagster_runs(dagster_home)
     # `mlcost run` prints the time of run_pipeline (the three Dagster runs, without start-up and summary).
-    said = re.search(r" in ([0-9.]+) s ", done.stdout)
+    # (Its progress lines come first, one per Dagster step: match the summary line itself.)
+    said = re.search(r"^mlcost run: .* in ([0-9.]+) s ", done.stdout, re.MULTILINE)
     steps = sum(r["steps_seconds"] for r in runs)
     rows = _published_rows(home, args.month)
     return {
@@ -455,7 +456,7 @@ def stage_e2e(args: argparse.Namespace) -> Result:
             "overhead_seconds": seconds - steps,
             "run_pipeline_seconds": float(said.group(1)) if said else None,
             "child_peak_rss": child_peak,
-            "stdout_tail": done.stdout.strip().splitlines()[:1],
+            "stdout_tail": [line for line in done.stdout.splitlines() if line.startswith("mlcost run:")][:1],
         },
     }
 

@@ -60,8 +60,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         months = months_between(min(found), args.end or max(found))
         if not months:
             raise InputError("--to", f"{args.end:%Y-%m} is before the first billing period in the source")
+    from pipelines.progress import Progress
+
     t0 = time.monotonic()
-    report = run_pipeline(settings, months)
+    # Each Dagster step live on a terminal, one line per step otherwise (pipelines/progress.py).
+    with Progress() as progress:
+        report = run_pipeline(settings, months, progress=progress)
     print(
         f"mlcost run: {', '.join(m[:7] for m in months)} in {time.monotonic() - t0:.1f} s "
         f"(runs: {', '.join(f'{k}={v[:8]}' for k, v in report.run_ids.items())})"
@@ -118,7 +122,11 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     t0 = time.monotonic()
     if args.lines:
-        answers = model_company.generate_scaled_month(out, lines=args.lines)
+        from pipelines.progress import Progress
+
+        # One step per Parquet file written: live on a terminal, one line per file otherwise.
+        with Progress() as progress:
+            answers = model_company.generate_scaled_month(out, lines=args.lines, progress=progress)
     else:
         answers = model_company.generate(out, seed=args.seed)
     print(f"fixtures written to {out} in {time.monotonic() - t0:.1f} s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -18,6 +19,7 @@ from pipelines.config import Settings
 from pipelines.instance_config import write_instance_config
 from pipelines.lake import pid_alive
 from pipelines.partitions import days_from, month_keys, partition_start
+from pipelines.progress import Progress
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -86,7 +88,13 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
 
 
 def _execute(
-    defs, job_name: str, instance: DagsterInstance, start: str, end: str, warnings: list[str] | None = None
+    defs,
+    job_name: str,
+    instance: DagsterInstance,
+    start: str,
+    end: str,
+    warnings: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> str:
     job = defs.resolve_job_def(job_name)
     # A stop request that came before this run: do not start it.
@@ -95,7 +103,7 @@ def _execute(
 
     try:
         try:
-            result = _execute_in_process(job, instance, start, end)
+            result = _execute_in_process(job, instance, start, end, progress)
         except (DagsterExecutionInterruptedError, KeyboardInterrupt):
             interrupts.raise_if_received()
             raise
@@ -115,8 +123,15 @@ def _execute(
     return result.run_id
 
 
-def _execute_in_process(job, instance: DagsterInstance, start: str, end: str):
+def _execute_in_process(
+    job, instance: DagsterInstance, start: str, end: str, progress: Progress | None = None
+):
+    # The run id is chosen here so that the progress listener is on the instance before the run's first event.
+    run_id = str(uuid.uuid4())
+    if progress is not None:
+        instance.add_event_listener(run_id, step_listener(progress, job.name, run_id))
     return job.execute_in_process(
+        run_id=run_id,
         instance=instance,
         # The run's full event log, tracebacks included, is in the Dagster instance (make ui); the terminal
         # gets only this module's one-line summary of a failure.
@@ -131,7 +146,39 @@ def _execute_in_process(job, instance: DagsterInstance, start: str, end: str):
     )
 
 
-def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
+def step_listener(progress: Progress, job_name: str, run_id: str):
+    """A Dagster event listener that tells `progress` each step's start, rows so far and end.
+
+    Rows are the `dagster/row_count` of the step's materializations: a step over a range of days reports the
+    same count on each day's event, so the count is kept per asset, not added up per event.
+    """
+    rows: dict[str, dict[str, int]] = {}
+
+    def on_event(entry) -> None:
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            return
+        kind, step = event.event_type_value, event.step_key
+        key = f"{run_id}/{step}"
+        if kind == "STEP_START":
+            progress.start(key, f"{job_name} [{run_id[:8]}] {step}")
+        elif kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            count = materialization.metadata.get("dagster/row_count")
+            if count is not None:
+                per_asset = rows.setdefault(step, {})
+                per_asset[materialization.asset_key.to_user_string()] = int(count.value)
+                progress.rows(key, sum(per_asset.values()))
+        elif kind == "STEP_SUCCESS":
+            counted = rows.get(step)
+            progress.finish(key, rows=sum(counted.values()) if counted else None)
+        elif kind == "STEP_FAILURE":
+            progress.finish(key, ok=False)
+
+    return on_event
+
+
+def run_pipeline(settings: Settings, months: list[str], progress: Progress | None = None) -> RunReport:
     """Ingest `months` (YYYY-MM-01 keys), then compute their days, then reconcile them.
 
     The partitions start at the earliest of these months and the lake's (or at MLCOST_PARTITION_START, which
@@ -145,7 +192,7 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
     release_dead_runs(instance)
     report = RunReport(months=months)
     try:
-        return _run_jobs(defs, instance, report, start)
+        return _run_jobs(defs, instance, report, start, progress)
     except interrupts.Interrupted as exc:
         exc.finished = list(report.run_ids)
         # A step stopped between creating its scratch folder and entering its `with` leaves it: remove ours.
@@ -154,10 +201,12 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
         raise
 
 
-def _run_jobs(defs, instance: DagsterInstance, report: RunReport, start: date) -> RunReport:
+def _run_jobs(
+    defs, instance: DagsterInstance, report: RunReport, start: date, progress: Progress | None = None
+) -> RunReport:
     months = report.months
     report.run_ids["ingest_billing"] = _execute(
-        defs, "ingest_billing", instance, months[0], months[-1], report.warnings
+        defs, "ingest_billing", instance, months[0], months[-1], report.warnings, progress
     )
     last_partition = days_from(start).get_last_partition_key()
     first_day = months[0]
@@ -167,10 +216,10 @@ def _run_jobs(defs, instance: DagsterInstance, report: RunReport, start: date) -
     report.first_day, report.last_day = first_day, last_day
     if first_day <= last_day:
         report.run_ids["daily_tables"] = _execute(
-            defs, "daily_tables", instance, first_day, last_day, report.warnings
+            defs, "daily_tables", instance, first_day, last_day, report.warnings, progress
         )
     report.run_ids["monthly_reconciliation"] = _execute(
-        defs, "monthly_reconciliation", instance, months[0], months[-1], report.warnings
+        defs, "monthly_reconciliation", instance, months[0], months[-1], report.warnings, progress
     )
     return report
 

@@ -1,9 +1,11 @@
 """The FOCUS 1.2 column requirements the exports are held to, checked on a polars frame.
 
-The FinOps Foundation's `focus-validator` cannot run here: its only release on PyPI (1.0.0) requires numpy < 2 and
-pandas < 3 (mlcost pins numpy 2.4.6, pandas 3.1.1) and ships rule sets for FOCUS 0.5 and 1.0 only. So this module
-states the 1.2 requirements it would check for these columns (presence, type, nullability, allowed values and the
-conditional rules between columns) from the specification's column pages, each as one line a reader can check.
+The FinOps Foundation's `focus-validator` cannot run in mlcost's `.venv`: its releases with FOCUS 1.2 rules (2.x)
+require Python 3.12+, numpy < 2 and pandas 2 (mlcost runs on 3.11 and pins numpy 2.4.6, pandas 3.1.1), and 1.0.0
+ships rule sets for FOCUS 0.5 and 1.0 only. It runs from its own virtualenv in tests/test_focus_validator.py. This
+module states the 1.2 requirements for these columns (presence, type, nullability, allowed values and the
+conditional rules between columns) from the specification's column pages, each as one line a reader can check,
+so that they are checked in every test run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ NOT_NULL = [
     "BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart",
     "ChargeCategory", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart", "ContractedCost",
     "EffectiveCost", "InvoiceIssuerName", "ListCost", "ProviderName", "PublisherName", "ServiceCategory",
-    "ServiceName",
+    "ServiceName", "ServiceSubcategory",
 ]  # fmt: skip
 ALLOWED = {
     "ChargeCategory": {"Usage", "Purchase", "Tax", "Credit", "Adjustment"},
@@ -102,6 +104,19 @@ def focus12_errors(frame: pl.DataFrame) -> list[str]:
         & pl.col("PricingUnit").is_null(),
         "PricingQuantity not null when PricingUnit is": pl.col("PricingUnit").is_not_null()
         & pl.col("PricingQuantity").is_null(),
+        # Unit format: a time suffix is a plural time unit ("GB-Months", not AWS's "GB-Mo").
+        "PricingUnit's time suffix is Years, Months, Days, Hours, Minutes or Seconds": pl.col(
+            "PricingUnit"
+        ).str.contains("-")
+        & ~pl.col("PricingUnit").str.contains(r"-(Years|Months|Days|Hours|Minutes|Seconds)$"),
+        # Each category has its own "Other (<category>)" subcategory; another category's is wrong.
+        "ServiceSubcategory Other (...) names the row's ServiceCategory": pl.col(
+            "ServiceSubcategory"
+        ).str.starts_with("Other (")
+        & (
+            pl.col("ServiceSubcategory")
+            != pl.concat_str(pl.lit("Other ("), pl.col("ServiceCategory"), pl.lit(")"))
+        ),
         "ConsumedUnit not null when ConsumedQuantity is": pl.col("ConsumedQuantity").is_not_null()
         & pl.col("ConsumedUnit").is_null(),
         "ConsumedQuantity null when ChargeCategory is not Usage": pl.col("ConsumedQuantity").is_not_null()

@@ -42,7 +42,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     after = docs.read_bytes() if docs.exists() else None
     assert after == before, "--no-docs must leave docs/benchmarks.md alone"
-    return json.loads(out.read_text())
+    results = json.loads(out.read_text())
+    results["stdout"] = done.stdout  # the progress lines (not a terminal here)
+    return results
 
 
 def test_every_stage_reports_time_rows_and_memory(results: dict) -> None:
@@ -100,3 +102,17 @@ def test_report_renders_the_table_and_targets(results: dict) -> None:
     assert s["dagster_overhead"] == pytest.approx(
         stages["e2e"]["seconds"] - stages["e2e"]["extra"]["steps_seconds"], rel=1e-6
     )
+
+
+def test_progress_off_a_terminal_is_one_plain_line_per_stage(results: dict) -> None:
+    out = results["stdout"]
+    assert "\r" not in out and "\x1b[" not in out
+    lines = out.splitlines()
+    assert lines[0].startswith("process start + definitions load ")
+    # The month is generated once (then cached), then each stage prints one line when it ends.
+    stages = [line.split()[1] for line in lines if line.startswith("  50k ")]
+    assert stages == ["generate", *STAGES]
+    # `mlcost run` prints a line per Dagster step before its summary: the e2e stage reads the summary's time.
+    e2e = results["sizes"][str(LINES)]["stages"]["e2e"]["extra"]
+    assert e2e["stdout_tail"][0].startswith("mlcost run: ")
+    assert e2e["run_pipeline_seconds"] > 0

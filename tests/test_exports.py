@@ -88,6 +88,13 @@ def test_the_conformance_check_catches_what_focus_1_2_forbids(lake, tmp_path):
         "RegionName not null when RegionId is": good.with_columns(
             pl.lit(None, pl.String).alias("RegionName")
         ),
+        "ServiceSubcategory is null": good.with_columns(pl.lit(None, pl.String).alias("ServiceSubcategory")),
+        "PricingUnit's time suffix": good.with_columns(
+            pl.col("PricingUnit").str.replace("-Months$", "-Mo").alias("PricingUnit")
+        ),
+        "ServiceSubcategory Other (...) names": good.with_columns(
+            pl.lit("Other (Compute)").alias("ServiceSubcategory")
+        ),
     }
     for message, frame in broken.items():
         errors = focus12_errors(frame)
@@ -187,3 +194,36 @@ def test_a_period_never_attributed_is_one_clear_error(lake, tmp_path):
         f"mlcost: error: {lake.settings.warehouse}: billing period 2026-12 has no attributed cost (periods: 2026-09, 2026-10)"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_focus_service_subcategory_and_units_are_focus_1_2_values(lake, tmp_path):
+    """FOCUS 1.2 requires a ServiceSubcategory of the row's category, and spells units out (focus-validator's
+    ServiceSubcategory-C-002-M and PricingUnit-C-003-O failed on every row / on the storage rows before).
+
+    | ServiceName (AWS product code) | ServiceCategory         | ServiceSubcategory   |
+    |--------------------------------|-------------------------|----------------------|
+    | AmazonEC2                      | Compute                 | Virtual Machines     |
+    | AmazonS3                       | Storage                 | Object Storage       |
+    | AmazonSageMaker                | AI and Machine Learning | Machine Learning     |
+    | ComputeSavingsPlans            | Compute                 | Other (Compute)      |
+    """
+    frame = pl.read_parquet(export_focus(lake.settings, _period("2026-10"), tmp_path).parquet)
+    pairs = {
+        (r["ServiceName"], r["ServiceCategory"], r["ServiceSubcategory"])
+        for r in frame.select("ServiceName", "ServiceCategory", "ServiceSubcategory")
+        .unique()
+        .iter_rows(named=True)
+    }
+    assert {
+        ("AmazonEC2", "Compute", "Virtual Machines"),
+        ("AmazonS3", "Storage", "Object Storage"),
+        ("AmazonSageMaker", "AI and Machine Learning", "Machine Learning"),
+        ("ComputeSavingsPlans", "Compute", "Other (Compute)"),
+    } <= pairs
+    assert frame["ServiceSubcategory"].null_count() == 0
+    # One subcategory per service name (FOCUS: "exactly one ... that best aligns with its primary purpose").
+    assert (
+        frame.group_by("ServiceName").agg(pl.col("ServiceSubcategory").n_unique().alias("n"))["n"].max() == 1
+    )
+    units = set(frame["PricingUnit"].drop_nulls().unique())
+    assert "GB-Months" in units and "GB-Mo" not in units

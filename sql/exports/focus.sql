@@ -84,7 +84,11 @@ final as (
         cast(null as double) as PricingCurrencyEffectiveCost,
         cast(null as double) as PricingCurrencyListUnitPrice,
         case when r.allocation = 'direct' and r.pricing_unit is not null then r.usage_quantity end as PricingQuantity,
-        case when r.allocation = 'direct' and r.pricing_unit is not null then r.pricing_unit end as PricingUnit,
+        -- FOCUS's unit format spells a time suffix out in the plural: AWS's GB-Mo is GB-Months, ...-Hrs is ...-Hours.
+        case
+            when r.allocation = 'direct' and r.pricing_unit is not null
+                then regexp_replace(regexp_replace(r.pricing_unit, '-Mo$', '-Months'), '-Hrs$', '-Hours')
+        end as PricingUnit,
         r.provider as ProviderName,
         case when r.provider = 'AWS' then 'Amazon Web Services, Inc.' else r.provider end as PublisherName,
         nullif(r.region, '') as RegionId,
@@ -94,7 +98,8 @@ final as (
         cast(null as varchar) as ResourceType,
         coalesce(s.service_category, 'Other') as ServiceCategory,
         coalesce(r.service_code, r.provider) as ServiceName,
-        cast(null as varchar) as ServiceSubcategory,
+        -- FOCUS 1.2 requires a subcategory of the row's category: the table's, else that category's "Other (...)".
+        coalesce(s.service_subcategory, 'Other (' || coalesce(s.service_category, 'Other') || ')') as ServiceSubcategory,
         cast(null as varchar) as SkuId,
         cast(null as varchar) as SkuMeter,
         cast(null as varchar) as SkuPriceDetails,
