@@ -63,9 +63,21 @@ def bill_lines() -> list[dict]:
         for hour in range(24):
             start = datetime.combine(day, datetime.min.time()) + timedelta(hours=hour)
             hourly = {"start": start, "end": start + timedelta(hours=1), "category": "training"}
-            rows.append(line(day, "BoxUsage:p4d.24xlarge", 1, 21.96, "i-base", instance_type="p4d.24xlarge", **hourly))
+            rows.append(
+                line(day, "BoxUsage:p4d.24xlarge", 1, 21.96, "i-base", instance_type="p4d.24xlarge", **hourly)
+            )
             if 8 <= hour < 16:
-                rows.append(line(day, "BoxUsage:p4d.24xlarge", 1, 21.96, "i-day", instance_type="p4d.24xlarge", **hourly))
+                rows.append(
+                    line(
+                        day,
+                        "BoxUsage:p4d.24xlarge",
+                        1,
+                        21.96,
+                        "i-day",
+                        instance_type="p4d.24xlarge",
+                        **hourly,
+                    )
+                )
     return rows
 
 
@@ -75,17 +87,30 @@ def gpu_rows() -> tuple[list[dict], list[dict], list[dict]]:
     for day in WEEK:
         efficiency.append(
             {
-                "usage_date": day, "resource_id": "i-eight", "workload": "vision", "category": "training",
-                "instance_type": "g5.48xlarge", "gpu_count": 8, "allocated_gpu_hours": 192.0,
-                "observed_gpu_hours": 192.0, "active_gpu_hours": 24 * (3 * 0.9 + 5 * 0.01),
-                "eta": (3 * 0.9 + 5 * 0.01) / 8, "coverage": 1.0, "gpu_cost": 16.288 * 24,
+                "usage_date": day,
+                "resource_id": "i-eight",
+                "workload": "vision",
+                "category": "training",
+                "instance_type": "g5.48xlarge",
+                "gpu_count": 8,
+                "allocated_gpu_hours": 192.0,
+                "observed_gpu_hours": 192.0,
+                "active_gpu_hours": 24 * (3 * 0.9 + 5 * 0.01),
+                "eta": (3 * 0.9 + 5 * 0.01) / 8,
+                "coverage": 1.0,
+                "gpu_cost": 16.288 * 24,
                 "idle_cost": 16.288 * 24 * (1 - (3 * 0.9 + 5 * 0.01) / 8),
             }
         )
         devices += [
             {
-                "usage_date": day, "resource_id": "i-eight", "device": f"gpu {i}", "gpu_index": i,
-                "observed_gpu_hours": 24.0, "active_gpu_hours": 24 * eta, "eta": eta,
+                "usage_date": day,
+                "resource_id": "i-eight",
+                "device": f"gpu {i}",
+                "gpu_index": i,
+                "observed_gpu_hours": 24.0,
+                "active_gpu_hours": 24 * eta,
+                "eta": eta,
             }
             for i, eta in enumerate([0.9, 0.9, 0.9, 0.01, 0.01, 0.01, 0.01, 0.01])
         ]
@@ -93,15 +118,30 @@ def gpu_rows() -> tuple[list[dict], list[dict], list[dict]]:
         # invocations: t(1) = 12 h × 3,600,000 ms / 432,000 = 100 ms.
         efficiency.append(
             {
-                "usage_date": day, "resource_id": "ep-chat", "workload": "chat", "category": "inference",
-                "instance_type": "ml.g5.xlarge", "gpu_count": 1, "allocated_gpu_hours": 24.0,
-                "observed_gpu_hours": 24.0, "active_gpu_hours": 12.0, "eta": 0.5, "coverage": 1.0,
-                "gpu_cost": 100.0, "idle_cost": 50.0,
+                "usage_date": day,
+                "resource_id": "ep-chat",
+                "workload": "chat",
+                "category": "inference",
+                "instance_type": "ml.g5.xlarge",
+                "gpu_count": 1,
+                "allocated_gpu_hours": 24.0,
+                "observed_gpu_hours": 24.0,
+                "active_gpu_hours": 12.0,
+                "eta": 0.5,
+                "coverage": 1.0,
+                "gpu_cost": 100.0,
+                "idle_cost": 50.0,
             }
         )
     predictions = [
-        {"usage_date": day, "workload": "chat", "endpoint": "chat", "predictions": 432000.0,
-         "invocations": 432000.0, "failed_requests": 0.0}
+        {
+            "usage_date": day,
+            "workload": "chat",
+            "endpoint": "chat",
+            "predictions": 432000.0,
+            "invocations": 432000.0,
+            "failed_requests": 0.0,
+        }
         for day in WEEK
     ]
     return efficiency, devices, predictions
@@ -162,8 +202,12 @@ def test_each_kind_and_its_saving(tmp_path):
         ("egress_path", "i-web", 150.00, "low"),
         ("egress_path", "model-bucket", 60.00, "medium"),
     ]
-    actions = dict(con.execute("SELECT kind || ' ' || coalesce(resource_id, ''), action FROM recommendations").fetchall())
-    assert actions["multi_gpu i-eight"] == "move to g5.12xlarge (4 GPU(s)): at most 3 of 8 GPUs worked on a day"
+    actions = dict(
+        con.execute("SELECT kind || ' ' || coalesce(resource_id, ''), action FROM recommendations").fetchall()
+    )
+    assert (
+        actions["multi_gpu i-eight"] == "move to g5.12xlarge (4 GPU(s)): at most 3 of 8 GPUs worked on a day"
+    )
     assert actions["batching ep-chat"] == (
         "batch 11 predictions per invocation (now 1.00): latency 200.0 ms, within the 200 ms budget"
     )
@@ -182,5 +226,9 @@ def test_a_tighter_latency_budget_batches_less(tmp_path):
     assert compute_recommendations(con, settings, [SEPTEMBER]) == {"2026-09-01": 1}
     lake.register_views(con, settings, ["recommendations"])
     assert con.execute("SELECT kind, round(monthly_saving, 2), action FROM recommendations").fetchall() == [
-        ("batching", pytest.approx(2250.0), "batch 6 predictions per invocation (now 1.00): latency 150.0 ms, within the 150 ms budget")
+        (
+            "batching",
+            pytest.approx(2250.0),
+            "batch 6 predictions per invocation (now 1.00): latency 150.0 ms, within the 150 ms budget",
+        )
     ]

@@ -14,13 +14,13 @@ from dagster import (
 
 from pipelines import lake
 from pipelines.attribution.assets import cost_attribution, cost_by_category_daily
+from pipelines.attribution.commitments import commitment_utilization
 from pipelines.catalog import table_schema
 from pipelines.checks import check_rows, rows_table
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.attribution.commitments import commitment_utilization
 from pipelines.gpu.assets import gpu_efficiency_by_device_daily, gpu_efficiency_daily
 from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range, month_keys
 from pipelines.predictions.assets import cost_per_prediction_daily, predictions_daily

@@ -103,5 +103,9 @@ def compute_recommendations(
     register_sources(con, settings)
     with lake.PartitionWriter(con, settings, "recommendations") as writer:
         for period in periods:
-            writer.stage(period.isoformat(), load_sql("recommendations"), parameters(period, settings.latency_budget_ms))
+            writer.stage(
+                period.isoformat(),
+                load_sql("recommendations"),
+                parameters(period, settings.latency_budget_ms),
+            )
         return writer.publish()
