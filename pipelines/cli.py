@@ -93,12 +93,17 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_fixtures(args: argparse.Namespace) -> int:
     from pipelines import model_company
 
-    out = Path(args.out).resolve()
+    default = REPO_ROOT / "fixtures" / "generated"
+    out = Path(args.out or (default / "decisions" if args.scenario == "decisions" else default)).resolve()
     t0 = time.monotonic()
-    if args.lines:
+    if args.scenario == "decisions":
+        from pipelines.model_company.decisions import generate_decisions
+
+        answers = generate_decisions(out, seed=16 if args.seed is None else args.seed)
+    elif args.lines:
         answers = model_company.generate_scaled_month(out, lines=args.lines)
     else:
-        answers = model_company.generate(out, seed=args.seed)
+        answers = model_company.generate(out, seed=42 if args.seed is None else args.seed)
     print(f"fixtures written to {out} in {time.monotonic() - t0:.1f} s")
     for period, info in sorted((answers.get("billing_periods") or {}).items()):
         cur2 = info.get("cur2", info)
@@ -257,11 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
     fixtures = sub.add_parser("fixtures", help="generate the seeded model company's exports and answers")
     fixtures.add_argument(
         "--out",
-        default=str(REPO_ROOT / "fixtures" / "generated"),
-        help="output folder (default: %(default)s)",
+        help="output folder (default: fixtures/generated; decisions scenario: fixtures/generated/decisions)",
     )
     fixtures.add_argument(
-        "--seed", type=int, default=42, help="random seed of the generator (default: %(default)s)"
+        "--seed", type=int, help="random seed of the generator (default: 42; decisions scenario: 16)"
+    )
+    fixtures.add_argument(
+        "--scenario",
+        choices=["demo", "decisions"],
+        default="demo",
+        help="demo: the company's exports; decisions: the decision layer's planted tables, budgets.yaml and "
+        "answers.json (docs/decisions.md) (default: %(default)s)",
     )
     fixtures.add_argument(
         "--lines",
