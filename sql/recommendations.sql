@@ -342,8 +342,8 @@ egress_path as (
     from transfer as t, period_days as d
 ),
 
--- commitment: on-demand GPU compute (usage lines of GPU instance types, not Spot, not covered by a commitment)
--- over the $commit_window_days days to the period's last day with cost, spread over its hours. The floor = the
+-- commitment: per plan family (Compute: EC2; SageMaker), on-demand GPU compute (usage lines of GPU instance types,
+-- not Spot, not covered by a commitment) over the $commit_window_days days to the period's last day with cost, spread over its hours. The floor = the
 -- lowest hour's on-demand cost (an hour with none: 0). A Savings Plan committing floor × (1 − d) an hour would have
 -- been used every hour; monthly_saving = floor × d × 24 × 30, d = $commit_discount.
 commit_bounds as (
@@ -356,6 +356,9 @@ commit_bounds as (
 
 on_demand_hours as (
     select
+        -- Compute Savings Plans cover EC2, not SageMaker; SageMaker Savings Plans cover SageMaker instances.
+        case when coalesce(a.service_code, '') = 'AmazonSageMaker' or regexp_matches(coalesce(a.usage_type, ''),
+            '(^|-)(Train|Host|AsyncInf|Transform):') then 'SageMaker' else 'Compute' end as plan,
         h.hour,
         sum(a.effective_cost / greatest(date_diff('hour', a.charge_period_start, a.charge_period_end), 1)) as cost,
         list(distinct a.workload) as workloads
@@ -383,6 +386,7 @@ on_demand_hours as (
 
 on_demand_floor as (
     select
+        o.plan,
         count(*) as hours_with_usage,
         24 * (max(cb.as_of) - max(cb.first_day) + 1) as hours,
         case when count(*) = 24 * (max(cb.as_of) - max(cb.first_day) + 1) then min(o.cost) else 0 end as floor,
@@ -391,6 +395,7 @@ on_demand_floor as (
         max(cb.first_day) as first_day,
         max(cb.as_of) as as_of
     from on_demand_hours as o, commit_bounds as cb
+    group by o.plan
 ),
 
 commitment as (
@@ -403,12 +408,12 @@ commitment as (
         cast(datediff('day', f.first_day, f.as_of) + 1 as bigint) as days_billed,
         f.mean_hourly * 24 * 30 as monthly_cost,
         f.floor * cast($commit_discount as double) * 24 * 30 as monthly_saving,
-        printf('a 1-year Compute Savings Plan of %.2f an hour (covers %.2f of on-demand GPU compute an hour)',
-            f.floor * (1 - cast($commit_discount as double)), f.floor) as action,
+        printf('a 1-year %s Savings Plan of %.2f an hour (covers %.2f of on-demand GPU compute an hour)',
+            f.plan, f.floor * (1 - cast($commit_discount as double)), f.floor) as action,
         'medium' as confidence,
         printf(
-            'on-demand GPU compute %s to %s: lowest hour %.2f, mean hour %.2f (%d of %d hours with usage)',
-            strftime(f.first_day, '%Y-%m-%d'), strftime(f.as_of, '%Y-%m-%d'), f.floor, f.mean_hourly,
+            'on-demand GPU compute (%s plan) %s to %s: lowest hour %.2f, mean hour %.2f (%d of %d hours with usage)',
+            f.plan, strftime(f.first_day, '%Y-%m-%d'), strftime(f.as_of, '%Y-%m-%d'), f.floor, f.mean_hourly,
             f.hours_with_usage, f.hours
         ) as evidence,
         printf('floor %.2f × discount %.2f × 24 × 30', f.floor, cast($commit_discount as double)) as computed_as

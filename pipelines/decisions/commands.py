@@ -207,7 +207,8 @@ def cmd_whatif(args: argparse.Namespace, settings) -> int:
 
 RECOMMENDATION_COLUMNS = (
     "billing_period, kind, resource_id, workload, instance_type, round(eta, 3) AS eta, "
-    "round(monthly_saving, 2) AS monthly_saving, confidence, action, evidence, computed_as"
+    "round(monthly_cost, 2) AS monthly_cost, round(monthly_saving, 2) AS monthly_saving, confidence, action, "
+    "evidence, computed_as"
 )
 
 
