@@ -232,3 +232,46 @@ def test_a_tighter_latency_budget_batches_less(tmp_path):
             "batch 6 predictions per invocation (now 1.00): latency 150.0 ms, within the 150 ms budget",
         )
     ]
+
+
+def test_sagemaker_on_demand_is_a_sagemaker_savings_plan(tmp_path):
+    """Compute Savings Plans do not cover SageMaker: an endpoint on demand every hour of September (ml.g5.xlarge,
+    1.408 an hour) is a SageMaker Savings Plan of 1.408 × 0.75 = 1.06 an hour; 1.408 × 0.25 × 720 = 253.44.
+    EC2 on demand (i-base, 21.96 every hour) stays a Compute Savings Plan (3,952.80)."""
+    settings = Settings(home=tmp_path)
+    rows = []
+    for day in MONTH:
+        for hour in range(24):
+            start = datetime.combine(day, datetime.min.time()) + timedelta(hours=hour)
+            hourly = {"start": start, "end": start + timedelta(hours=1), "category": "inference"}
+            rows.append(
+                line(
+                    day,
+                    "USE1-Host:ml.g5.xlarge",
+                    1,
+                    1.408,
+                    "arn:aws:sagemaker:us-east-1:1:endpoint/chat",
+                    **hourly,
+                )
+            )
+            rows.append(
+                line(day, "BoxUsage:p4d.24xlarge", 1, 21.96, "i-base", instance_type="p4d.24xlarge", **hourly)
+            )
+    write_table(settings, "cost_attribution", rows)
+    con = lake.connect(settings)
+    assert compute_recommendations(con, settings, [SEPTEMBER]) == {"2026-09-01": 2}
+    lake.register_views(con, settings, ["recommendations"])
+    assert con.execute(
+        "SELECT kind, round(monthly_saving, 2), action FROM recommendations ORDER BY monthly_saving DESC"
+    ).fetchall() == [
+        (
+            "commitment",
+            3952.80,
+            "a 1-year Compute Savings Plan of 16.47 an hour (covers 21.96 of on-demand GPU compute an hour)",
+        ),
+        (
+            "commitment",
+            253.44,
+            "a 1-year SageMaker Savings Plan of 1.06 an hour (covers 1.41 of on-demand GPU compute an hour)",
+        ),
+    ]
