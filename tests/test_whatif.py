@@ -67,6 +67,12 @@ def test_unknown_workload_and_bad_values_list_what_is_accepted(home, capsys):
     )
     assert main(["whatif", "batch", "--workload", "chat", "--batch-size", "65"]) == 2
     assert "--batch-size: 65 is not between 1 and 64" in capsys.readouterr().err
+    assert (
+        main(["whatif", "batch", "--workload", "chat", "--batch-size", "8", "--latency-budget-ms", "0"]) == 2
+    )
+    assert "--latency-budget-ms: 0.0 is not a number of milliseconds > 0" in capsys.readouterr().err
+    assert main(["whatif", "batch", "--workload", "chat", "--batch-size", "8", "--marginal-share", "-1"]) == 2
+    assert "--marginal-share: -1.0 is not a share" in capsys.readouterr().err
     assert main(["whatif", "instance", "--workload", "chat", "--instance-type", "x9.huge"]) == 2
     assert "'x9.huge' has no list price; known: g4dn.xlarge, g5.12xlarge" in capsys.readouterr().err
 

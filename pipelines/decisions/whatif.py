@@ -109,6 +109,10 @@ def whatif_batch(
 ) -> Projection:
     if not 1 <= batch_size <= MAX_BATCH:
         raise InputError("--batch-size", f"{batch_size} is not between 1 and {MAX_BATCH}")
+    if not 0 <= share <= 1:
+        raise InputError("--marginal-share", f"{share} is not a share of one request's GPU time in [0, 1]")
+    if latency_budget_ms is not None and not latency_budget_ms > 0:
+        raise InputError("--latency-budget-ms", f"{latency_budget_ms} is not a number of milliseconds > 0")
     period, curve = measured(con, settings, workload, period, share)
     row = curve[batch_size - 1]
     budget = settings.latency_budget_ms if latency_budget_ms is None else latency_budget_ms
