@@ -296,8 +296,13 @@ def decision_tables(seed: int = 16) -> tuple[dict[str, pl.DataFrame], dict]:
 def generate_decisions(out_dir: Path, seed: int = 16) -> dict:
     """Write tables/<table>.parquet, budgets.yaml and answers.json under out_dir; return the answers."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.iterdir()) and not (out_dir / "answers.json").exists():
+        raise ValueError(
+            f"{out_dir} is not empty and holds no answers.json: refusing to write fixtures into it"
+        )
     tables, answers = decision_tables(seed)
-    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    (out_dir / "tables").mkdir(exist_ok=True)
     for name, frame in tables.items():
         frame.write_parquet(out_dir / "tables" / f"{name}.parquet")
     (out_dir / "budgets.yaml").write_text(BUDGETS_YAML)
