@@ -105,6 +105,11 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     else:
         answers = model_company.generate(out, seed=42 if args.seed is None else args.seed)
     print(f"fixtures written to {out} in {time.monotonic() - t0:.1f} s")
+    if args.scenario == "decisions":
+        print(
+            f"  planted: {len(answers['anomalies'])} anomalies, {sum(b['crossed'] for b in answers['budgets'])} "
+            f"budget breach(es), {len(answers['recommendations'])} recommendations (answers.json)"
+        )
     for period, info in sorted((answers.get("billing_periods") or {}).items()):
         cur2 = info.get("cur2", info)
         print(

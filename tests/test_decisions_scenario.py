@@ -35,6 +35,12 @@ def scenario(tmp_path_factory):
     """The scenario written by the command line, loaded into a lake, and every decision table computed."""
     out = tmp_path_factory.mktemp("scenario")
     assert main(["fixtures", "--scenario", "decisions", "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "tables").iterdir()) == [
+        "cost_attribution.parquet",
+        "cost_by_category_daily.parquet",
+        "cost_per_prediction_daily.parquet",
+        "gpu_efficiency_daily.parquet",
+    ]
     answers = json.loads((out / "answers.json").read_text())
     settings = Settings(home=tmp_path_factory.mktemp("home"), budgets_path=out / "budgets.yaml")
     con = lake.connect(settings)
