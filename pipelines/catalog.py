@@ -468,27 +468,31 @@ TABLES["budget_status"] = {
 }
 
 TABLES["recommendations"] = {
-    "description": "Per billing period: GPU resources whose η over the last 7 days (to the period's last day "
-    "with GPU data) is below 0.3, with the monthly saving of stopping, scheduling or right-sizing them: idle cost "
-    "over the window × 30 / 7 (docs/recommendations.md). Partitioned by billing_period.",
+    "description": "Per billing period: actions with the monthly saving each would bring, one row per kind and "
+    "resource, workload or path: idle GPUs, multi-GPU hosts using few GPUs, inference batching within a latency "
+    "budget, S3 lifecycle, egress paths, a Savings Plan at the on-demand GPU floor, unused commitments "
+    "(docs/recommendations.md has each formula). Partitioned by billing_period.",
     "columns": {
         "billing_period": "First day of the month.",
-        "as_of": "Last day of the window (the period's last day in gpu_efficiency_daily).",
-        "kind": "idle_gpu.",
-        "resource_id": "GPU resource (instance id or SageMaker ARN).",
+        "as_of": "Last day of the window (GPU kinds: the period's last day in gpu_efficiency_daily; others: the "
+        "period's last day with cost).",
+        "kind": "idle_gpu, multi_gpu, batching, storage_lifecycle, egress_path, commitment, unused_commitment.",
+        "resource_id": "Resource (instance id, SageMaker ARN, bucket, commitment ARN; batching: the workload's "
+        "inference resources); NULL for commitment.",
         "workload": "Workload(s) of the resource in the window.",
-        "category": "Category(ies) of the resource's compute cost in the window.",
-        "instance_type": "Instance type.",
-        "window_days": "Days of the window (7).",
-        "days_billed": "Days of the window the resource was billed.",
-        "eta": "Σ active / Σ observed GPU hours over the window.",
-        "coverage": "Σ observed / Σ allocated GPU hours over the window, clipped at 1.",
-        "gpu_cost": f"GPU cost over the window, {_MONEY}.",
-        "idle_cost": f"Σ idle_cost over the window (days with an η), {_MONEY}.",
-        "monthly_saving": f"idle_cost × 30 / window_days, {_MONEY}.",
-        "action": "stop or schedule (η < 0.05), else right-size or share.",
-        "confidence": "high (coverage ≥ 0.9 every day), medium (coverage ≥ 0.5), low.",
-        "evidence": "η, GPU hours, coverage and idle cost in words.",
+        "category": "Category(ies) of the resource's cost in the window.",
+        "instance_type": "Instance type (GPU kinds).",
+        "window_days": "Days of the GPU window (7); NULL for the bill kinds.",
+        "days_billed": "Days of the window the resource had cost.",
+        "eta": "Σ active / Σ observed GPU hours over the window (GPU kinds).",
+        "coverage": "Σ observed / Σ allocated GPU hours over the window, clipped at 1 (GPU kinds).",
+        "gpu_cost": f"GPU cost over the window, {_MONEY} (GPU kinds).",
+        "idle_cost": f"Σ idle_cost over the window (days with an η), {_MONEY} (GPU kinds).",
+        "monthly_cost": f"What the resource, workload or path costs a month now, {_MONEY}.",
+        "monthly_saving": f"The saving a month of the action, {_MONEY}; computed_as has the formula.",
+        "action": "What to do, with the figures it needs (the batch size, the smaller type, the commitment).",
+        "confidence": "high, medium or low (docs/recommendations.md says why for each kind).",
+        "evidence": "The measured figures the recommendation rests on, in words.",
         "computed_as": "The saving's formula with its figures.",
     },
 }

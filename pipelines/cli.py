@@ -119,17 +119,28 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    out = Path(args.out).resolve()
+    default = REPO_ROOT / "fixtures" / "generated"
+    out = Path(args.out or (default / "decisions" if args.scenario == "decisions" else default)).resolve()
     t0 = time.monotonic()
-    if args.lines:
+    if args.scenario == "decisions":
+        import importlib
+
+        decisions = importlib.import_module("fixtures.model_company.decisions")
+        answers = decisions.generate_decisions(out, seed=16 if args.seed is None else args.seed)
+    elif args.lines:
         from pipelines.progress import Progress
 
         # One step per Parquet file written: live on a terminal, one line per file otherwise.
         with Progress() as progress:
             answers = model_company.generate_scaled_month(out, lines=args.lines, progress=progress)
     else:
-        answers = model_company.generate(out, seed=args.seed)
+        answers = model_company.generate(out, seed=42 if args.seed is None else args.seed)
     print(f"fixtures written to {out} in {time.monotonic() - t0:.1f} s")
+    if args.scenario == "decisions":
+        print(
+            f"  planted: {len(answers['anomalies'])} anomalies, {sum(b['crossed'] for b in answers['budgets'])} "
+            f"budget breach(es), {len(answers['recommendations'])} recommendations (answers.json)"
+        )
     for period, info in sorted((answers.get("billing_periods") or {}).items()):
         cur2 = info.get("cur2", info)
         print(
@@ -287,11 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     fixtures = sub.add_parser("fixtures", help="generate the seeded model company's exports and answers")
     fixtures.add_argument(
         "--out",
-        default=str(REPO_ROOT / "fixtures" / "generated"),
-        help="output folder (default: %(default)s)",
+        help="output folder (default: fixtures/generated; decisions scenario: fixtures/generated/decisions)",
     )
     fixtures.add_argument(
-        "--seed", type=int, default=42, help="random seed of the generator (default: %(default)s)"
+        "--seed", type=int, help="random seed of the generator (default: 42; decisions scenario: 16)"
+    )
+    fixtures.add_argument(
+        "--scenario",
+        choices=["demo", "decisions"],
+        default="demo",
+        help="demo: the company's exports; decisions: the decision layer's planted tables, budgets.yaml and "
+        "answers.json (docs/decisions.md) (default: %(default)s)",
     )
     fixtures.add_argument(
         "--lines",

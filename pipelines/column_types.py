@@ -342,6 +342,7 @@ COLUMN_TYPES: dict[str, dict[str, str]] = {
         "coverage": "DOUBLE",
         "gpu_cost": "DOUBLE",
         "idle_cost": "DOUBLE",
+        "monthly_cost": "DOUBLE",
         "monthly_saving": "DOUBLE",
         "action": "VARCHAR",
         "confidence": "VARCHAR",

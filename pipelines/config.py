@@ -163,6 +163,14 @@ def parse_batching(value: str | None) -> dict[str, float]:
     return out
 
 
+@accepts("a number of milliseconds > 0")
+def positive_ms(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{value} is not > 0")
+    return number
+
+
 @accepts("a CSV namespace,pod,workload[,gpu_fraction] (docs/gpu.md, Kubernetes)")
 def pod_workloads_file(value: str) -> str:
     path = existing_file(value)
@@ -215,6 +223,8 @@ class Settings:
     pod_workloads: str | None = setting("MLCOST_POD_WORKLOADS", None, pod_workloads_file)
     # YAML of monthly budgets per category / workload / model (pipelines/decisions/budgets.py); None: no budgets.
     budgets_path: Path | None = setting("MLCOST_BUDGETS", None, existing_file)
+    # Latency budget of the batching recommendation (pipelines/decisions/recommendations.py), in ms.
+    latency_budget_ms: float = setting("MLCOST_LATENCY_BUDGET_MS", 200.0, positive_ms)
 
     def __post_init__(self) -> None:
         problems = []

@@ -32,6 +32,7 @@ class MlcostResource(ConfigurableResource):
     partition_start: str | None = None
     pod_workloads: str | None = None
     budgets_path: str | None = None
+    latency_budget_ms: float = 200.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

@@ -23,6 +23,7 @@ def gpu_day(day: date, resource: str, eta: float, gpu_cost: float, coverage: flo
         "workload": "llama",
         "category": "training",
         "instance_type": "p4d.24xlarge",
+        "gpu_count": 8,
         "allocated_gpu_hours": allocated,
         "observed_gpu_hours": observed,
         "active_gpu_hours": observed * eta,

@@ -14,15 +14,16 @@ from dagster import (
 
 from pipelines import lake
 from pipelines.attribution.assets import cost_attribution, cost_by_category_daily
+from pipelines.attribution.commitments import commitment_utilization
 from pipelines.catalog import table_schema
 from pipelines.checks import check_rows, rows_table
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.gpu.assets import gpu_efficiency_daily
+from pipelines.gpu.assets import gpu_efficiency_by_device_daily, gpu_efficiency_daily
 from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range, month_keys
-from pipelines.predictions.assets import cost_per_prediction_daily
+from pipelines.predictions.assets import cost_per_prediction_daily, predictions_daily
 from pipelines.resources import MlcostResource
 
 
@@ -150,26 +151,33 @@ def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> Mat
 
 @asset(
     **MONTHLY_ASSET,
-    deps=[gpu_efficiency_daily],
+    deps=[
+        gpu_efficiency_daily,
+        gpu_efficiency_by_device_daily,
+        predictions_daily,
+        cost_attribution,
+        commitment_utilization,
+    ],
     group_name="decisions",
     metadata={"dagster/column_schema": table_schema("recommendations")},
 )
 def recommendations(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period: idle GPU resources and the monthly saving of stopping or right-sizing them."""
+    """Per billing period: actions (idle GPUs, multi-GPU hosts, batching, S3 lifecycle, egress paths,
+    commitments) and the monthly saving of each."""
     settings = mlcost.settings()
     periods = run_periods(context)
     con = lake.connect(settings)
     written = compute_recommendations(con, settings, periods)
     lake.register_views(con, settings, ["recommendations"])
     top = con.execute(
-        "SELECT billing_period, resource_id, instance_type, eta, monthly_saving, confidence FROM recommendations "
+        "SELECT billing_period, kind, coalesce(resource_id, workload), monthly_saving, confidence FROM recommendations "
         "WHERE billing_period BETWEEN ? AND ? ORDER BY monthly_saving DESC LIMIT 10",
         [periods[0], periods[-1]],
     ).fetchall()
     preview = [
-        "| period | resource | type | η | saving / month | confidence |",
-        "|---|---|---|---:|---:|---|",
-    ] + [f"| {p:%Y-%m} | {r} | {t} | {e:.3f} | {s:,.2f} | {c} |" for p, r, t, e, s, c in top]
+        "| period | kind | resource | saving / month | confidence |",
+        "|---|---|---|---:|---|",
+    ] + [f"| {p:%Y-%m} | {k} | {r} | {s:,.2f} | {c} |" for p, k, r, s, c in top]
     return MaterializeResult(
         metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))}
     )

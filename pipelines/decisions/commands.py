@@ -136,7 +136,8 @@ def add_decision_commands(
     forecast.set_defaults(func=bind(cmd_forecast))
 
     recommend = sub.add_parser(
-        "recommend", help="idle GPU resources and the monthly saving of acting on them"
+        "recommend",
+        help="actions (idle GPUs, batching, storage, egress, commitments) and their monthly saving",
     )
     common(recommend)
     recommend.add_argument(
@@ -145,10 +146,69 @@ def add_decision_commands(
     recommend.add_argument("--format", choices=FORMATS, default="table", help="default: %(default)s")
     recommend.set_defaults(func=bind(cmd_recommend))
 
+    add_whatif_command(sub, common, settings, month)
+
+
+def add_whatif_command(sub, common, settings, month) -> None:
+    from pipelines.decisions.recommendations import BATCH_MARGINAL_SHARE
+
+    def bind(func):
+        return lambda args: func(args, settings(args))
+
+    whatif = sub.add_parser(
+        "whatif", help="a month's inference cost under a changed batch size, η target or instance type"
+    )
+    kinds = whatif.add_subparsers(dest="whatif", required=True, metavar="KIND")
+
+    def kind(name: str, text: str) -> argparse.ArgumentParser:
+        parser = kinds.add_parser(name, help=text)
+        common(parser)
+        parser.add_argument("--workload", required=True, help="the model / workload")
+        parser.add_argument("--period", type=month, help="billing period, YYYY-MM (default: the latest)")
+        parser.set_defaults(func=bind(cmd_whatif))
+        return parser
+
+    batch = kind("batch", "predictions per invocation (the batching recommendation's model)")
+    batch.add_argument("--batch-size", type=int, required=True, help="1 to 64")
+    batch.add_argument("--latency-budget-ms", type=float, help="default: MLCOST_LATENCY_BUDGET_MS (200)")
+    batch.add_argument(
+        "--marginal-share",
+        type=float,
+        default=BATCH_MARGINAL_SHARE,
+        help="GPU time each further request adds, as a share of one request's (default: %(default)s)",
+    )
+    eta = kind("eta", "the GPUs kept busy a target share η of the time they are paid for")
+    eta.add_argument("--target", type=float, required=True, help="target η, (0, 1]")
+    instance = kind("instance", "another GPU instance type at its list price per GPU hour")
+    instance.add_argument("--instance-type", required=True, help="e.g. g6.xlarge")
+
+
+def cmd_whatif(args: argparse.Namespace, settings) -> int:
+    from pipelines.decisions import whatif
+
+    con = whatif.connect(settings)
+    if args.whatif == "batch":
+        projection = whatif.whatif_batch(
+            con,
+            settings,
+            args.workload,
+            args.batch_size,
+            args.period,
+            args.latency_budget_ms,
+            args.marginal_share,
+        )
+    elif args.whatif == "eta":
+        projection = whatif.whatif_eta(con, settings, args.workload, args.target, args.period)
+    else:
+        projection = whatif.whatif_instance(con, settings, args.workload, args.instance_type, args.period)
+    print("\n".join(projection.lines()))
+    return 0
+
 
 RECOMMENDATION_COLUMNS = (
     "billing_period, kind, resource_id, workload, instance_type, round(eta, 3) AS eta, "
-    "round(monthly_saving, 2) AS monthly_saving, confidence, action, evidence, computed_as"
+    "round(monthly_cost, 2) AS monthly_cost, round(monthly_saving, 2) AS monthly_saving, confidence, action, "
+    "evidence, computed_as"
 )
 
 
