@@ -8,14 +8,19 @@ import duckdb
 from dagster import MetadataValue
 
 from pipelines.sqlfiles import load_sql
+from pipelines.tables import TABLES
 
 # Money is compared to the cent: a difference under half a cent is floating-point noise, not a lost dollar.
 CENT = 0.005
 
 
-def check_rows(con: duckdb.DuckDBPyConnection, name: str, start: date, end: date) -> list[dict]:
-    """Rows returned by `sql/checks/<name>.sql` for the days start..end."""
-    cur = con.execute(load_sql(f"checks/{name}"), {"start_date": start, "end_date": end})
+def check_rows(
+    con: duckdb.DuckDBPyConnection, table: str, check: str, start: date, end: date, **params: object
+) -> list[dict]:
+    """The rows that break `check` of `table` (sql/checks/<table>__<check>.sql) for start..end (days or billing
+    periods); `params` are the check's other parameters (its threshold)."""
+    sql = load_sql(TABLES[table].check_sql_name(check))
+    cur = con.execute(sql, {"start_date": start, "end_date": end, **params})
     columns = [d[0] for d in cur.description]
     return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 

@@ -24,29 +24,13 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from pipelines import interrupts
+from pipelines import interrupts, tables
 from pipelines.config import Settings
 from pipelines.sqlfiles import quote_ident, quote_literal
 
-# Which column partitions each table on disk. The order is the order of the layers.
+# Which column partitions each table on disk, derived from the registry (pipelines/tables.py), in its order.
 PARTITION_COLUMNS: dict[str, str] = {
-    "line_items": "billing_period",
-    "cost_attribution": "usage_date",
-    "cost_by_category_daily": "usage_date",
-    "reconciliation": "billing_period",
-    "gpu_samples": "usage_date",
-    "gpu_efficiency_daily": "usage_date",
-    "gpu_efficiency_by_device_daily": "usage_date",
-    "predictions_daily": "usage_date",
-    "cost_per_prediction_daily": "usage_date",
-    "rule_coverage": "billing_period",
-    "gpu_cost_by_pod_daily": "usage_date",
-    "commitment_utilization": "billing_period",
-    "tag_coverage": "billing_period",
-    "cost_anomalies": "usage_date",
-    "month_end_forecast": "billing_period",
-    "budget_status": "billing_period",
-    "recommendations": "billing_period",
+    t.name: t.partitioned_by for t in tables.lake_tables() if t.partitioned_by
 }
 DATA_FILE = "data.parquet"
 # The writer's record of each partition file's SHA-256, beside it, in `sha256sum` format.
@@ -227,6 +211,12 @@ class PartitionWriter:
 
     def _publish(self) -> dict[str, int]:
         for value, tmp in sorted(self.staged.items()):
+            # A table's SQL and its declaration (pipelines/tables.py) must agree before anything is published:
+            # a column added to one and forgotten in the other would reach analysts undocumented, or not at all.
+            if problems := tables.column_problems(self.table, pq.read_schema(tmp).names):
+                raise RuntimeError(
+                    f"{self.table}: the computed columns differ from pipelines/tables.py: {'; '.join(problems)}"
+                )
             digest = file_sha256(tmp)
             record = self.scratch / f"{self.column}={value}.sha256"
             record.write_text(f"{digest}  {DATA_FILE}\n")
@@ -295,18 +285,13 @@ def register_views(con: duckdb.DuckDBPyConnection, settings: Settings, tables: S
         )
 
 
-def register_view_or_empty(
-    con: duckdb.DuckDBPyConnection, settings: Settings, table: str, empty_columns: str
-) -> bool:
-    """Register a lake table as a view, or as an empty typed table when it has no data yet (no logs configured).
-
-    `empty_columns` is the column list of the empty table, e.g. "usage_date DATE, resource_id VARCHAR".
-    Returns whether the table had data.
-    """
+def register_view_or_empty(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> bool:
+    """Register a lake table as a view, or as an empty table with its declared columns when it has no data yet
+    (no logs configured). Returns whether the table had data."""
     if has_data(settings, table):
         register_views(con, settings, [table])
         return True
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({empty_columns})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({tables.TABLES[table].empty_columns()})")
     return False
 
 

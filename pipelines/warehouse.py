@@ -1,7 +1,7 @@
 """Build `warehouse.duckdb`: the catalog of views over the published generations that analysts open read-only.
 
 The file holds no data, only views with absolute paths (so it works from any working directory) and the
-table and column descriptions from `pipelines/catalog.py`. It is rebuilt in a temporary file and renamed
+table and column descriptions from `pipelines/tables.py`. It is rebuilt in a temporary file and renamed
 over the old one: an open session keeps reading the old catalog, a new one gets the new catalog, nobody
 waits on a lock.
 
@@ -28,9 +28,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines import lake
-from pipelines.catalog import TABLES
 from pipelines.config import Settings
 from pipelines.sqlfiles import quote_ident, quote_literal
+from pipelines.tables import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,9 @@ def _comment(con: duckdb.DuckDBPyConnection, view: str) -> None:
     doc = TABLES.get(view)
     if not doc:
         return
-    con.execute(f"COMMENT ON VIEW {quote_ident(view)} IS {quote_literal(doc['description'])}")
+    con.execute(f"COMMENT ON VIEW {quote_ident(view)} IS {quote_literal(doc.description)}")
     columns = {r[0] for r in con.execute(f"DESCRIBE {quote_ident(view)}").fetchall()}
-    for column, text in doc["columns"].items():
+    for column, text in doc.descriptions.items():
         if column in columns:
             con.execute(
                 f"COMMENT ON COLUMN {quote_ident(view)}.{quote_ident(column)} IS {quote_literal(text)}"

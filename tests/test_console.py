@@ -21,13 +21,16 @@ from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.catalog import TABLES
 from pipelines.code_location import build_definitions
-from pipelines.column_types import COLUMN_TYPES
 from pipelines.config import Settings
 from pipelines.data_through import DAILY_LAG_DAYS, recent_check, utc_today
 from pipelines.resources import MlcostResource
+from pipelines.tables import TABLES as REGISTRY
 from tests.conftest import FileDelivery
+
+# What the registry (pipelines/tables.py) declares: descriptions and DuckDB types of every column.
+TABLES = {name: {"description": t.description, "columns": t.descriptions} for name, t in REGISTRY.items()}
+COLUMN_TYPES = {name: t.types for name, t in REGISTRY.items()}
 
 # A FOCUS 1.0 export as the providers write it (the columns this test needs, in the spec's spellings).
 FOCUS_COLUMNS = [
@@ -130,7 +133,7 @@ def test_every_published_column_has_a_type_and_a_description_in_the_ui():
         for column in schema.columns:
             declared = COLUMN_TYPES.get(table, {}).get(column.name)
             assert column.type and column.type == declared, (
-                f"{table}.{column.name}: give its DuckDB type in pipelines/column_types.py"
+                f"{table}.{column.name}: give its DuckDB type in pipelines/tables.py"
             )
             assert column.description == TABLES[table]["columns"][column.name], f"{table}.{column.name}"
 
@@ -145,7 +148,7 @@ def test_the_published_types_are_the_warehouse_s(tmp_path_factory):
     finally:
         con.close()
     wrong = [
-        f"{table}.{column}: warehouse {kind}, pipelines/column_types.py {COLUMN_TYPES.get(table, {}).get(column)}"
+        f"{table}.{column}: warehouse {kind}, pipelines/tables.py {COLUMN_TYPES.get(table, {}).get(column)}"
         for table, column, kind in found
         if COLUMN_TYPES.get(table, {}).get(column) != kind
     ]

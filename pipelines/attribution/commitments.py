@@ -10,20 +10,16 @@ import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
 from pipelines import lake
-from pipelines.billing.assets import line_items
-from pipelines.catalog import table_schema
+from pipelines.catalog import lake_asset
 from pipelines.checks import CENT, rows_table
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import register_gpu_types
-from pipelines.partitions import MONTHLY_ASSET
 from pipelines.resources import MlcostResource
 from pipelines.sqlfiles import load_sql
 
@@ -62,33 +58,17 @@ def utilize(
 def unexplained_commitments(
     con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date
 ) -> list[dict]:
-    """Commitments whose stated cost is not used + unused to the cent (sql/checks/commitment_unexplained.sql)."""
+    """Commitments whose stated cost is not used + unused to the cent (sql/checks/commitment_utilization__commitment_used_plus_unused.sql)."""
     lake.register_views(con, settings, ["commitment_utilization"])
     cur = con.execute(
-        load_sql("checks/commitment_unexplained"),
+        load_sql("checks/commitment_utilization__commitment_used_plus_unused"),
         {"start_period": start_period, "end_period": end_period, "cent": CENT},
     )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[line_items],
-    group_name="attribution",
-    metadata={"dagster/column_schema": table_schema("commitment_utilization")},
-    check_specs=[
-        AssetCheckSpec(
-            "commitment_used_plus_unused",
-            asset="commitment_utilization",
-            blocking=False,
-            description="Per billing period and commitment, used plus unused commitment equals its stated cost to "
-            "the cent (sql/checks/commitment_unexplained.sql). A warning. When it warns, the export lacks covered "
-            "usage lines or unused-commitment lines for the commitment named: check that the delivery is whole "
-            "and that its commitment columns (reservation / savingsPlan ARNs, CommitmentDiscountId) are filled.",
-        )
-    ],
-)
+@lake_asset("commitment_utilization")
 def commitment_utilization(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per billing period: each RI / Savings Plan's used and unused commitment ($, %), and the eligible instance
     hours, GPU hours and on-demand cost the commitments covered (sql/commitment_utilization.sql)."""

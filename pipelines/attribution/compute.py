@@ -148,7 +148,7 @@ def unmatched_periods(
     """Billing periods whose `unmatched` share is above `threshold`, with their top services (sql/checks/)."""
     lake.register_views(con, settings, ["rule_coverage"])
     cur = con.execute(
-        load_sql("checks/unmatched_share"),
+        load_sql("checks/rule_coverage__unmatched_share"),
         {
             "start_period": start_period,
             "end_period": end_period,

@@ -4,15 +4,13 @@ carry it, by service and account (sql/tag_coverage.sql)."""
 from datetime import date, timedelta
 
 import duckdb
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
 from pipelines import lake
 from pipelines.attribution.commitments import publish_monthly
 from pipelines.attribution.rules import Rules
-from pipelines.billing.assets import line_items
-from pipelines.catalog import table_schema
+from pipelines.catalog import lake_asset
 from pipelines.config import Settings
-from pipelines.partitions import MONTHLY_ASSET
 from pipelines.resources import MlcostResource
 
 
@@ -45,12 +43,7 @@ def cover_tags(
     return publish_monthly(con, settings, "tag_coverage", params)
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[line_items],
-    group_name="attribution",
-    metadata={"dagster/column_schema": table_schema("tag_coverage")},
-)
+@lake_asset("tag_coverage")
 def tag_coverage(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Per billing period and tag key the rules read: the share of effective cost whose lines carry it, by service
     and account (sql/tag_coverage.sql)."""

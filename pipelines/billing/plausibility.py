@@ -1,4 +1,4 @@
-"""Warn about billing lines too large to believe (a 1e300 typo, cents written as dollars): `sql/checks/implausible_cost.sql`.
+"""Warn about billing lines too large to believe (a 1e300 typo, cents written as dollars): `sql/checks/line_items__plausible_line_costs.sql`.
 
 Such a line is valid input, so it is published; the `plausible_line_costs` asset check of `line_items` (a
 warning) and `mlcost run`'s output list it. The bounds are documented in docs/ingestion.md.
@@ -23,9 +23,9 @@ MIN_FLAGGED_COST = 10_000.0
 
 
 def implausible_lines(con: duckdb.DuckDBPyConnection, start_period: date, end_period: date) -> list[dict]:
-    """Rows of sql/checks/implausible_cost.sql for billing periods start..end (`line_items` must be a view)."""
+    """Rows of sql/checks/line_items__plausible_line_costs.sql for billing periods start..end (`line_items` must be a view)."""
     cur = con.execute(
-        load_sql("checks/implausible_cost"),
+        load_sql("checks/line_items__plausible_line_costs"),
         {
             "start_period": start_period,
             "end_period": end_period,

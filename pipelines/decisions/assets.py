@@ -5,44 +5,23 @@ from datetime import date, timedelta
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
 from pipelines import lake
-from pipelines.attribution.assets import cost_attribution, cost_by_category_daily
-from pipelines.catalog import table_schema
+from pipelines.catalog import lake_asset
 from pipelines.checks import check_rows, rows_table
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.gpu.assets import gpu_efficiency_daily
-from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range, month_keys
-from pipelines.predictions.assets import cost_per_prediction_daily
+from pipelines.partitions import day_range, month_keys
 from pipelines.resources import MlcostResource
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution, cost_by_category_daily, cost_per_prediction_daily, gpu_efficiency_daily],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("cost_anomalies")},
-    check_specs=[
-        AssetCheckSpec(
-            "anomalous_days",
-            asset="cost_anomalies",
-            blocking=False,
-            description="No day of the days judged departs from its own series' trailing 28 days (robust z ≥ 3.5 "
-            "and an impact of at least 50 in the billing currency; docs/decisions.md). A warning. When it warns, "
-            "read each anomaly's top contributors (rule ids, services, predictions, GPU hours) in cost_anomalies: "
-            "an idle GPU left running, a traffic drop or a transfer spike; a planned change needs no action.",
-        )
-    ],
-)
+@lake_asset("cost_anomalies")
 def cost_anomalies(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Days whose cost, cost per prediction or η departs from its trailing 28-day median (robust z, $ floor)."""
     settings = mlcost.settings()
@@ -52,7 +31,7 @@ def cost_anomalies(context: AssetExecutionContext, mlcost: MlcostResource) -> Ma
     rows = []
     if lake.has_data(settings, "cost_anomalies"):
         lake.register_views(con, settings, ["cost_anomalies"])
-        rows = check_rows(con, "anomalous_days", start, end)
+        rows = check_rows(con, "cost_anomalies", "anomalous_days", start, end)
     description = describe_anomalies(rows)
     if rows:
         context.log.warning(f"cost_anomalies: {description}")
@@ -77,12 +56,7 @@ def run_periods(context: AssetExecutionContext) -> list[date]:
     return [date.fromisoformat(key) for key in month_keys(window.start.date(), last)]
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[cost_by_category_daily],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("month_end_forecast")},
-)
+@lake_asset("month_end_forecast")
 def month_end_forecast(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Per billing period, category and workload: month-to-date cost and the month-end forecast with an interval."""
     settings = mlcost.settings()
@@ -103,23 +77,7 @@ def month_end_forecast(context: AssetExecutionContext, mlcost: MlcostResource) -
     )
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[cost_by_category_daily, month_end_forecast],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("budget_status")},
-    check_specs=[
-        AssetCheckSpec(
-            "budget_thresholds_crossed",
-            asset="budget_status",
-            blocking=False,
-            description="No budget of MLCOST_BUDGETS has its actual or forecast month-end cost past one of its "
-            "thresholds (docs/decisions.md). A warning. When it warns, the scope, the threshold and the figures "
-            "are named: look at cost_anomalies and the scope's workloads, or raise the budget if the spend is "
-            "planned.",
-        )
-    ],
-)
+@lake_asset("budget_status")
 def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Per billing period and budget of MLCOST_BUDGETS: actual and forecast cost against the amount."""
     settings = mlcost.settings()
@@ -127,7 +85,7 @@ def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> Mat
     con = lake.connect(settings)
     written = compute_budget_status(con, settings, periods)
     lake.register_views(con, settings, ["budget_status"])
-    rows = check_rows(con, "budget_thresholds_crossed", periods[0], periods[-1])
+    rows = check_rows(con, "budget_status", "budget_thresholds_crossed", periods[0], periods[-1])
     description = describe_crossed(rows)
     if rows:
         context.log.warning(f"budget_status: {description}")
@@ -148,12 +106,7 @@ def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> Mat
     )
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[gpu_efficiency_daily],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("recommendations")},
-)
+@lake_asset("recommendations")
 def recommendations(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Per billing period: idle GPU resources and the monthly saving of stopping or right-sizing them."""
     settings = mlcost.settings()

@@ -14,7 +14,6 @@ import duckdb
 
 from pipelines import lake
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
 from pipelines.sqlfiles import load_sql
 
 WINDOW_DAYS = 7
@@ -35,7 +34,7 @@ def compute_recommendations(
     con: duckdb.DuckDBPyConnection, settings: Settings, periods: list[date]
 ) -> dict[str, int]:
     """Publish recommendations for each billing period (empty without GPU data or idle resources)."""
-    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily", GPU_EFFICIENCY_COLUMNS)
+    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily")
     with lake.PartitionWriter(con, settings, "recommendations") as writer:
         for period in periods:
             writer.stage(period.isoformat(), load_sql("recommendations"), parameters(period))

@@ -1,4 +1,4 @@
--- check eta_out_of_range: GPU efficiency rows with an η outside [0, 1], active above observed, or observed above
+-- check gpu_efficiency_daily.eta_in_range_and_active_within_allocated: GPU efficiency rows with an η outside [0, 1], active above observed, or observed above
 -- allocated (must return no row). The table's hours and ratios are not clipped, so a log claiming more GPU time
 -- than the bill (more GPUs in the log than on the instance, two loggers on one GPU) shows here. The tolerance is
 -- float rounding of sums of sample seconds (1e-9 of the figure, at least 1e-9 hours), not a margin of error.

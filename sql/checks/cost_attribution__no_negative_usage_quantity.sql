@@ -1,4 +1,4 @@
--- check negative_usage: usage lines with a negative quantity (must return no row). Savings Plan negation lines
+-- check cost_attribution.no_negative_usage_quantity: usage lines with a negative quantity (must return no row). Savings Plan negation lines
 -- cancel covered usage and are not usage of their own.
 -- Parameters: $start_date, $end_date.
 select source_file, source_row, usage_date, usage_type, resource_id, usage_quantity

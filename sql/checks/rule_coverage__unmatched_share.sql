@@ -1,4 +1,4 @@
--- check unmatched_share: billing periods whose `unmatched` effective cost (category other, no rule matched) is
+-- check rule_coverage.unmatched_share: billing periods whose `unmatched` effective cost (category other, no rule matched) is
 -- more than $threshold of the period's effective cost, with the services that make it up, largest first.
 -- One row per offending billing period × currency. Reads: rule_coverage (view).
 -- Parameters: $start_period, $end_period, $threshold (a share, e.g. 0.05), $top (how many services to name).

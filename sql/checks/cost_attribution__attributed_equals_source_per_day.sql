@@ -1,7 +1,7 @@
--- check attribution_vs_source: per billing period touched by the run, Σ attributed effective cost (all its published
--- days) against Σ line_items effective cost. Returns one row per period and currency; the check fails on any
--- |difference| of half a cent or more.
--- Parameters: $start_date, $end_date.
+-- check cost_attribution.attributed_equals_source_per_day: per billing period touched by the run, Σ attributed effective cost (all its published
+-- days) against Σ line_items effective cost. Returns the periods and currencies whose |difference| is half a cent
+-- or more ($cent): less is floating-point noise, not a lost dollar.
+-- Parameters: $start_date, $end_date, $cent.
 with periods as (
     select distinct billing_period from cost_attribution
     where usage_date between $start_date and $end_date
@@ -29,4 +29,5 @@ select
     coalesce(a.attributed_effective_cost, 0) - s.source_effective_cost as difference
 from source as s
 left join attributed as a using (billing_period, billing_currency)
+where abs(coalesce(a.attributed_effective_cost, 0) - s.source_effective_cost) >= $cent
 order by 1, 2

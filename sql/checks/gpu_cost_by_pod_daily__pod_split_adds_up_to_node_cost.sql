@@ -1,4 +1,4 @@
--- check pod_cost_split_mismatch (blocking): nodes and days whose gpu_cost_by_pod_daily rows (pods, __idle__,
+-- check gpu_cost_by_pod_daily.pod_split_adds_up_to_node_cost (blocking): nodes and days whose gpu_cost_by_pod_daily rows (pods, __idle__,
 -- __unobserved__) do not add up to the node's GPU cost, to the cent, or to its GPU hours: a dollar dropped or
 -- counted twice by the split. Parameters: $start_date, $end_date.
 select

@@ -1,4 +1,4 @@
--- check budget_thresholds_crossed: budgets whose month-to-date cost or month-end forecast reached a threshold
+-- check budget_status.budget_thresholds_crossed: budgets whose month-to-date cost or month-end forecast reached a threshold
 -- (a warning naming the budget's scope and figures). One row per budget and billing period.
 -- Parameters: $start_date, $end_date (the billing periods checked, first days of months).
 select

@@ -1,4 +1,4 @@
--- check gpu_count_mismatch (warning): resources and days whose logs show another number of GPUs than the bill has
+-- check gpu_efficiency_daily.gpu_count_matches_bill (warning): resources and days whose logs show another number of GPUs than the bill has
 -- running at once (gpus_billed: instances in the busiest billed interval × GPUs per instance). More GPUs than
 -- billed is a log mapped to the wrong resource (an 8-GPU host's log on a 1-GPU instance); fewer is a log that
 -- misses GPUs (those GPUs are unobserved, see coverage). Logs that do not tell GPUs apart (no index or UUID) are

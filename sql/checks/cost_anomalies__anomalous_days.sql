@@ -1,4 +1,4 @@
--- check anomalous_days: the anomalies cost_anomalies flagged on the run's days (a warning: someone should look).
+-- check cost_anomalies.anomalous_days: the anomalies cost_anomalies flagged on the run's days (a warning: someone should look).
 -- One row per anomaly, largest $ impact first within each day.
 -- Parameters: $start_date, $end_date.
 select

@@ -1,4 +1,4 @@
--- check commitment_unexplained: commitments whose cost as the bill's fee lines state it is not the used cost of
+-- check commitment_utilization.commitment_used_plus_unused: commitments whose cost as the bill's fee lines state it is not the used cost of
 -- the usage they covered plus their unused cost, to the cent (covered usage or fee lines missing from a delivery).
 -- One row per offending billing period × currency × commitment. Reads: commitment_utilization (view).
 -- Parameters: $start_period, $end_period, $cent.

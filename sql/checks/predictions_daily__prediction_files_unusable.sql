@@ -1,4 +1,4 @@
--- check prediction_files_unusable: prediction files that gave no successful prediction, or whose lines were
+-- check predictions_daily.prediction_files_unusable: prediction files that gave no successful prediction, or whose lines were
 -- mostly skipped (a warning: the day's cost per prediction would be NULL or built on a sliver of the traffic,
 -- and the run would otherwise end quietly). One row per such file, with the figures to act on.
 -- Reads: prediction_files (one row per file read: pipelines/predictions/counts.py FILE_SCHEMA).

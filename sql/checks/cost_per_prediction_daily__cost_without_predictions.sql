@@ -1,4 +1,4 @@
--- check cost_without_predictions: workloads with inference cost but no predictions on some days (a warning:
+-- check cost_per_prediction_daily.cost_without_predictions: workloads with inference cost but no predictions on some days (a warning:
 -- their cost per prediction is NULL). One row per workload.
 -- Parameters: $start_date, $end_date.
 select workload, count(*) as days, sum(inference_cost) as inference_cost

@@ -1,4 +1,4 @@
--- check implausible_cost: billing lines whose cost is too large to believe (a warning: the line is published).
+-- check line_items.plausible_line_costs: billing lines whose cost is too large to believe (a warning: the line is published).
 -- A line is flagged when its billed or effective cost is above $max_line_cost in its currency, or when it is
 -- above $min_flagged_cost and above $rest_factor times the absolute total of the rest of its billing period and
 -- currency (a 1e300 typo, a value written in cents or with a misplaced decimal point).
