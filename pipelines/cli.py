@@ -17,7 +17,9 @@ from pipelines.errors import InputError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    # Flags override the environment; Settings.from_env reads the rest (one place for configuration).
+    # Flags override the environment; Settings.from_env reads and validates all of it (one place for
+    # configuration). The process's environment is not written: the settings object is passed on instead.
+    overrides = {}
     for flag, env in (
         ("home", "MLCOST_HOME"),
         ("cur_source", "MLCOST_CUR_SOURCE"),
@@ -27,8 +29,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     ):
         value = getattr(args, flag, None)
         if value:
-            os.environ[env] = str(Path(value).resolve()) if not str(value).startswith("s3://") else str(value)
-    return Settings.from_env()
+            overrides[env] = str(Path(value).resolve()) if not str(value).startswith("s3://") else str(value)
+    return Settings.from_env({**os.environ, **overrides})
 
 
 def _month(text: str) -> date:

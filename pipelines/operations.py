@@ -37,7 +37,7 @@ from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.generations import pending_periods
 from pipelines.jobs import daily_tables, ingest_billing, monthly_reconciliation
-from pipelines.partitions import is_daily, partition_start
+from pipelines.partitions import RANGE_END, RANGE_START, is_daily, partition_start
 from pipelines.refresh_plan import (
     NIGHTLY_CRON,
     RefreshPlan,
@@ -55,7 +55,6 @@ from pipelines.refresh_plan import (
     yesterday,
 )
 from pipelines.resources import MlcostResource
-from pipelines.runner import RANGE_END, RANGE_START
 
 # Run tags that carry the rest of a chain: the chain sensor reads them from the run that just succeeded.
 TAG_THEN_DAYS = "mlcost/then_days"

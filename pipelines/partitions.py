@@ -25,6 +25,10 @@ from pipelines.errors import InputError
 # (an empty lake in `make ui`): early enough for any bill, so a sensor-found delivery is never out of range.
 EARLY_START = date(2000, 1, 1)
 
+# The run tags of a single-run backfill over a partition range (what Dagster's UI writes for one).
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
 
 def billing_periods_from(start: date) -> MonthlyPartitionsDefinition:
     # end_offset=1: the current month is a partition too, because AWS delivers it month-to-date every day.

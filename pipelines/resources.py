@@ -6,7 +6,6 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from pipelines.attribution.rules import Rules, load_rules
 from pipelines.config import Settings
 
 _PATHS = {"home", "rules_path", "budgets_path"}
@@ -41,6 +40,3 @@ class MlcostResource(ConfigurableResource):
     def settings(self) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(Settings)}
         return Settings(**{k: Path(v) if k in _PATHS and v else v for k, v in values.items()})
-
-    def rules(self) -> Rules:
-        return load_rules(self.rules_path)

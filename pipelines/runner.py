@@ -17,10 +17,7 @@ from pipelines import interrupts
 from pipelines.config import Settings
 from pipelines.instance_config import write_instance_config
 from pipelines.lake import pid_alive
-from pipelines.partitions import days_from, month_keys, partition_start
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
+from pipelines.partitions import RANGE_END, RANGE_START, days_from, month_keys, partition_start
 
 
 class RunFailed(Exception):

@@ -30,7 +30,7 @@ from pipelines.billing.ingest import write_state
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.instance_config import write_instance_config
-from pipelines.partitions import is_daily
+from pipelines.partitions import RANGE_END, RANGE_START, is_daily
 from pipelines.refresh_plan import (
     billing_periods_due,
     changed_deliveries,
@@ -44,7 +44,6 @@ from pipelines.refresh_plan import (
     stale_days,
 )
 from pipelines.resources import MlcostResource
-from pipelines.runner import RANGE_END, RANGE_START
 
 try:
     from s3server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)

@@ -127,7 +127,7 @@ def test_column_problems_name_what_differs():
 
 
 def test_a_column_declared_but_forgotten_in_the_sql_is_refused_before_publishing(settings, monkeypatch):
-    """The worked example of docs/architecture.md: declare `cost_per_workload_day` in the registry but not in
+    """The worked example of docs/architecture.md: declare `list_cost` in the registry but not in
     sql/cost_by_category_daily.sql, and the asset's write fails naming it; nothing is published."""
     con = lake.connect(settings)
     con.execute(
@@ -142,13 +142,16 @@ def test_a_column_declared_but_forgotten_in_the_sql_is_refused_before_publishing
     grown = Table(
         **{
             **declared.__dict__,
-            "columns": (*declared.columns, Column("cost_per_workload_day", "DOUBLE", "A new figure.")),
+            "columns": (
+                *declared.columns,
+                Column("list_cost", "DOUBLE", "On-demand equivalent of the rows summed."),
+            ),
         }
     )
     monkeypatch.setitem(TABLES, "cost_by_category_daily", grown)
     with (
         lake.PartitionWriter(con, settings, "cost_by_category_daily") as writer,
-        pytest.raises(RuntimeError, match="declared but not computed: cost_per_workload_day"),
+        pytest.raises(RuntimeError, match="declared but not computed: list_cost"),
     ):
         writer.stage("2026-10-01", query + " FROM one_day")
         writer.publish()

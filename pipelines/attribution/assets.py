@@ -23,6 +23,7 @@ from pipelines.attribution.compute import (
     summarize_by_category,
     unmatched_periods,
 )
+from pipelines.attribution.rules import load_rules
 from pipelines.catalog import lake_asset
 from pipelines.checks import CENT, amount, check_rows, judged_days, judged_periods, rows_table, summarize
 from pipelines.data_through import daily_through, monthly_data_through, through_metadata
@@ -37,7 +38,7 @@ UNATTRIBUTED_WARN_SHARE = 0.10
 def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     """Every dollar of line_items per line and day, with category, workload and rule_id (sql/cost_attribution.sql)."""
     settings = mlcost.settings()
-    rules = mlcost.rules()
+    rules = load_rules(settings.rules_path)
     start, end = day_range(context)
     con = lake.connect(settings)
     written = attribute(con, settings, rules, start, end)

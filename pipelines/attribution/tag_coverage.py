@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
 from pipelines import lake
 from pipelines.attribution.commitments import publish_monthly
-from pipelines.attribution.rules import Rules
+from pipelines.attribution.rules import Rules, load_rules
 from pipelines.catalog import lake_asset
 from pipelines.config import Settings
 from pipelines.resources import MlcostResource
@@ -51,7 +51,7 @@ def tag_coverage(context: AssetExecutionContext, mlcost: MlcostResource) -> Mate
     window = context.partition_time_window
     start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
     con = lake.connect(settings)
-    written = cover_tags(con, settings, mlcost.rules(), start, end)
+    written = cover_tags(con, settings, load_rules(settings.rules_path), start, end)
     rows = []
     published = lake.has_data(settings, "tag_coverage")
     if published:
