@@ -129,7 +129,7 @@ def test_budget_status_figures(tmp_path):
     }
     from pipelines.checks import check_rows
 
-    rows = check_rows(con, "budget_thresholds_crossed", SEPTEMBER, SEPTEMBER)
+    rows = check_rows(con, "budget_status", "budget_thresholds_crossed", SEPTEMBER, SEPTEMBER)
     assert describe_crossed(rows) == (
         "2 budget(s) over a threshold: chat-serving (category=inference, workload=chat, 2026-09): forecast crosses "
         "80 %: actual 9,000.00 (30%), forecast 27,000.00 (90%) of 30,000.00 USD; llama-training (workload=llama, "

@@ -234,7 +234,12 @@ def test_eta_is_a_fraction_null_without_denominator_and_checked_before_clipping(
             "SELECT usage_date, allocated_gpu_hours, observed_gpu_hours, active_gpu_hours, eta, coverage, "
             "eta_observed, eta_allocated, eta_sm, observed_beyond_allocated_gpu_hours, eta_power FROM gpu_efficiency_daily"
         ).fetchall()
-        flagged = {r["usage_date"] for r in check_rows(con, "eta_out_of_range", FIRST_DAY, LAST_DAY)}
+        flagged = {
+            r["usage_date"]
+            for r in check_rows(
+                con, "gpu_efficiency_daily", "eta_in_range_and_active_within_allocated", FIRST_DAY, LAST_DAY
+            )
+        }
         billed_gpu_hours = len(hours) * GPU_TYPES[instance_type]
         only_billed_gpus = all(gpu < GPU_TYPES[instance_type] for _, gpu, _ in sampled)
         assert abs(sum(r[1] for r in found) - billed_gpu_hours) < 1e-9

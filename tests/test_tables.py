@@ -4,6 +4,7 @@ check files and the published columns to it."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,7 @@ import pytest
 
 from pipelines import lake, tables
 from pipelines.catalog import deps
+from pipelines.sqlfiles import load_sql
 from pipelines.tables import TABLES, Column, Table
 
 SQL = Path(__file__).resolve().parents[1] / "sql"
@@ -127,39 +129,31 @@ def test_column_problems_name_what_differs():
 
 
 def test_a_column_declared_but_forgotten_in_the_sql_is_refused_before_publishing(settings, monkeypatch):
-    """The worked example of docs/architecture.md: declare `list_cost` in the registry but not in
-    sql/cost_by_category_daily.sql, and the asset's write fails naming it; nothing is published."""
+    """The worked example of docs/architecture.md: declare `usage_quantity` in the registry but not in
+    sql/cost_by_category_daily.sql, and the real SQL's write fails naming it; nothing is published."""
     con = lake.connect(settings)
+    # One day of cost_attribution (its declared columns), the table sql/cost_by_category_daily.sql reads.
+    con.execute(f"CREATE TABLE cost_attribution ({TABLES['cost_attribution'].empty_columns()})")
     con.execute(
-        "CREATE TABLE one_day AS SELECT * FROM (VALUES (DATE '2026-10-01', 'training', 'llm', 1.0)) "
-        "AS t(usage_date, category, workload, effective_cost)"
+        "INSERT INTO cost_attribution (usage_date, billing_period, category, workload, rule_id, allocation, "
+        "billed_cost, effective_cost, list_cost, usage_quantity, billing_currency) VALUES "
+        "(DATE '2026-10-01', DATE '2026-10-01', 'training', 'llm', 'r1', 'direct', 3.0, 2.5, 4.0, 1.0, 'USD')"
     )
     declared = TABLES["cost_by_category_daily"]
-    query = "SELECT " + ", ".join(
-        f"CAST(NULL AS {c.type}) AS {c.name}" if c.name not in ("usage_date",) else "usage_date"
-        for c in declared.columns
-    )
     grown = Table(
-        **{
-            **declared.__dict__,
-            "columns": (
-                *declared.columns,
-                Column("list_cost", "DOUBLE", "On-demand equivalent of the rows summed."),
-            ),
-        }
+        **{**declared.__dict__, "columns": (*declared.columns, Column("usage_quantity", "DOUBLE", "Usage."))}
     )
+    day = date(2026, 10, 1)
+    params = {"start_date": day, "end_date": day}
+    query = load_sql("cost_by_category_daily")
     monkeypatch.setitem(TABLES, "cost_by_category_daily", grown)
-    with (
-        lake.PartitionWriter(con, settings, "cost_by_category_daily") as writer,
-        pytest.raises(RuntimeError, match="declared but not computed: list_cost"),
-    ):
-        writer.stage("2026-10-01", query + " FROM one_day")
-        writer.publish()
+    with pytest.raises(RuntimeError, match="declared but not computed: usage_quantity"):
+        lake.publish_days(con, settings, "cost_by_category_daily", query, params, day, day)
     assert not lake.has_data(settings, "cost_by_category_daily")
     monkeypatch.setitem(TABLES, "cost_by_category_daily", declared)
-    with lake.PartitionWriter(con, settings, "cost_by_category_daily") as writer:
-        writer.stage("2026-10-01", query + " FROM one_day")
-        assert writer.publish() == {"2026-10-01": 1}
+    assert lake.publish_days(con, settings, "cost_by_category_daily", query, params, day, day) == {
+        "2026-10-01": 1
+    }
 
 
 def test_empty_stand_ins_have_the_declared_columns_and_types(settings):
