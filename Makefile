@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(FIXTURES)/answers.json: $(STAMP) $(wildcard pipelines/model_company/*.py)
+$(FIXTURES)/answers.json: $(STAMP) $(wildcard fixtures/model_company/*.py)
 	$(BIN)/mlcost fixtures --out $(FIXTURES)
 
 fixtures: $(FIXTURES)/answers.json

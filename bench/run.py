@@ -37,13 +37,13 @@ DEFAULT_SIZES = [1_000_000, 10_000_000]
 QUICK_SIZES = [1_000_000]
 # The generator's code: a change to any of these makes a new cache key, so a stale month is never measured.
 GENERATOR_SOURCES = [
-    "pipelines/model_company/scaled.py",
-    "pipelines/model_company/cur2.py",
-    "pipelines/model_company/cur_fields.py",
-    "pipelines/model_company/company.py",
-    "pipelines/model_company/ids.py",
-    "pipelines/model_company/periods.py",
-    "pipelines/model_company/answers.py",
+    "fixtures/model_company/scaled.py",
+    "fixtures/model_company/cur2.py",
+    "fixtures/model_company/cur_fields.py",
+    "fixtures/model_company/company.py",
+    "fixtures/model_company/ids.py",
+    "fixtures/model_company/periods.py",
+    "fixtures/model_company/answers.py",
 ]
 # The stages run per size, in this order (each reads what the previous published).
 PIPELINE_STAGES = ["floor_copy", "floor_scan", "ingest", "attribute", "gpu_predictions", "restate_day", "e2e"]
@@ -173,7 +173,8 @@ def run_stage(
 
 
 def snapshot_code(dest: Path) -> Path:
-    """Copy the measured code (pipelines/, sql/ and the stages) to `dest`; every stage runs that copy.
+    """Copy the measured code (pipelines/, sql/, the generator and the stages) to `dest`; every stage runs
+    that copy.
 
     Others may edit or commit while a benchmark runs for an hour: without a copy, stages measured at
     different times would measure different code.
@@ -182,6 +183,9 @@ def snapshot_code(dest: Path) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(REPO / "pipelines", dest / "pipelines", ignore=ignore)
     shutil.copytree(REPO / "sql", dest / "sql", ignore=ignore)
+    # The generator (not part of `pipelines`): `generate` imports fixtures.model_company from the snapshot.
+    shutil.copytree(REPO / "fixtures" / "model_company", dest / "fixtures" / "model_company", ignore=ignore)
+    shutil.copy2(REPO / "fixtures" / "__init__.py", dest / "fixtures" / "__init__.py")
     (dest / "bench").mkdir(parents=True)
     for name in ("__init__.py", "stages.py", "pandas_baseline.py"):
         shutil.copy2(REPO / "bench" / name, dest / "bench" / name)

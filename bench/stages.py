@@ -96,7 +96,7 @@ class _Timer:
 
 def stage_generate(args: argparse.Namespace) -> Result:
     """Generate the model company's month at `--lines` (bench/run.py caches the folder)."""
-    from pipelines.model_company.scaled import generate_scaled_month
+    from fixtures.model_company.scaled import generate_scaled_month
 
     with _Timer() as tm:
         answers = generate_scaled_month(args.data, lines=args.lines, month=args.month, seed=args.seed)

@@ -92,9 +92,31 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return shell(settings)
 
 
-def cmd_fixtures(args: argparse.Namespace) -> int:
-    from pipelines import model_company
+def _fixture_generator():
+    """The model company generator (`fixtures.model_company`) of a source checkout, or None without one."""
+    # The generator is test and demo tooling, not product: it lives beside the fixtures it writes, outside
+    # the installed `pipelines` package. Look for it in the checkout this `pipelines` runs from (an editable
+    # install: the package's parent), then in the current directory (an installed mlcost run inside a
+    # clone). Only this command puts that root on sys.path, so no other command can import the generator.
+    for root in dict.fromkeys([REPO_ROOT, Path.cwd().resolve()]):
+        if (root / "fixtures" / "model_company" / "__init__.py").is_file():
+            sys.path.insert(0, str(root))
+            import importlib
 
+            return importlib.import_module("fixtures.model_company")
+    return None
+
+
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    model_company = _fixture_generator()
+    if model_company is None:
+        print(
+            "mlcost: error: the fixture generator is not installed with mlcost: it lives in the source "
+            "checkout's fixtures/model_company/; run `mlcost fixtures` (or `make fixtures`) inside a clone "
+            "of the mlcost repository",
+            file=sys.stderr,
+        )
+        return 2
     out = Path(args.out).resolve()
     t0 = time.monotonic()
     if args.lines:

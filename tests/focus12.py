@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.model_company.focus import (
+from fixtures.model_company.focus import (
     FOCUS_COLUMNS,
 )  # the 57 columns of FOCUS 1.2, from its column library
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fixtures.model_company import generate
 from pipelines import lake
 from pipelines.attribution.commitments import utilize
 from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
@@ -31,7 +32,6 @@ from pipelines.gpu.efficiency import (
 )
 from pipelines.gpu.efficiency import read_source as read_gpu_source
 from pipelines.gpu.pods import compute_pod_costs
-from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
 from pipelines.warehouse import refresh_catalog

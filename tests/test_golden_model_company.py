@@ -10,6 +10,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from fixtures.model_company import generate
 from pipelines import lake
 from pipelines.attribution.commitments import utilize
 from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
@@ -30,7 +31,6 @@ from pipelines.gpu.efficiency import (
     read_source,
 )
 from pipelines.gpu.pods import compute_pod_costs
-from pipelines.model_company import generate
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
 from pipelines.sqlfiles import load_sql

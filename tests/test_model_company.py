@@ -13,9 +13,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.model_company import generate, generate_scaled_month
-from pipelines.model_company.answers import spread_by_day
-from pipelines.model_company.periods import parse_month
+from fixtures.model_company import generate, generate_scaled_month
+from fixtures.model_company.answers import spread_by_day
+from fixtures.model_company.periods import parse_month
 
 MONTHS = ("2026-09", "2026-10")
 # RI: 1-year partial upfront p4d.24xlarge, $6.73/h amortized upfront, bought 2026-09-01.

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from fixtures.model_company import generate
 from pipelines.decisions.forecast import INTERVAL_Z, backtest, forecast_rows
-from pipelines.model_company import generate
 
 SEPTEMBER = date(2026, 9, 1)
 
