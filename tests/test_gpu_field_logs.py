@@ -17,15 +17,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.checks import check_rows
 from pipelines.cli import main
 from pipelines.errors import InputError
 from pipelines.gpu.efficiency import compute_efficiency, publish_samples
 from pipelines.gpu.samples import read_gpu_file, read_gpu_samples
+from pipelines.orchestration.checks import check_rows
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 GPU_DOC = Path(__file__).resolve().parents[1] / "docs" / "gpu.md"

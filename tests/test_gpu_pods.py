@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.checks import check_rows
 from pipelines.config import Settings, SettingsError
 from pipelines.errors import InputError
 from pipelines.gpu.efficiency import compute_device_efficiency, compute_efficiency, publish_samples
 from pipelines.gpu.pod_workloads import read_pod_workloads
 from pipelines.gpu.pods import compute_pod_costs
 from pipelines.gpu.samples import read_gpu_file, read_gpu_samples
+from pipelines.orchestration.checks import check_rows
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 DAY = date(2026, 10, 1)

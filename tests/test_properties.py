@@ -21,15 +21,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import CATEGORIES, SHARED_KINDS, STRATEGIES, Rules, load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.checks import check_rows
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import compute_efficiency, publish_samples
 from pipelines.gpu.samples import read_gpu_samples
+from pipelines.orchestration.checks import check_rows
 from pipelines.predictions import read_predictions
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""The table registry (pipelines/tables.py) is the one declaration of each table: these tests hold the SQL, the
+"""The table registry (pipelines/storage/tables.py) is the one declaration of each table: these tests hold the SQL, the
 check files and the published columns to it."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import lake, tables
-from pipelines.catalog import deps
-from pipelines.sqlfiles import load_sql
-from pipelines.tables import TABLES, Column, Table
+from pipelines.orchestration.lake_assets import deps
+from pipelines.storage import lake, tables
+from pipelines.storage.sqlfiles import load_sql
+from pipelines.storage.tables import TABLES, Column, Table
 
 SQL = Path(__file__).resolve().parents[1] / "sql"
 _parser = duckdb.connect()
@@ -80,8 +80,10 @@ COMPUTED = [t for t in TABLES.values() if not t.view]
 def test_each_sql_reads_what_its_table_declares(table):
     """FROM/JOIN of sql/<table>.sql: the lake tables equal `reads`, everything else is a declared input."""
     direct = relations((SQL / f"{table.name}.sql").read_text())
-    assert lake_reads(table) == set(table.reads), f"sql/{table.name}.sql vs pipelines/tables.py reads"
-    assert direct - set(TABLES) == set(table.inputs), f"sql/{table.name}.sql vs pipelines/tables.py inputs"
+    assert lake_reads(table) == set(table.reads), f"sql/{table.name}.sql vs pipelines/storage/tables.py reads"
+    assert direct - set(TABLES) == set(table.inputs), (
+        f"sql/{table.name}.sql vs pipelines/storage/tables.py inputs"
+    )
     assert not set(table.reads) & set(table.python_reads)
 
 

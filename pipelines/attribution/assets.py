@@ -14,7 +14,6 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines import lake
 from pipelines.attribution.compute import (
     UNMATCHED_WARN_SHARE,
     attribute,
@@ -24,12 +23,21 @@ from pipelines.attribution.compute import (
     unmatched_periods,
 )
 from pipelines.attribution.rules import load_rules
-from pipelines.catalog import lake_asset
-from pipelines.checks import CENT, amount, check_rows, judged_days, judged_periods, rows_table, summarize
-from pipelines.data_through import daily_through, monthly_data_through, through_metadata
-from pipelines.generations import PendingGeneration, months
-from pipelines.partitions import day_range
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.checks import (
+    CENT,
+    amount,
+    check_rows,
+    judged_days,
+    judged_periods,
+    rows_table,
+    summarize,
+)
+from pipelines.orchestration.data_through import daily_through, monthly_data_through, through_metadata
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.partitions import day_range
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
+from pipelines.storage.generations import PendingGeneration, months
 
 UNATTRIBUTED_WARN_SHARE = 0.10
 
@@ -173,7 +181,7 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
     con = lake.connect(settings)
     judged = judged_periods(start, end)
     # The step that publishes: the periods' layers switch together, only when they reconcile
-    # (pipelines/generations.py); until then readers see each period's previous generation whole.
+    # (pipelines/storage/generations.py); until then readers see each period's previous generation whole.
     with PendingGeneration(settings, months(start, end)) as pending:
         rows = reconcile(con, settings, start, end, pending=pending)
         worst = max((abs(r["difference"]) for r in rows), default=0.0)

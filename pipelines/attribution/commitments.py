@@ -15,13 +15,13 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines import lake
-from pipelines.catalog import lake_asset
-from pipelines.checks import CENT, rows_table
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import register_gpu_types
-from pipelines.resources import MlcostResource
-from pipelines.sqlfiles import load_sql
+from pipelines.orchestration.checks import CENT, rows_table
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 
 def months_between(start_period: date, end_period: date) -> list[str]:

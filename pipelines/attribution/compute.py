@@ -8,11 +8,11 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
 from pipelines.attribution.rules import Rules, register
 from pipelines.config import Settings
-from pipelines.generations import RECONCILED, PendingGeneration, months
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.generations import RECONCILED, PendingGeneration, months
+from pipelines.storage.sqlfiles import load_sql
 
 # A run with no cost spread by the billing period's weights whose lines are few, and a small part of their billing
 # periods, first keeps them in memory (one pass over the periods) and attributes those. The attribution query reads

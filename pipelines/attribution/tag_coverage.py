@@ -6,12 +6,12 @@ from datetime import date, timedelta
 import duckdb
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
-from pipelines import lake
 from pipelines.attribution.commitments import publish_monthly
 from pipelines.attribution.rules import Rules, load_rules
-from pipelines.catalog import lake_asset
 from pipelines.config import Settings
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
 
 
 def rule_tag_keys(rules: Rules) -> dict[str, str]:

@@ -11,7 +11,6 @@ from dagster import (
     RetryRequested,
 )
 
-from pipelines import lake
 from pipelines.billing.ingest import ingest_deliveries, published_state
 from pipelines.billing.plausibility import (
     MAX_LINE_COST,
@@ -21,13 +20,14 @@ from pipelines.billing.plausibility import (
     implausible_lines,
 )
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
-from pipelines.catalog import lake_asset
-from pipelines.checks import judged_periods, rows_table
-from pipelines.data_through import monthly_data_through, through_metadata
 from pipelines.errors import InputError
-from pipelines.generations import unchanged_fingerprints
-from pipelines.partitions import month_keys
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.checks import judged_periods, rows_table
+from pipelines.orchestration.data_through import monthly_data_through, through_metadata
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.partitions import month_keys
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
+from pipelines.storage.generations import unchanged_fingerprints
 
 
 def _is_transient(exc: Exception) -> bool:

@@ -11,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.sqlfiles import load_sql
+from pipelines.storage.sqlfiles import load_sql
 
 # One line above this, in its own currency, is flagged whatever the rest of the month: AWS's largest single
 # charges (multi-year upfront commitments) stay far below a billion; in JPY it is about 6.5 million USD.

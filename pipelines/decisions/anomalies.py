@@ -19,9 +19,9 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 WINDOW_DAYS = 28
 MIN_HISTORY = 7

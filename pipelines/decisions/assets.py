@@ -10,15 +10,15 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines import lake
-from pipelines.catalog import lake_asset
-from pipelines.checks import check_rows, rows_table
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.partitions import day_range, month_keys
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.checks import check_rows, rows_table
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.partitions import day_range, month_keys
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
 
 
 @lake_asset("cost_anomalies")

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 TRAILING_DAYS = 7
 INTERVAL_Z = 1.96

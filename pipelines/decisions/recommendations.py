@@ -12,9 +12,9 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 WINDOW_DAYS = 7
 ETA_THRESHOLD = 0.3

@@ -8,10 +8,6 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines import lake
-from pipelines.catalog import lake_asset
-from pipelines.checks import check_rows, judged_days, rows_table, summarize
-from pipelines.data_through import daily_through
 from pipelines.gpu.efficiency import (
     compute_device_efficiency,
     compute_efficiency,
@@ -19,8 +15,12 @@ from pipelines.gpu.efficiency import (
     publish_samples,
     read_source,
 )
-from pipelines.partitions import day_range
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.checks import check_rows, judged_days, rows_table, summarize
+from pipelines.orchestration.data_through import daily_through
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.partitions import day_range
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
 
 # Below this share of billed GPU time with samples, η describes too little of the fleet to act on.
 COVERAGE_WARN_BELOW = 0.5

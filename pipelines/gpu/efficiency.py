@@ -7,11 +7,11 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines import lake
 from pipelines.config import REPO_ROOT, Settings
 from pipelines.gpu.samples import SAMPLES_SCHEMA, GpuReadResult, read_gpu_samples
 from pipelines.s3_sources import read_staged
-from pipelines.sqlfiles import load_sql, quote_literal
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql, quote_literal
 
 GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
 ETA_BASES = ("observed", "allocated")

@@ -8,11 +8,11 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines import lake
-from pipelines.catalog import lake_asset
-from pipelines.checks import amount, check_rows, judged_days, rows_table, summarize
-from pipelines.data_through import daily_through
-from pipelines.partitions import day_range
+from pipelines.orchestration.checks import amount, check_rows, judged_days, rows_table, summarize
+from pipelines.orchestration.data_through import daily_through
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.partitions import day_range
+from pipelines.orchestration.resources import MlcostResource
 from pipelines.predictions.cost import (
     compute_cost_per_prediction,
     describe_unusable,
@@ -20,7 +20,7 @@ from pipelines.predictions.cost import (
     read_source,
     unusable_files,
 )
-from pipelines.resources import MlcostResource
+from pipelines.storage import lake
 
 
 @lake_asset("predictions_daily")

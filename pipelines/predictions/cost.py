@@ -7,12 +7,12 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.predictions.counts import FILE_SCHEMA, PredictionReadResult, read_predictions
 from pipelines.s3_sources import read_staged
-from pipelines.sqlfiles import load_sql
-from pipelines.tables import TABLES
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
+from pipelines.storage.tables import TABLES
 
 # A file with more than this share of its lines skipped is reported by the prediction_files_unusable check:
 # past half, the counts describe the parser's luck more than the traffic.

@@ -1,7 +1,7 @@
 """Publishing: the layers of a billing period switch together, as one generation.
 
-The pipeline writes every table into the working lake (pipelines/lake.py). Readers never see that working copy.
-The warehouse views (pipelines/warehouse.py) show, for each billing period, its *published generation*: the
+The pipeline writes every table into the working lake (pipelines/storage/lake.py). Readers never see that working copy.
+The warehouse views (pipelines/storage/warehouse.py) show, for each billing period, its *published generation*: the
 period's line_items file, the files of every daily table for the period's days, and its reconciliation, as they
 stood together when they were verified. `lake/_published.json` (the catalog) names each period's generation and
 the SHA-256 of each of its files. The files are hard links in `lake/_generations/billing_period=<P>/<name>/`,
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.sqlfiles import quote_ident, quote_literal
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ CATALOG_FILE = "_published.json"
 GENERATIONS_DIR = "_generations"
 # The layers reconciliation reads: a generation's digest covers exactly these files.
 RECONCILED = ("line_items", "cost_attribution")
-# Money is compared to the cent (pipelines/checks.py): under half a cent is floating-point noise.
+# Money is compared to the cent (pipelines/orchestration/checks.py): under half a cent is floating-point noise.
 CENT = 0.005
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
@@ -382,7 +382,7 @@ class PendingGeneration:
         self.published = True
         clean_generations(self.settings, catalog)
         if rebuild:
-            from pipelines.warehouse import build_warehouse
+            from pipelines.storage.warehouse import build_warehouse
 
             build_warehouse(self.settings)
         return sorted(records)

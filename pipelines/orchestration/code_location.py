@@ -10,18 +10,18 @@ from datetime import date
 
 from dagster import AssetSpec, Definitions
 
-from pipelines import partitions
 from pipelines.attribution import assets as attribution
 from pipelines.attribution import commitments, tag_coverage
 from pipelines.billing import assets as billing
 from pipelines.config import Settings
 from pipelines.decisions import assets as decisions
 from pipelines.gpu import assets as gpu
-from pipelines.jobs import JOBS
-from pipelines.operations import SCHEDULES, SENSORS, with_freshness
+from pipelines.orchestration import partitions
+from pipelines.orchestration.jobs import JOBS
+from pipelines.orchestration.operations import SCHEDULES, SENSORS, with_freshness
+from pipelines.orchestration.resources import MlcostResource
 from pipelines.predictions import assets as predictions
 from pipelines.report import assets as report
-from pipelines.resources import MlcostResource
 
 ASSETS = [
     billing.line_items,

@@ -1,6 +1,6 @@
 """Running mlcost unattended: the nightly schedule, the delivery sensor, the run chain, freshness, retries.
 
-The decisions (which months and days) are pure functions in `pipelines/refresh_plan.py`; this module reads the
+The decisions (which months and days) are pure functions in `pipelines/orchestration/refresh_plan.py`; this module reads the
 facts they need (manifests, the lake's files, the Dagster instance) and turns their answer into runs.
 docs/operations.md is the operator's guide.
 """
@@ -31,14 +31,12 @@ from dagster import (
     sensor,
 )
 
-from pipelines import lake
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, transient_retry_seconds  # noqa: F401 (re-exported)
 from pipelines.config import Settings
 from pipelines.errors import InputError
-from pipelines.generations import pending_periods
-from pipelines.jobs import daily_tables, ingest_billing, monthly_reconciliation
-from pipelines.partitions import RANGE_END, RANGE_START, is_daily, partition_start
-from pipelines.refresh_plan import (
+from pipelines.orchestration.jobs import daily_tables, ingest_billing, monthly_reconciliation
+from pipelines.orchestration.partitions import RANGE_END, RANGE_START, is_daily, partition_start
+from pipelines.orchestration.refresh_plan import (
     NIGHTLY_CRON,
     RefreshPlan,
     changed_deliveries,
@@ -54,7 +52,9 @@ from pipelines.refresh_plan import (
     utc_date,
     yesterday,
 )
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
+from pipelines.storage.generations import pending_periods
 
 # Run tags that carry the rest of a chain: the chain sensor reads them from the run that just succeeded.
 TAG_THEN_DAYS = "mlcost/then_days"

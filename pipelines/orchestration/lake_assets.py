@@ -1,13 +1,13 @@
-"""The Dagster face of the table registry (pipelines/tables.py): column schemas, asset dependencies and asset
+"""The Dagster face of the table registry (pipelines/storage/tables.py): column schemas, asset dependencies and asset
 check specs, all derived from the one declaration of each table."""
 
 from __future__ import annotations
 
 from dagster import AssetCheckSpec, TableColumn, TableSchema
 
-from pipelines import tables
-from pipelines.data_through import recent_spec
-from pipelines.tables import TABLES
+from pipelines.orchestration.data_through import recent_spec
+from pipelines.storage import tables
+from pipelines.storage.tables import TABLES
 
 
 def table_schema(table: str) -> TableSchema:
@@ -19,7 +19,7 @@ def table_schema(table: str) -> TableSchema:
 
 def deps(table: str) -> list[str]:
     """The asset's upstream assets: the tables it reads. The reconciliation also waits for every other monthly
-    table, because it publishes them together as the billing period's generation (pipelines/generations.py)."""
+    table, because it publishes them together as the billing period's generation (pipelines/storage/generations.py)."""
     declared = list(TABLES[table].reads) + list(TABLES[table].python_reads)
     if table == "reconciliation":
         declared += [
@@ -54,10 +54,10 @@ def asset_kwargs(table: str) -> dict:
 
 def lake_asset(table: str):
     """The @asset of a registry table: its partitions (daily or monthly, on the lake's pool), group,
-    dependencies, column schema and checks, all from pipelines/tables.py."""
+    dependencies, column schema and checks, all from pipelines/storage/tables.py."""
     from dagster import asset
 
-    from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET
+    from pipelines.orchestration.partitions import DAILY_ASSET, MONTHLY_ASSET
 
     partitioning = DAILY_ASSET if TABLES[table].partitioned_by == tables.DAILY else MONTHLY_ASSET
     return asset(**partitioning, **asset_kwargs(table))

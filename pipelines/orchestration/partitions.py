@@ -2,7 +2,7 @@
 
 Where they start follows the data (`partition_start`): the earliest billing period in the lake, in the source's
 manifests or in the run at hand, unless MLCOST_PARTITION_START pins it. Nothing here reads the environment: the
-asset decorators use the placeholders `billing_periods` and `days`, and `pipelines/code_location.py` replaces
+asset decorators use the placeholders `billing_periods` and `days`, and `pipelines/orchestration/code_location.py` replaces
 them with partitions from `partition_start(settings)` when it builds the definitions (`mlcost run`, `make ui`).
 """
 
@@ -51,7 +51,7 @@ def is_daily(partitions_def: PartitionsDefinition | None) -> bool:
 
 def data_periods(settings: Settings, *, scan_source: bool) -> list[date]:
     """Billing periods the data holds: published in the lake, and (scan_source) in the source's manifests."""
-    from pipelines import lake
+    from pipelines.storage import lake
 
     found = {date.fromisoformat(p) for p in lake.published_partitions(settings, "line_items")}
     if scan_source and settings.cur_source:

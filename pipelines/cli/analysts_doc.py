@@ -33,7 +33,7 @@ SESSION: list[tuple[str, str, int | None]] = [
 
 
 def _output(settings: Settings, query: str, fmt: str, head: int | None) -> str:
-    from pipelines.sqlshell import run_query
+    from pipelines.cli.sqlshell import run_query
 
     text = str(REPO_ROOT / query) if query.endswith(".sql") else query
     buffer = io.StringIO()

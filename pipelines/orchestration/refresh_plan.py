@@ -1,6 +1,6 @@
 """What to recompute, decided from the clock and the published state: the pure half of the schedule.
 
-Nothing here reads a file, S3 or the Dagster instance; `pipelines/operations.py` gathers those facts and hands
+Nothing here reads a file, S3 or the Dagster instance; `pipelines/orchestration/operations.py` gathers those facts and hands
 them in, so every decision can be tested with plain values (docs/operations.md explains the rules).
 """
 

@@ -1,12 +1,12 @@
 """Build `warehouse.duckdb`: the catalog of views over the published generations that analysts open read-only.
 
 The file holds no data, only views with absolute paths (so it works from any working directory) and the
-table and column descriptions from `pipelines/tables.py`. It is rebuilt in a temporary file and renamed
+table and column descriptions from `pipelines/storage/tables.py`. It is rebuilt in a temporary file and renamed
 over the old one: an open session keeps reading the old catalog, a new one gets the new catalog, nobody
 waits on a lock.
 
 The views show, for each billing period, its published generation as `lake/_published.json` names it
-(pipelines/generations.py), never the working lake the pipeline writes: a period whose run has not finished
+(pipelines/storage/generations.py), never the working lake the pipeline writes: a period whose run has not finished
 its reconciliation step is shown as it was before, whole. They do not read the generation folders either.
 DuckDB opens a Parquet file by path more than once per query (schema at bind time, row groups at scan time),
 so each refresh hard-links the published files into an immutable snapshot folder
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.sqlfiles import quote_ident, quote_literal
-from pipelines.tables import TABLES
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import quote_ident, quote_literal
+from pipelines.storage.tables import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def refresh_catalog(settings: Settings) -> list[str]:
     (`generations.publish_working`). This is for tools and tests that build the lake step by step; the
     pipeline's assets never call it: its reconciliation step publishes what it verified (`build_warehouse`).
     """
-    from pipelines.generations import publish_working
+    from pipelines.storage.generations import publish_working
 
     publish_working(settings)
     return build_warehouse(settings)
@@ -122,7 +122,7 @@ def _snapshot_lake(settings: Settings) -> Path:
     A history version is shown only for a period that is published, and not when it is the delivery the
     period's published generation still shows (ingested, superseded in the working lake, not yet published).
     """
-    from pipelines.generations import file_name, read_catalog
+    from pipelines.storage.generations import file_name, read_catalog
 
     published = read_catalog(settings)["periods"]
     stamp = datetime.now(UTC).strftime(_STAMP)

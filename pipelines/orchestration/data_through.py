@@ -1,6 +1,6 @@
 """How recent an asset's data is, as opposed to when it was computed.
 
-Dagster's freshness policy (pipelines/operations.py) measures when an asset was last materialized: a run today
+Dagster's freshness policy (pipelines/orchestration/operations.py) measures when an asset was last materialized: a run today
 over a five-week-old bill is "fresh". Each asset's materialization therefore also carries `data_through` (its
 newest usage date, or billing period for the monthly tables) and the billing delivery that date came from, and
 each daily asset has a warning check, `data_is_recent`, comparing that date with today minus the bill's normal lag.
@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
-from pipelines import lake
 from pipelines.config import Settings
+from pipelines.storage import lake
 
 # Days between a usage date and the day it is normally in the lake (see the module's docstring).
 DAILY_LAG_DAYS = 2

@@ -3,12 +3,12 @@
 A nightly or `mlcost run` is three runs in order: billing (months) → daily tables (days) → reconciliation (months).
 Steps run in one process: the lake's pool runs them one at a time anyway, and a process per step would pay
 Dagster's import time (3–4 s) for each of them. Which table runs in which job follows from its partitioning in the
-registry (pipelines/tables.py): a new table joins its job without an edit here.
+registry (pipelines/storage/tables.py): a new table joins its job without an edit here.
 """
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from pipelines import tables
+from pipelines.storage import tables
 
 ingest_billing = define_asset_job(
     "ingest_billing", selection=AssetSelection.assets("line_items"), executor_def=in_process_executor

@@ -13,11 +13,11 @@ from datetime import date, timedelta
 
 from dagster import DagsterInstance
 
-from pipelines import interrupts
 from pipelines.config import Settings
-from pipelines.instance_config import write_instance_config
-from pipelines.lake import pid_alive
-from pipelines.partitions import RANGE_END, RANGE_START, days_from, month_keys, partition_start
+from pipelines.orchestration import interrupts
+from pipelines.orchestration.instance_config import write_instance_config
+from pipelines.orchestration.partitions import RANGE_END, RANGE_START, days_from, month_keys, partition_start
+from pipelines.storage.lake import pid_alive
 
 
 class RunFailed(Exception):
@@ -134,7 +134,7 @@ def run_pipeline(settings: Settings, months: list[str]) -> RunReport:
     The partitions start at the earliest of these months and the lake's (or at MLCOST_PARTITION_START, which
     must not be after them: refused with one line before anything runs).
     """
-    from pipelines.code_location import build_definitions
+    from pipelines.orchestration.code_location import build_definitions
 
     start = partition_start(settings, run_months=months)
     defs = build_definitions(settings, start=start)

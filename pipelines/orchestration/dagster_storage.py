@@ -7,7 +7,7 @@ an asset event took 24 ms on this machine, 9-15 ms with the engines kept (bench/
 files, tables and locking are Dagster's own (an engine with `NullPool` still opens and closes a SQLite
 connection per use), so the UI, the daemon and older run history read the same storage unchanged.
 
-`pipelines/instance_config.py` selects it in dagster.yaml (`storage: custom:`), unless the operator configured
+`pipelines/orchestration/instance_config.py` selects it in dagster.yaml (`storage: custom:`), unless the operator configured
 a storage of their own.
 """
 

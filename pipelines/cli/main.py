@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from pipelines.attribution.rules import load_rules
     from pipelines.billing.ingest import source_periods
-    from pipelines.runner import months_between, run_pipeline
+    from pipelines.orchestration.runner import months_between, run_pipeline
 
     if not settings.cur_source:
         raise InputError("MLCOST_CUR_SOURCE", "no billing source: pass --cur-source or set MLCOST_CUR_SOURCE")
@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"mlcost run: {', '.join(m[:7] for m in months)} in {time.monotonic() - t0:.1f} s "
         f"(runs: {', '.join(f'{k}={v[:8]}' for k, v in report.run_ids.items())})"
     )
-    from pipelines.summary import print_summary
+    from pipelines.cli.summary import print_summary
 
     print_summary(settings)
     for warning in report.warnings:
@@ -77,14 +77,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from pipelines.summary import print_summary
+    from pipelines.cli.summary import print_summary
 
     print_summary(_settings(args), args.format)
     return 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipelines.sqlshell import run_query, shell
+    from pipelines.cli.sqlshell import run_query, shell
 
     settings = _settings(args)
     if args.query:
@@ -159,7 +159,7 @@ def _write_or_check_doc(name: str, render, check: bool) -> int:
 
 
 def cmd_docs_tables(args: argparse.Namespace) -> int:
-    from pipelines.tables_doc import render_tables_doc
+    from pipelines.cli.tables_doc import render_tables_doc
 
     return _write_or_check_doc("tables", lambda _current: render_tables_doc(), args.check)
 
@@ -177,7 +177,7 @@ def cmd_docs_gpu(args: argparse.Namespace) -> int:
 
 
 def cmd_docs_analysts(args: argparse.Namespace) -> int:
-    from pipelines.analysts_doc import render_analysts_doc
+    from pipelines.cli.analysts_doc import render_analysts_doc
 
     settings = Settings.from_env()
     return _write_or_check_doc("analysts", lambda current: render_analysts_doc(current, settings), args.check)
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="dagster")
     args = build_parser().parse_args(argv)
     if args.command == "run":
-        from pipelines import interrupts
+        from pipelines.orchestration import interrupts
 
         interrupts.install()  # before anything is read or written (docs/reliability.md, "Interrupts")
     try:
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _stopped(exc: BaseException) -> int:
     """One line (or one per bad setting) for how the command stopped, and its exit status; else re-raise."""
-    from pipelines import interrupts
+    from pipelines.orchestration import interrupts
 
     # A stop request first: it may surface as another error (DuckDB's "Query interrupted", a failed run).
     if stop := interrupts.stop_request(exc):
@@ -360,8 +360,8 @@ def _stopped(exc: BaseException) -> int:
         for line in getattr(exc, "lines", [exc]):  # a SettingsError has one line per bad variable
             print(f"mlcost: error: {line}", file=sys.stderr)
         return 2
-    from pipelines.disk_space import disk_full_message
-    from pipelines.runner import RunFailed
+    from pipelines.orchestration.runner import RunFailed
+    from pipelines.storage.disk_space import disk_full_message
 
     if full := disk_full_message(exc):
         print(f"mlcost: error: {full}", file=sys.stderr)
@@ -379,7 +379,3 @@ def _closed_pipe() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return 128 + 13  # what a shell reports for a tool ended by SIGPIPE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

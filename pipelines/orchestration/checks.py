@@ -7,8 +7,8 @@ from datetime import date
 import duckdb
 from dagster import MetadataValue
 
-from pipelines.sqlfiles import load_sql
-from pipelines.tables import TABLES
+from pipelines.storage.sqlfiles import load_sql
+from pipelines.storage.tables import TABLES
 
 # Money is compared to the cent: a difference under half a cent is floating-point noise, not a lost dollar.
 CENT = 0.005

@@ -5,8 +5,8 @@ A run stages every partition it writes and renames them into place only when all
 killed run publishes nothing. Beside each file its writer records its SHA-256 (`data.parquet.sha256`, the format of
 `sha256sum`), so a file changed after it was written is found before it is trusted again.
 
-These folders are the pipeline's working copy. Analysts do not read them: `warehouse.duckdb` (pipelines/warehouse.py)
-shows the published generation of each billing period (pipelines/generations.py), through an immutable hard-linked
+These folders are the pipeline's working copy. Analysts do not read them: `warehouse.duckdb` (pipelines/storage/warehouse.py)
+shows the published generation of each billing period (pipelines/storage/generations.py), through an immutable hard-linked
 snapshot, because DuckDB may open a file more than once per query.
 """
 
@@ -24,11 +24,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from pipelines import interrupts, tables
 from pipelines.config import Settings
-from pipelines.sqlfiles import quote_ident, quote_literal
+from pipelines.orchestration import interrupts
+from pipelines.storage import tables
+from pipelines.storage.sqlfiles import quote_ident, quote_literal
 
-# Which column partitions each table on disk, derived from the registry (pipelines/tables.py), in its order.
+# Which column partitions each table on disk, derived from the registry (pipelines/storage/tables.py), in its order.
 PARTITION_COLUMNS: dict[str, str] = {
     t.name: t.partitioned_by for t in tables.lake_tables() if t.partitioned_by
 }
@@ -202,7 +203,7 @@ class PartitionWriter:
 
         Each file's SHA-256 is recorded beside it, renamed into place right after the file: a file that differs
         from its record later was changed after this writer published it (or the writer was stopped between the
-        two renames), and is not trusted (pipelines/generations.py).
+        two renames), and is not trusted (pipelines/storage/generations.py).
         """
         with (
             interrupts.deferred()
@@ -211,11 +212,11 @@ class PartitionWriter:
 
     def _publish(self) -> dict[str, int]:
         for value, tmp in sorted(self.staged.items()):
-            # A table's SQL and its declaration (pipelines/tables.py) must agree before anything is published:
+            # A table's SQL and its declaration (pipelines/storage/tables.py) must agree before anything is published:
             # a column added to one and forgotten in the other would reach analysts undocumented, or not at all.
             if problems := tables.column_problems(self.table, pq.read_schema(tmp).names):
                 raise RuntimeError(
-                    f"{self.table}: the computed columns differ from pipelines/tables.py: {'; '.join(problems)}"
+                    f"{self.table}: the computed columns differ from pipelines/storage/tables.py: {'; '.join(problems)}"
                 )
             digest = file_sha256(tmp)
             record = self.scratch / f"{self.column}={value}.sha256"

@@ -7,7 +7,7 @@
 - `freshness.enabled`: the freshness policies of the daily tables are evaluated (docs/operations.md).
 - `telemetry.enabled: false`: billing pipelines do not report usage to a third party.
 - `storage`: Dagster's SQLite storage in $DAGSTER_HOME (the default files), with the event log of
-  pipelines/dagster_storage.py (an asset event in 9-15 ms instead of 24 ms on this machine). Added only when
+  pipelines/orchestration/dagster_storage.py (an asset event in 9-15 ms instead of 24 ms on this machine). Added only when
   the file configures no storage of its own (`storage`, `run_storage`, `event_log_storage` or
   `schedule_storage`); its folder is the home's absolute path (so `DagsterInstance.from_config(home)` works
   without DAGSTER_HOME), updated when the home has moved.
@@ -32,9 +32,9 @@ SETTINGS: dict = {
     "freshness": {"enabled": True},
     "telemetry": {"enabled": False},
 }
-STORAGE_MODULE = "pipelines.dagster_storage"
+STORAGE_MODULE = "pipelines.orchestration.dagster_storage"
 STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
-HEADER = "# Dagster instance settings; mlcost adds the ones it needs (see pipelines/instance_config.py).\n"
+HEADER = "# Dagster instance settings; mlcost adds the ones it needs (see pipelines/orchestration/instance_config.py).\n"
 # Dagster refuses these run_queue fields next to a `concurrency` section: their home is concurrency.runs.
 _RUN_QUEUE_CONFLICTS = ("max_concurrent_runs", "tag_concurrency_limits")
 
@@ -115,7 +115,7 @@ def write_instance_config(dagster_home: str | os.PathLike) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pipelines.instance_config [DAGSTER_HOME]`; default $DAGSTER_HOME, else under MLCOST_HOME."""
+    """`python -m pipelines.orchestration.instance_config [DAGSTER_HOME]`; default $DAGSTER_HOME, else under MLCOST_HOME."""
     from pipelines.config import Settings
 
     args = sys.argv[1:] if argv is None else argv

@@ -2,8 +2,8 @@
 its checks.
 
 Everything else about a table is derived from this file: the lake's partition folders (`lake.PARTITION_COLUMNS`),
-the Dagster assets' dependencies, column schemas and check specs (pipelines/catalog.py), the jobs that run it
-(pipelines/jobs.py), the empty stand-in when an optional input has no data yet (`lake.register_view_or_empty`),
+the Dagster assets' dependencies, column schemas and check specs (pipelines/orchestration/lake_assets.py), the jobs that run it
+(pipelines/orchestration/jobs.py), the empty stand-in when an optional input has no data yet (`lake.register_view_or_empty`),
 the warehouse's COMMENT ON, and docs/tables.md (`mlcost docs tables`). The SQL of a table is `sql/<table>.sql`; a
 check's SQL is `sql/checks/<table>__<check>.sql` and returns the rows that break it. A partition whose columns
 differ from the ones declared here is refused when it is written (`check_columns`), and tests/test_tables.py
@@ -63,7 +63,7 @@ class Table:
     # settings (rules, mappings, budgets, reference CSVs).
     inputs: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
-    # Whether the asset has the shared `data_is_recent` warning check (pipelines/data_through.py).
+    # Whether the asset has the shared `data_is_recent` warning check (pipelines/orchestration/data_through.py).
     data_is_recent: bool = False
     view: bool = False
 

@@ -24,7 +24,9 @@ class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt: not an
 
     def __init__(self, signum: int):
         self.signum = signum
-        self.during: str | None = None  # the Dagster job that was running, if any (set by pipelines.runner)
+        self.during: str | None = (
+            None  # the Dagster job that was running, if any (set by pipelines.orchestration.runner)
+        )
         self.finished: list[str] = []  # the jobs that had finished
         super().__init__(signal.Signals(signum).name)
 
