@@ -4,8 +4,9 @@ rule_coverage (monthly).
 SQL lives in sql/<asset>.sql; the days of a run are computed in one pass (single-run backfill), not day by day.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,14 +16,15 @@ from dagster import (
 )
 
 from pipelines.attribution.compute import (
+    UNMATCHED_TOP_SERVICES,
     UNMATCHED_WARN_SHARE,
     attribute,
     cover,
     reconcile,
     summarize_by_category,
-    unmatched_periods,
 )
 from pipelines.attribution.rules import load_rules
+from pipelines.config import Settings
 from pipelines.orchestration.checks import (
     CENT,
     amount,
@@ -33,7 +35,7 @@ from pipelines.orchestration.checks import (
     summarize,
 )
 from pipelines.orchestration.data_through import daily_through, monthly_data_through, through_metadata
-from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.lake_assets import CheckWords, lake_asset, lake_asset_body
 from pipelines.orchestration.partitions import day_range
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.storage import lake
@@ -42,7 +44,7 @@ from pipelines.storage.generations import PendingGeneration, months
 UNATTRIBUTED_WARN_SHARE = 0.10
 
 
-@lake_asset("cost_attribution")
+@lake_asset_body("cost_attribution")
 def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     """Every dollar of line_items per line and day, with category, workload and rule_id (sql/cost_attribution.sql)."""
     settings = mlcost.settings()
@@ -144,35 +146,28 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     )
 
 
-@lake_asset("cost_by_category_daily")
-def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Day × category × workload totals after sharing (sql/cost_by_category_daily.sql)."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    con = lake.connect(settings)
-    written = summarize_by_category(con, settings, start, end)
-    lake.register_views(con, settings, ["cost_by_category_daily"])
+def category_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """Effective cost per category over the run's days."""
     top = con.execute(
         "SELECT category, round(sum(effective_cost), 2) FROM cost_by_category_daily "
         "WHERE usage_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
         [start, end],
     ).fetchall()
-    through, recent = daily_through(settings, "cost_by_category_daily")
-    return MaterializeResult(
-        check_results=[recent],
-        metadata={
-            **through,
-            "dagster/row_count": sum(written.values()),
-            "by_category": MetadataValue.md(
-                "\n".join(
-                    ["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top]
-                )
-            ),
-        },
-    )
+    return {
+        "by_category": MetadataValue.md(
+            "\n".join(
+                ["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top]
+            )
+        )
+    }
 
 
-@lake_asset("reconciliation")
+cost_by_category_daily = lake_asset(
+    "cost_by_category_daily", compute=summarize_by_category, figures=category_figures
+)
+
+
+@lake_asset_body("reconciliation")
 def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per billing period: source billed/effective totals, attributed total and the difference (must be 0.00)."""
     settings = mlcost.settings()
@@ -230,56 +225,39 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
     )
 
 
-@lake_asset("rule_coverage")
-def rule_coverage(context: AssetExecutionContext, mlcost: MlcostResource):
-    """Per billing period: the share of effective cost per rule id, and `other` by service (sql/rule_coverage.sql)."""
-    settings = mlcost.settings()
-    window = context.partition_time_window
-    start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
-    con = lake.connect(settings)
-    written = cover(con, settings, start, end)
-    offending = unmatched_periods(con, settings, start, end)
+def rule_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """Effective cost per rule over the run's periods, with its largest share of a period."""
     top = con.execute(
         "SELECT rule_id, round(sum(effective_cost), 2), round(100 * max(rule_share), 2) FROM rule_coverage "
         "WHERE billing_period BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC LIMIT 20",
         [start, end],
     ).fetchall()
-    worst = max((float(r["unmatched_share"]) for r in offending), default=0.0)
-    yield MaterializeResult(
-        metadata={
-            **through_metadata(*monthly_data_through(settings, "rule_coverage"), monthly=True),
-            "dagster/row_count": sum(written.values()),
-            "by_rule": MetadataValue.md(
-                "\n".join(
-                    ["| rule | effective cost | largest share of a period (%) |", "|---|---:|---:|"]
-                    + [f"| {r} | {v:,.2f} | {s} |" for r, v, s in top]
-                )
-            ),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name="unmatched_share",
-                passed=not offending,
-                severity=AssetCheckSeverity.WARN,
-                description=summarize(
-                    offending,
-                    lambda r: (
-                        f"{r['billing_period']:%Y-%m} {r['billing_currency']}: unmatched "
-                        f"{float(r['unmatched_share']):.1%} ({amount(r['unmatched_effective_cost'])} of "
-                        f"{amount(r['effective_cost'])}), largest services {', '.join(r['top_services'])}"
-                    ),
-                    f"billing period(s) with more than {UNMATCHED_WARN_SHARE:.0%} of effective cost unmatched",
-                )
-                if offending
-                else "effective cost no rule matched (rule unmatched, category other) is at most "
-                f"{UNMATCHED_WARN_SHARE:.0%} of each billing period; add rules for the services listed",
-                metadata={
-                    **judged_periods(start, end),
-                    "threshold": UNMATCHED_WARN_SHARE,
-                    "worst_unmatched_share": worst,
-                    "periods_over_threshold": len(offending),
-                    "top_services": rows_table(offending),
-                },
+    return {
+        "by_rule": MetadataValue.md(
+            "\n".join(
+                ["| rule | effective cost | largest share of a period (%) |", "|---|---:|---:|"]
+                + [f"| {r} | {v:,.2f} | {s} |" for r, v, s in top]
             )
-        ],
-    )
+        )
+    }
+
+
+rule_coverage = lake_asset(
+    "rule_coverage",
+    compute=cover,
+    figures=rule_figures,
+    checks={
+        "unmatched_share": CheckWords(
+            line=lambda r: (
+                f"{r['billing_period']:%Y-%m} {r['billing_currency']}: unmatched "
+                f"{float(r['unmatched_share']):.1%} ({amount(r['unmatched_effective_cost'])} of "
+                f"{amount(r['effective_cost'])}), largest services {', '.join(r['top_services'])}"
+            ),
+            what=f"billing period(s) with more than {UNMATCHED_WARN_SHARE:.0%} of effective cost unmatched",
+            passed="effective cost no rule matched (rule unmatched, category other) is at most "
+            f"{UNMATCHED_WARN_SHARE:.0%} of each billing period; add rules for the services listed",
+            params=lambda settings: {"threshold": UNMATCHED_WARN_SHARE, "top": UNMATCHED_TOP_SERVICES},
+            rows_key="top_services",
+        )
+    },
+)

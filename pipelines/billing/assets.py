@@ -23,7 +23,7 @@ from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transi
 from pipelines.errors import InputError
 from pipelines.orchestration.checks import judged_periods, rows_table
 from pipelines.orchestration.data_through import monthly_data_through, through_metadata
-from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.lake_assets import lake_asset_body
 from pipelines.orchestration.partitions import month_keys
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.storage import lake
@@ -35,7 +35,7 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, TransientS3Error)
 
 
-@lake_asset("line_items")
+@lake_asset_body("line_items")
 def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Every line of the current billing delivery per billing period; a re-delivery replaces its month whole."""
     from pipelines.billing.deliveries import discover_deliveries

@@ -1,128 +1,76 @@
-"""Dagster assets of the decision layer: cost_anomalies (daily), month_end_forecast and budget_status (monthly)."""
+"""Dagster assets of the decision layer: cost_anomalies (daily), month_end_forecast, budget_status and
+recommendations (monthly). Each is the registry's shared asset path (orchestration/lake_assets.py) around the
+domain's compute function, its headline figures and the words of its checks."""
 
-from datetime import date, timedelta
+from datetime import date
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-)
+import duckdb
+from dagster import MetadataValue
 
+from pipelines.config import Settings
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.orchestration.checks import check_rows, rows_table
-from pipelines.orchestration.lake_assets import lake_asset
-from pipelines.orchestration.partitions import day_range, month_keys
-from pipelines.orchestration.resources import MlcostResource
-from pipelines.storage import lake
+from pipelines.orchestration.lake_assets import CheckWords, lake_asset
+from pipelines.orchestration.partitions import month_keys
 
 
-@lake_asset("cost_anomalies")
-def cost_anomalies(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Days whose cost, cost per prediction or η departs from its trailing 28-day median (robust z, $ floor)."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    con = lake.connect(settings)
-    written = compute_anomalies(con, settings, start, end)
-    rows = []
-    if lake.has_data(settings, "cost_anomalies"):
-        lake.register_views(con, settings, ["cost_anomalies"])
-        rows = check_rows(con, "cost_anomalies", "anomalous_days", start, end)
-    description = describe_anomalies(rows)
-    if rows:
-        context.log.warning(f"cost_anomalies: {description}")
-    return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values())},
-        check_results=[
-            AssetCheckResult(
-                check_name="anomalous_days",
-                passed=not rows,
-                severity=AssetCheckSeverity.WARN,
-                description=description,
-                metadata={"anomalies": rows_table(rows), "count": len(rows)},
-            )
-        ],
-    )
+def periods(start: date, end: date) -> list[date]:
+    """The billing periods (first days) of a monthly run from start's to end's."""
+    return [date.fromisoformat(key) for key in month_keys(start, end)]
 
 
-def run_periods(context: AssetExecutionContext) -> list[date]:
-    """The billing periods (first days) of a monthly asset's run."""
-    window = context.partition_time_window
-    last = (window.end - timedelta(days=1)).date()
-    return [date.fromisoformat(key) for key in month_keys(window.start.date(), last)]
+def _monthly(compute):
+    """A decision compute function taking the run's billing periods, as the factory's (start, end) compute."""
+
+    def run(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict[str, int]:
+        return compute(con, settings, periods(start, end))
+
+    return run
 
 
-@lake_asset("month_end_forecast")
-def month_end_forecast(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period, category and workload: month-to-date cost and the month-end forecast with an interval."""
-    settings = mlcost.settings()
-    periods = run_periods(context)
-    con = lake.connect(settings)
-    written = compute_forecast(con, settings, periods)
-    lake.register_views(con, settings, ["month_end_forecast"])
+def forecast_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     totals = con.execute(
         "SELECT billing_period, billing_currency, max(as_of), sum(mtd_cost), sum(forecast_cost) "
         "FROM month_end_forecast WHERE billing_period BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
-        [periods[0], periods[-1]],
+        [start, end],
     ).fetchall()
     preview = ["| period | currency | as of | month to date | forecast |", "|---|---|---|---:|---:|"] + [
         f"| {p:%Y-%m} | {c} | {a} | {m:,.2f} | {f:,.2f} |" for p, c, a, m, f in totals
     ]
-    return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))}
-    )
+    return {"preview": MetadataValue.md("\n".join(preview))}
 
 
-@lake_asset("budget_status")
-def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period and budget of MLCOST_BUDGETS: actual and forecast cost against the amount."""
-    settings = mlcost.settings()
-    periods = run_periods(context)
-    con = lake.connect(settings)
-    written = compute_budget_status(con, settings, periods)
-    lake.register_views(con, settings, ["budget_status"])
-    rows = check_rows(con, "budget_status", "budget_thresholds_crossed", periods[0], periods[-1])
-    description = describe_crossed(rows)
-    if rows:
-        context.log.warning(f"budget_status: {description}")
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(written.values()),
-            "budgets_file": str(settings.budgets_path or "none"),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name="budget_thresholds_crossed",
-                passed=not rows,
-                severity=AssetCheckSeverity.WARN,
-                description=description,
-                metadata={"budgets": rows_table(rows), "count": len(rows)},
-            )
-        ],
-    )
-
-
-@lake_asset("recommendations")
-def recommendations(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period: idle GPU resources and the monthly saving of stopping or right-sizing them."""
-    settings = mlcost.settings()
-    periods = run_periods(context)
-    con = lake.connect(settings)
-    written = compute_recommendations(con, settings, periods)
-    lake.register_views(con, settings, ["recommendations"])
+def recommendation_figures(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
+) -> dict:
     top = con.execute(
         "SELECT billing_period, resource_id, instance_type, eta, monthly_saving, confidence FROM recommendations "
         "WHERE billing_period BETWEEN ? AND ? ORDER BY monthly_saving DESC LIMIT 10",
-        [periods[0], periods[-1]],
+        [start, end],
     ).fetchall()
     preview = [
         "| period | resource | type | η | saving / month | confidence |",
         "|---|---|---|---:|---:|---|",
     ] + [f"| {p:%Y-%m} | {r} | {t} | {e:.3f} | {s:,.2f} | {c} |" for p, r, t, e, s, c in top]
-    return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))}
-    )
+    return {"preview": MetadataValue.md("\n".join(preview))}
+
+
+cost_anomalies = lake_asset(
+    "cost_anomalies",
+    compute=compute_anomalies,
+    checks={"anomalous_days": CheckWords(describe=describe_anomalies, rows_key="anomalies")},
+)
+month_end_forecast = lake_asset(
+    "month_end_forecast", compute=_monthly(compute_forecast), figures=forecast_figures
+)
+budget_status = lake_asset(
+    "budget_status",
+    compute=_monthly(compute_budget_status),
+    figures=lambda con, settings, start, end: {"budgets_file": str(settings.budgets_path or "none")},
+    checks={"budget_thresholds_crossed": CheckWords(describe=describe_crossed, rows_key="budgets")},
+)
+recommendations = lake_asset(
+    "recommendations", compute=_monthly(compute_recommendations), figures=recommendation_figures
+)

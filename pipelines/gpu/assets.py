@@ -1,5 +1,8 @@
 """Dagster assets for GPU efficiency: gpu_samples (the logs, normalized) and gpu_efficiency_daily (η, idle cost)."""
 
+from datetime import date
+
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -8,6 +11,7 @@ from dagster import (
     MetadataValue,
 )
 
+from pipelines.config import Settings
 from pipelines.gpu.efficiency import (
     compute_device_efficiency,
     compute_efficiency,
@@ -17,7 +21,7 @@ from pipelines.gpu.efficiency import (
 )
 from pipelines.orchestration.checks import check_rows, judged_days, rows_table, summarize
 from pipelines.orchestration.data_through import daily_through
-from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.lake_assets import lake_asset, lake_asset_body
 from pipelines.orchestration.partitions import day_range
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.storage import lake
@@ -26,7 +30,7 @@ from pipelines.storage import lake
 COVERAGE_WARN_BELOW = 0.5
 
 
-@lake_asset("gpu_samples")
+@lake_asset_body("gpu_samples")
 def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """GPU utilization samples from DCGM, nvidia-smi and CloudWatch/SageMaker exports, one metric per row (0–1)."""
     settings = mlcost.settings()
@@ -53,7 +57,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     )
 
 
-@lake_asset("gpu_efficiency_daily")
+@lake_asset_body("gpu_efficiency_daily")
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """η per GPU resource and day (active / observed GPU time by default; active / allocated with
     MLCOST_ETA_BASIS=allocated), coverage, and the cost of idle GPU time."""
@@ -178,41 +182,30 @@ def _hours(value: float | None) -> str:
     return "0.00" if value is None else f"{value:,.2f}"
 
 
-@lake_asset("gpu_efficiency_by_device_daily")
-def gpu_efficiency_by_device_daily(
-    context: AssetExecutionContext, mlcost: MlcostResource
-) -> MaterializeResult:
-    """η per GPU (or MIG instance) of each GPU resource and day: on an 8-GPU host, which GPUs idled."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    con = lake.connect(settings)
-    written = compute_device_efficiency(con, settings, start, end)
-    idle: list[tuple] = []
-    if lake.has_data(settings, "gpu_efficiency_by_device_daily"):
-        lake.register_views(con, settings, ["gpu_efficiency_by_device_daily"])
-        idle = con.execute(
-            "SELECT resource_id, device, round(sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), 3) AS eta "
-            "FROM gpu_efficiency_by_device_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL "
-            "HAVING eta IS NOT NULL ORDER BY eta, resource_id, device LIMIT 5",
-            [start, end],
-        ).fetchall()
-    through, recent = daily_through(settings, "gpu_efficiency_by_device_daily")
-    return MaterializeResult(
-        check_results=[recent],
-        metadata={
-            **through,
-            "dagster/row_count": sum(written.values()),
-            "least_busy_devices": MetadataValue.md(
-                "\n".join(
-                    ["| resource | device | η |", "|---|---|---:|"]
-                    + [f"| {r} | {d} | {e:.3f} |" for r, d, e in idle]
-                )
-            ),
-        },
-    )
+def least_busy_devices(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """The five devices with the lowest η over the run's days: on an 8-GPU host, which GPUs idled."""
+    idle = con.execute(
+        "SELECT resource_id, device, round(sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), 3) AS eta "
+        "FROM gpu_efficiency_by_device_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL "
+        "HAVING eta IS NOT NULL ORDER BY eta, resource_id, device LIMIT 5",
+        [start, end],
+    ).fetchall()
+    return {
+        "least_busy_devices": MetadataValue.md(
+            "\n".join(
+                ["| resource | device | η |", "|---|---|---:|"]
+                + [f"| {r} | {d} | {e:.3f} |" for r, d, e in idle]
+            )
+        )
+    }
 
 
-@lake_asset("gpu_cost_by_pod_daily")
+gpu_efficiency_by_device_daily = lake_asset(
+    "gpu_efficiency_by_device_daily", compute=compute_device_efficiency, figures=least_busy_devices
+)
+
+
+@lake_asset_body("gpu_cost_by_pod_daily")
 def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """A Kubernetes GPU node's GPU cost split by the GPU time each pod held (DCGM pod labels, MLCOST_POD_WORKLOADS)."""
     # Imported here so that this appended asset leaves the module's shared import block alone (merge of branches).

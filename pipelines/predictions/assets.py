@@ -10,7 +10,7 @@ from dagster import (
 
 from pipelines.orchestration.checks import amount, check_rows, judged_days, rows_table, summarize
 from pipelines.orchestration.data_through import daily_through
-from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.orchestration.lake_assets import lake_asset_body
 from pipelines.orchestration.partitions import day_range
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.predictions.cost import (
@@ -23,7 +23,7 @@ from pipelines.predictions.cost import (
 from pipelines.storage import lake
 
 
-@lake_asset("predictions_daily")
+@lake_asset_body("predictions_daily")
 def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Successful predictions per day, workload and endpoint, from invocation metrics, request logs or counts."""
     settings = mlcost.settings()
@@ -64,7 +64,7 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
     )
 
 
-@lake_asset("cost_per_prediction_daily")
+@lake_asset_body("cost_per_prediction_daily")
 def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per day and workload: predictions, direct and loaded inference cost, cost per 1k predictions, η."""
     settings = mlcost.settings()

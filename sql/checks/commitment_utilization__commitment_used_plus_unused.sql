@@ -1,7 +1,7 @@
 -- check commitment_utilization.commitment_used_plus_unused: commitments whose cost as the bill's fee lines state it is not the used cost of
 -- the usage they covered plus their unused cost, to the cent (covered usage or fee lines missing from a delivery).
 -- One row per offending billing period × currency × commitment. Reads: commitment_utilization (view).
--- Parameters: $start_period, $end_period, $cent.
+-- Parameters: $start_date, $end_date, $cent.
 select
     billing_period,
     billing_currency,
@@ -11,6 +11,6 @@ select
     unused_commitment_cost,
     unexplained_cost
 from commitment_utilization
-where billing_period between cast($start_period as date) and cast($end_period as date)
+where billing_period between cast($start_date as date) and cast($end_date as date)
     and abs(unexplained_cost) >= $cent
 order by abs(unexplained_cost) desc

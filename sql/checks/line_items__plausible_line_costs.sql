@@ -2,7 +2,7 @@
 -- A line is flagged when its billed or effective cost is above $max_line_cost in its currency, or when it is
 -- above $min_flagged_cost and above $rest_factor times the absolute total of the rest of its billing period and
 -- currency (a 1e300 typo, a value written in cents or with a misplaced decimal point).
--- Grain: one row per flagged line. Parameters: $start_period, $end_period (billing periods), the bounds above
+-- Grain: one row per flagged line. Parameters: $start_date, $end_date (billing periods), the bounds above
 -- (pipelines/billing/plausibility.py, documented in docs/ingestion.md).
 with lines as (
     select
@@ -15,7 +15,7 @@ with lines as (
         effective_cost,
         greatest(abs(billed_cost), abs(effective_cost)) as amount
     from line_items
-    where billing_period between $start_period and $end_period
+    where billing_period between $start_date and $end_date
 ),
 
 totals as (

@@ -1,7 +1,7 @@
 -- check rule_coverage.unmatched_share: billing periods whose `unmatched` effective cost (category other, no rule matched) is
 -- more than $threshold of the period's effective cost, with the services that make it up, largest first.
 -- One row per offending billing period × currency. Reads: rule_coverage (view).
--- Parameters: $start_period, $end_period, $threshold (a share, e.g. 0.05), $top (how many services to name).
+-- Parameters: $start_date, $end_date, $threshold (a share, e.g. 0.05), $top (how many services to name).
 with periods as (
     select
         billing_period,
@@ -9,7 +9,7 @@ with periods as (
         sum(effective_cost) filter (where rule_id = 'unmatched') as unmatched_effective_cost,
         sum(effective_cost) as effective_cost
     from rule_coverage
-    where billing_period between cast($start_period as date) and cast($end_period as date)
+    where billing_period between cast($start_date as date) and cast($end_date as date)
     group by all
 ),
 
@@ -19,7 +19,7 @@ services as (
         billing_currency,
         list(service || ' ' || printf('%.2f', effective_cost) order by effective_cost desc)[1:$top] as top_services
     from rule_coverage
-    where billing_period between cast($start_period as date) and cast($end_period as date)
+    where billing_period between cast($start_date as date) and cast($end_date as date)
         and rule_id = 'unmatched'
     group by all
 )
