@@ -36,7 +36,7 @@ test: $(STAMP)
 
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/python -m pipelines.instance_config "$(DAGSTER_HOME)"
+	$(BIN)/python -m pipelines.orchestration.instance_config "$(DAGSTER_HOME)"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${MLCOST_UI_PORT:-3000}
 
 lint: $(STAMP)

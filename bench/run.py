@@ -567,7 +567,7 @@ def render(results: dict, analysis: str | None) -> str:
     w(
         f"- **Settings**: MLCOST_DUCKDB_MEMORY_LIMIT = {meta['duckdb_memory_limit']}, "
         f"MLCOST_DUCKDB_THREADS = {meta['duckdb_threads']} (every stage and the floor use "
-        "pipelines.lake.connect, so the same limits)"
+        "pipelines.storage.lake.connect, so the same limits)"
     )
     load0 = meta.get("load_average_start") or [0]
     load1 = meta.get("load_average_end") or [0]

@@ -156,7 +156,7 @@ FLOOR_COLUMNS = (
 
 
 def _read(files: list[Path]) -> str:
-    from pipelines.sqlfiles import quote_literal
+    from pipelines.storage.sqlfiles import quote_literal
 
     # File paths are SQL text here (a table function's argument list), not data: quoted as literals.
     return (
@@ -168,8 +168,8 @@ def _read(files: list[Path]) -> str:
 
 def stage_floor_copy(args: argparse.Namespace) -> Result:
     """One DuckDB pass: read the raw export once, write the normalized columns once (zstd, as the lake)."""
-    from pipelines import lake
-    from pipelines.sqlfiles import quote_literal
+    from pipelines.storage import lake
+    from pipelines.storage.sqlfiles import quote_literal
 
     settings = _settings(args)
     files = data_files(args.data)
@@ -193,7 +193,7 @@ def stage_floor_copy(args: argparse.Namespace) -> Result:
 
 def stage_floor_scan(args: argparse.Namespace) -> Result:
     """One aggregate scan of the raw export: cost per day and line item type."""
-    from pipelines import lake
+    from pipelines.storage import lake
 
     settings = _settings(args)
     files = data_files(args.data)
@@ -219,9 +219,9 @@ def stage_floor_scan(args: argparse.Namespace) -> Result:
 
 def stage_ingest(args: argparse.Namespace) -> Result:
     """Discover the deliveries and ingest them to line_items (ingest_deliveries), with its parts timed."""
-    from pipelines import lake
     from pipelines.billing import deliveries as deliveries_mod
     from pipelines.billing import ingest as ingest_mod
+    from pipelines.storage import lake
 
     settings = _settings(args)
     clock = _Clock()
@@ -263,7 +263,7 @@ def stage_ingest(args: argparse.Namespace) -> Result:
 
 
 def _line_count(settings, start: date, end: date) -> int:
-    from pipelines import lake
+    from pipelines.storage import lake
 
     con = lake.connect(settings)
     lake.register_views(con, settings, ["line_items"])
@@ -274,9 +274,9 @@ def _line_count(settings, start: date, end: date) -> int:
 
 def stage_attribute(args: argparse.Namespace) -> Result:
     """The month's attribution: attribute + summarize_by_category + reconcile, each timed."""
-    from pipelines import lake
     from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
     from pipelines.attribution.rules import load_rules
+    from pipelines.storage import lake
 
     settings = _settings(args)
     rules = load_rules(settings.rules_path)
@@ -315,9 +315,9 @@ def stage_attribute(args: argparse.Namespace) -> Result:
 
 def stage_gpu_predictions(args: argparse.Namespace) -> Result:
     """GPU efficiency and cost per prediction for the month, with no GPU or prediction source configured."""
-    from pipelines import lake
     from pipelines.gpu import efficiency
     from pipelines.predictions import cost
+    from pipelines.storage import lake
 
     settings = _settings(args)
     start, end = month_bounds(args.month)
@@ -360,9 +360,9 @@ def stage_gpu_predictions(args: argparse.Namespace) -> Result:
 
 def stage_restate_day(args: argparse.Namespace) -> Result:
     """Recompute one day after a restatement: attribute (and summarize) for that day only."""
-    from pipelines import lake
     from pipelines.attribution import compute
     from pipelines.attribution.rules import load_rules
+    from pipelines.storage import lake
 
     settings = _settings(args)
     rules = load_rules(settings.rules_path)

@@ -215,7 +215,7 @@ class Settings:
     endpoint_map: str | None = setting("MLCOST_ENDPOINT_MAP", None, existing_file_name)
     duckdb_memory_limit: str = setting("MLCOST_DUCKDB_MEMORY_LIMIT", "2GB", memory_size)
     duckdb_threads: int = setting("MLCOST_DUCKDB_THREADS", 2, positive_count)
-    # Pinned first billing period of the Dagster partitions; None: they start at the data (pipelines/partitions.py).
+    # Pinned first billing period of the Dagster partitions; None: they start at the data (pipelines/orchestration/partitions.py).
     partition_start: date | None = setting("MLCOST_PARTITION_START", None, month_start)
     # IANA zone of request-log / counter times written without one; None: such times are refused.
     predictions_timezone: str | None = setting("MLCOST_PREDICTIONS_TIMEZONE", None, timezone_name)

@@ -1,7 +1,7 @@
 -- reconciliation: does every dollar of the bill appear, once, in the attributed tables?
 -- Grain: one row per billing_period × billing_currency.
 -- Reads: line_items, cost_attribution (views over one generation's files) and generations (billing_period,
--- generation: the name of those files, pipelines/generations.py). Parameters: $start_period, $end_period (first
+-- generation: the name of those files, pipelines/storage/generations.py). Parameters: $start_period, $end_period (first
 -- days of months).
 with source as (
     select

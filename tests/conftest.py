@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import lake
 from pipelines.config import Settings
+from pipelines.storage import lake
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from pipelines import lake
 from pipelines.config import Settings
+from pipelines.storage import lake
 
 SCHEMAS = {
     "cost_by_category_daily": {

@@ -1,6 +1,6 @@
 """Run `mlcost` with a failure injected at a publish step: `python -m tests.failpoints MODE AT TRACE -- ARGS`.
 
-Every step that changes published state calls `pipelines.lake.publish_step(label)` (a rename into place, a
+Every step that changes published state calls `pipelines.storage.lake.publish_step(label)` (a rename into place, a
 checksum record, `_delivery.json`, a generation's links, the catalog switch, the warehouse switch). This installs
 `lake.publish_hook` and runs `mlcost ARGS` in this process (`mlcost run` executes its three Dagster runs
 in-process, so every step of the three runs passes through the hook):
@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from pipelines import lake
+from pipelines.storage import lake
 
 
 def main(argv: list[str]) -> int:

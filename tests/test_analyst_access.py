@@ -17,10 +17,10 @@ import duckdb
 import pytest
 from test_examples import EXAMPLES, REPO, company_fixtures, compute_days, ingest
 
-from pipelines import lake
+from pipelines.cli.sqlshell import duckdb_cli, shell
 from pipelines.config import Settings
-from pipelines.sqlshell import duckdb_cli, shell
-from pipelines.warehouse import (
+from pipelines.storage import lake
+from pipelines.storage.warehouse import (
     HISTORY_VIEW,
     SNAPSHOT_GRACE,
     refresh_catalog,

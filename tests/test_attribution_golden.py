@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules, with_strategy
 from pipelines.billing.ingest import ingest_deliveries
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 HEADER = [

@@ -8,10 +8,10 @@ from datetime import date
 import duckdb
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
+from pipelines.storage import lake
 from tests.conftest import FileDelivery, realdata
 
 # Written from BILLING.md, independently of the rules file: transfer is known by its usage type or its

@@ -16,7 +16,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules, with_strategy
 from pipelines.billing.deliveries import discover_deliveries
@@ -24,7 +23,8 @@ from pipelines.billing.ingest import ingest_deliveries
 from pipelines.errors import InputError
 from pipelines.gpu.samples import read_gpu_samples
 from pipelines.predictions import read_predictions
-from pipelines.warehouse import refresh_catalog
+from pipelines.storage import lake
+from pipelines.storage.warehouse import refresh_catalog
 from tests.conftest import REPO
 from tests.corpus import bad_inputs as corpus
 
@@ -470,7 +470,7 @@ def test_currency_codes_in_any_case_are_one_currency(tmp_path, settings, con):
 
 def test_the_summary_never_adds_two_currencies(tmp_path, settings, con, capsys):
     """Category totals per currency: the old summary printed `other 11.75` for 5.00 USD + 6.75 EUR."""
-    from pipelines.summary import print_summary
+    from pipelines.cli.summary import print_summary
 
     case = corpus.two_currencies(tmp_path)
     ingest(con, settings, case.source)
@@ -491,9 +491,9 @@ def test_an_implausible_cost_is_published_with_a_warning(tmp_path):
     """1e300 is a number: it is published, and the line_items asset check `plausible_line_costs` warns."""
     from dagster import AssetCheckSeverity, materialize
 
-    from pipelines.code_location import build_definitions
     from pipelines.config import Settings
-    from pipelines.resources import MlcostResource
+    from pipelines.orchestration.code_location import build_definitions
+    from pipelines.orchestration.resources import MlcostResource
 
     case = corpus.implausible_cost(tmp_path)
     settings = Settings(home=tmp_path / "home", cur_source=str(case.source))
@@ -578,8 +578,8 @@ def published_state(home: Path) -> dict:
     import contextlib
     import io
 
+    from pipelines.cli.summary import print_summary
     from pipelines.config import Settings
-    from pipelines.summary import print_summary
 
     settings = Settings(home=home)
     analyst = duckdb.connect(str(settings.warehouse), read_only=True)

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed, load_budgets
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.errors import InputError
+from pipelines.storage import lake
 from tests.decisions_lake import cost_rows, write_table
 
 SEPTEMBER = date(2026, 9, 1)
@@ -127,9 +127,9 @@ def test_budget_status_figures(tmp_path):
         "egress": (600.0, 1800.0, 5000.0, 0.12, 0.36, None, None, "within"),
         "everything-eur": (0.0, 0.0, 10.0, 0.0, 0.0, None, None, "within"),
     }
-    from pipelines.checks import check_rows
+    from pipelines.orchestration.checks import check_rows
 
-    rows = check_rows(con, "budget_thresholds_crossed", SEPTEMBER, SEPTEMBER)
+    rows = check_rows(con, "budget_status", "budget_thresholds_crossed", SEPTEMBER, SEPTEMBER)
     assert describe_crossed(rows) == (
         "2 budget(s) over a threshold: chat-serving (category=inference, workload=chat, 2026-09): forecast crosses "
         "80 %: actual 9,000.00 (30%), forecast 27,000.00 (90%) of 30,000.00 USD; llama-training (workload=llama, "

@@ -18,11 +18,11 @@ import duckdb
 import pytest
 
 from pipelines.cli import build_parser, main
+from pipelines.cli.sqlshell import write_rows
+from pipelines.cli.summary import print_summary
 from pipelines.config import REPO_ROOT, Settings
-from pipelines.generations import generation_digest
-from pipelines.sqlshell import write_rows
-from pipelines.summary import print_summary
-from pipelines.warehouse import refresh_catalog
+from pipelines.storage.generations import generation_digest
+from pipelines.storage.warehouse import refresh_catalog
 
 TESTS = Path(__file__).resolve().parent
 MLCOST = [sys.executable, "-m", "pipelines.cli"]

@@ -9,9 +9,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.commitments import unexplained_commitments, utilize
 from pipelines.billing.ingest import ingest_deliveries
+from pipelines.storage import lake
 from tests.conftest import FileDelivery, realdata
 
 HEADER = [

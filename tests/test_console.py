@@ -17,17 +17,20 @@ import pytest
 from dagster import AssetCheckSeverity, materialize
 from test_examples import analyst_warehouse
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.catalog import TABLES
-from pipelines.code_location import build_definitions
-from pipelines.column_types import COLUMN_TYPES
 from pipelines.config import Settings
-from pipelines.data_through import DAILY_LAG_DAYS, recent_check, utc_today
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.code_location import build_definitions
+from pipelines.orchestration.data_through import DAILY_LAG_DAYS, recent_check, utc_today
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
+from pipelines.storage.tables import TABLES as REGISTRY
 from tests.conftest import FileDelivery
+
+# What the registry (pipelines/storage/tables.py) declares: descriptions and DuckDB types of every column.
+TABLES = {name: {"description": t.description, "columns": t.descriptions} for name, t in REGISTRY.items()}
+COLUMN_TYPES = {name: t.types for name, t in REGISTRY.items()}
 
 # A FOCUS 1.0 export as the providers write it (the columns this test needs, in the spec's spellings).
 FOCUS_COLUMNS = [
@@ -130,7 +133,7 @@ def test_every_published_column_has_a_type_and_a_description_in_the_ui():
         for column in schema.columns:
             declared = COLUMN_TYPES.get(table, {}).get(column.name)
             assert column.type and column.type == declared, (
-                f"{table}.{column.name}: give its DuckDB type in pipelines/column_types.py"
+                f"{table}.{column.name}: give its DuckDB type in pipelines/storage/tables.py"
             )
             assert column.description == TABLES[table]["columns"][column.name], f"{table}.{column.name}"
 
@@ -145,7 +148,7 @@ def test_the_published_types_are_the_warehouse_s(tmp_path_factory):
     finally:
         con.close()
     wrong = [
-        f"{table}.{column}: warehouse {kind}, pipelines/column_types.py {COLUMN_TYPES.get(table, {}).get(column)}"
+        f"{table}.{column}: warehouse {kind}, pipelines/storage/tables.py {COLUMN_TYPES.get(table, {}).get(column)}"
         for table, column, kind in found
         if COLUMN_TYPES.get(table, {}).get(column) != kind
     ]
@@ -304,7 +307,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_docs_analysts_session_is_the_demo_s_output(tmp_path_factory):
     """The sample session's figures are what `mlcost sql` prints on the fixtures (storage 4,448.75 in October)."""
-    from pipelines.analysts_doc import render_analysts_doc
+    from pipelines.cli.analysts_doc import render_analysts_doc
 
     settings, answers = analyst_warehouse(tmp_path_factory)
     committed = (REPO / "docs" / "analysts.md").read_text()

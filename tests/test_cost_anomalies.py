@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.decisions import anomalies
+from pipelines.storage import lake
 from tests.decisions_lake import cost_rows, days, write_table
 
 START = date(2026, 9, 1)  # 30 days of history before October

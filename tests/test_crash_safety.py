@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import lake
 from pipelines.attribution import compute
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules, with_strategy
@@ -37,6 +36,7 @@ from pipelines.billing import ingest as ingest_module
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries, published_state
 from pipelines.config import Settings
+from pipelines.storage import lake
 from tests.conftest import REALDATA, REPO
 from tests.corpus import bad_inputs as corpus
 
@@ -82,7 +82,7 @@ def _environment(home: Path, source: Source, *, pools: bool = False) -> dict[str
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     if pools:
-        from pipelines.instance_config import write_instance_config
+        from pipelines.orchestration.instance_config import write_instance_config
 
         write_instance_config(dagster_home)  # what `make ui` writes: pool mlcost_lake, one step at a time
     return {
@@ -135,7 +135,7 @@ def claimed_slots(home: Path) -> list[tuple[str, str]]:
 def release_dead_runs(home: Path) -> int:
     """Free the pool slots of runs whose process is gone and mark them failed; return how many there were.
 
-    This is what pipelines/runner.py should do itself when it starts (docs/reliability.md, known gap 1; pinned
+    This is what pipelines/orchestration/runner.py should do itself when it starts (docs/reliability.md, known gap 1; pinned
     by test_a_killed_run_does_not_block_the_next_one_when_pools_are_on). Every run of the instance here was
     started by this test and killed, so every run still marked in progress is dead.
     """

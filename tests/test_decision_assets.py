@@ -8,9 +8,9 @@ from dagster import AssetCheckSeverity, materialize
 from test_budgets import BUDGETS
 from test_cost_anomalies import planted_company
 
-from pipelines.code_location import build_definitions
 from pipelines.config import Settings
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.code_location import build_definitions
+from pipelines.orchestration.resources import MlcostResource
 
 
 def test_anomalies_check_lists_the_weekend_idle_gpu(tmp_path):

@@ -10,11 +10,11 @@ from datetime import date
 import pytest
 from test_cost_anomalies import planted_company
 
-from pipelines import lake
 from pipelines.cli import main
 from pipelines.config import Settings
 from pipelines.decisions.anomalies import compute_anomalies
 from pipelines.decisions.forecast import compute_forecast
+from pipelines.storage import lake
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ import polars as pl
 import pytest
 
 from fixtures.model_company.decisions import decision_tables
-from pipelines import lake
 from pipelines.cli import main
 from pipelines.config import Settings
 from pipelines.decisions.anomalies import compute_anomalies
 from pipelines.decisions.budgets import compute_budget_status
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
+from pipelines.storage import lake
 
 SEPTEMBER, OCTOBER = date(2026, 9, 1), date(2026, 10, 1)
 

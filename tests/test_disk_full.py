@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.disk_space import disk_full_message
+from pipelines.storage.disk_space import disk_full_message
 from tests.conftest import REPO
 from tests.corpus import bad_inputs as corpus
 

@@ -16,7 +16,6 @@ import duckdb
 import pytest
 
 from fixtures.model_company import generate
-from pipelines import lake
 from pipelines.attribution.commitments import utilize
 from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
@@ -34,7 +33,8 @@ from pipelines.gpu.efficiency import read_source as read_gpu_source
 from pipelines.gpu.pods import compute_pod_costs
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
-from pipelines.warehouse import refresh_catalog
+from pipelines.storage import lake
+from pipelines.storage.warehouse import refresh_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "sql" / "examples"
@@ -86,7 +86,7 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         from pipelines.decisions.anomalies import compute_anomalies
         from pipelines.decisions.budgets import compute_budget_status
         from pipelines.decisions.forecast import compute_forecast
-        from pipelines.partitions import month_keys
+        from pipelines.orchestration.partitions import month_keys
 
         months = [date.fromisoformat(m) for m in month_keys(first, last)]
         compute_anomalies(con, settings, first, last)

@@ -20,12 +20,12 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute, cover, reconcile, unmatched_periods
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.errors import InputError
 from pipelines.gpu.efficiency import compute_efficiency
+from pipelines.storage import lake
 from tests.conftest import FileDelivery, realdata
 
 CENT = 0.005
@@ -563,8 +563,8 @@ def test_rule_coverage_asset_warns_with_the_top_services(tmp_path, settings, con
     """Through Dagster: the asset publishes the table and its check warns, naming the services."""
     from dagster import AssetCheckSeverity, materialize
 
-    from pipelines.code_location import build_definitions
-    from pipelines.resources import MlcostResource
+    from pipelines.orchestration.code_location import build_definitions
+    from pipelines.orchestration.resources import MlcostResource
 
     start, end = _hour(0)
     base = {

@@ -26,14 +26,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import generations, lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.config import Settings
-from pipelines.refresh_plan import nightly_plan
-from pipelines.warehouse import refresh_catalog
+from pipelines.orchestration.refresh_plan import nightly_plan
+from pipelines.storage import generations, lake
+from pipelines.storage.warehouse import refresh_catalog
 from tests.conftest import REPO
 from tests.corpus import bad_inputs as corpus
 from tests.test_crash_safety import assert_same_tables
@@ -149,7 +149,7 @@ def reader_view(home: Path) -> dict | None:
 
 
 def view_digests(view_sql: dict[str, str]) -> dict[str, str]:
-    """The generation digest (pipelines.generations.generation_digest) of the files the views read, per period."""
+    """The generation digest (pipelines.storage.generations.generation_digest) of the files the views read, per period."""
     checksums: dict[str, dict[str, dict[str, str]]] = {}
     for table in generations.RECONCILED:
         (pattern,) = re.findall(r"read_parquet\('([^']+)'", view_sql[table])
@@ -287,7 +287,7 @@ def test_a_full_disk_in_the_daily_run_keeps_the_previous_generation_whole(restat
     home = tmp_path / "home"
     shutil.copytree(restatement["base"], home)
     proc = mlcost_run(home, sources[2], "enospc", "stage cost_by_category_daily", "-")
-    # A full disk is not the user's input: status 1, one line naming the disk (pipelines/disk_space.py).
+    # A full disk is not the user's input: status 1, one line naming the disk (pipelines/storage/disk_space.py).
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "the disk is full" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     # The working lake is half way (line_items and cost_attribution of version 2, the rest of version 1) ...
@@ -373,7 +373,7 @@ def test_an_unchecked_publish_never_shows_a_reconciliation_beside_other_files(so
         generations.PendingGeneration(settings, ["2026-10-01"]) as pending,
     ):
         pending.publish()
-    with caplog.at_level(logging.WARNING, logger="pipelines.generations"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.storage.generations"):
         refresh_catalog(settings)
     assert "its reconciliation is not shown" in caplog.text
     ro = duckdb.connect(str(settings.warehouse), read_only=True)

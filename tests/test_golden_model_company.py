@@ -11,7 +11,6 @@ import duckdb
 import pytest
 
 from fixtures.model_company import generate
-from pipelines import lake
 from pipelines.attribution.commitments import utilize
 from pipelines.attribution.compute import attribute, cover, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules
@@ -33,7 +32,8 @@ from pipelines.gpu.efficiency import (
 from pipelines.gpu.pods import compute_pod_costs
 from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
 from pipelines.predictions.cost import read_source as read_predictions_source
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 FIRST, LAST = date(2026, 9, 1), date(2026, 10, 31)
 CENT = 0.005
@@ -331,8 +331,8 @@ def test_definitions_materialize_line_items_for_one_partition(company, tmp_path,
     """The whole code location loads, and line_items materializes one billing period through Dagster."""
     from dagster import materialize
 
-    from pipelines.code_location import build_definitions
-    from pipelines.resources import MlcostResource
+    from pipelines.orchestration.code_location import build_definitions
+    from pipelines.orchestration.resources import MlcostResource
 
     out, answers = company
     settings = Settings(home=tmp_path / "home", cur_source=str(out / "cur2"))

@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.gpu.efficiency import compute_efficiency, publish_samples
 from pipelines.gpu.samples import SAMPLES_SCHEMA, GpuReadResult
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 HEADER = [

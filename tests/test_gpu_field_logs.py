@@ -17,15 +17,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.checks import check_rows
 from pipelines.cli import main
 from pipelines.errors import InputError
 from pipelines.gpu.efficiency import compute_efficiency, publish_samples
 from pipelines.gpu.samples import read_gpu_file, read_gpu_samples
+from pipelines.orchestration.checks import check_rows
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 GPU_DOC = Path(__file__).resolve().parents[1] / "docs" / "gpu.md"
@@ -178,12 +178,12 @@ def test_an_8_gpu_log_on_a_1_gpu_instance_is_reported_not_clipped(tmp_path, sett
         row = got[(resource, "2026-10-01")]
         assert tuple(row[c] for c in columns) == pytest.approx(figures, abs=1e-9), resource
     # The blocking check tests the unclipped hours, so it fires on the log that claims 2 GPU-hours of 1.
-    blocking = check_rows(con, "eta_out_of_range", DAY1, DAY2)
+    blocking = check_rows(con, "gpu_efficiency_daily", "eta_in_range_and_active_within_allocated", DAY1, DAY2)
     assert [(r["resource_id"], r["observed_gpu_hours"], r["allocated_gpu_hours"]) for r in blocking] == [
         (EIGHT_ON_ONE, pytest.approx(2.0), pytest.approx(1.0))
     ]
     # The warning names both: instance, day, GPUs seen in the log, GPUs billed, time beyond the bill.
-    warning = check_rows(con, "gpu_count_mismatch", DAY1, DAY2)
+    warning = check_rows(con, "gpu_efficiency_daily", "gpu_count_matches_bill", DAY1, DAY2)
     assert [
         (r["resource_id"], r["usage_date"], r["gpus_in_log"], r["gpus_billed"])
         + (round(r["observed_beyond_allocated_gpu_hours"], 9),)
@@ -197,8 +197,10 @@ def test_a_log_of_all_the_billed_gpus_raises_no_warning(tmp_path, settings, con)
     smi_log(tmp_path / "logs" / EIGHT_ON_ONE / "gpu.csv", rows)
     row = efficiency(settings, con, tmp_path / "logs")[(EIGHT_ON_ONE, "2026-10-01")]
     assert (row["gpus_in_log"], row["gpus_billed"], row["coverage"]) == (4, 4, pytest.approx(1.0))
-    assert check_rows(con, "gpu_count_mismatch", DAY1, DAY2) == []
-    assert check_rows(con, "eta_out_of_range", DAY1, DAY2) == []
+    assert check_rows(con, "gpu_efficiency_daily", "gpu_count_matches_bill", DAY1, DAY2) == []
+    assert (
+        check_rows(con, "gpu_efficiency_daily", "eta_in_range_and_active_within_allocated", DAY1, DAY2) == []
+    )
 
 
 # --- Bug 4: a loop script's jittery 0.3 s log is observed, not 4 % holes ------------------------------------

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.checks import check_rows
 from pipelines.config import Settings, SettingsError
 from pipelines.errors import InputError
 from pipelines.gpu.efficiency import compute_device_efficiency, compute_efficiency, publish_samples
 from pipelines.gpu.pod_workloads import read_pod_workloads
 from pipelines.gpu.pods import compute_pod_costs
 from pipelines.gpu.samples import read_gpu_file, read_gpu_samples
+from pipelines.orchestration.checks import check_rows
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 DAY = date(2026, 10, 1)
@@ -170,7 +170,7 @@ def test_shared_node_cost_is_split_by_pod_gpu_time(tmp_path, settings, con):
     # No dollar dropped: the split adds up to the node's $10 to the cent, and its GPU hours to the 2 billed.
     assert round(sum(r[6] for r in got), 2) == 10.00
     assert sum(r[3] for r in got) == pytest.approx(2.0, abs=1e-9)
-    assert check_rows(con, "pod_cost_split_mismatch", DAY, DAY) == []
+    assert check_rows(con, "gpu_cost_by_pod_daily", "pod_split_adds_up_to_node_cost", DAY, DAY) == []
     # The copies per pod count once at the node: active 0.5 + 0.5 + 0.15 + 1/30 + 0 = 1.1833 GPU-h, as in the split.
     node = con.execute(
         "SELECT observed_gpu_hours, active_gpu_hours, gpu_cost FROM gpu_efficiency_daily"

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from pipelines import lake
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.errors import InputError
+from pipelines.storage import lake
 from tests.conftest import REPO, FileDelivery, realdata
 
 CUR1_HEADER = [
@@ -151,7 +151,7 @@ def test_cli_bad_source_exits_non_zero_without_traceback(tmp_path):
 
 
 def test_restatement_replaces_and_keeps_the_superseded_version(tmp_path, settings, con):
-    from pipelines.warehouse import refresh_catalog
+    from pipelines.storage.warehouse import refresh_catalog
 
     first = write_csv(tmp_path / "a.csv", CUR1_HEADER, GOOD_ROWS)
     ingest_deliveries(con, settings, [FileDelivery(files=(first,), delivery_id="A", fingerprint="a")])

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import lake
 from pipelines.config import Settings
+from pipelines.storage import lake
 from tests.conftest import REPO
 from tests.corpus import bad_inputs as corpus
 from tests.test_crash_safety import assert_same_content, table_content
@@ -177,7 +177,7 @@ def test_a_stopped_run_stops_whole_and_a_rerun_completes_it(n, bill, complete, t
 SWALLOWED = """
 import os, signal
 from dagster._utils.interrupts import capture_interrupts
-from pipelines import interrupts
+from pipelines.orchestration import interrupts
 
 interrupts.install()
 with capture_interrupts():  # what Dagster's execute_in_process wraps a run in
@@ -191,7 +191,7 @@ except interrupts.Interrupted as stop:
 
 HELD = """
 import os, signal
-from pipelines import interrupts
+from pipelines.orchestration import interrupts
 
 interrupts.install()
 written = []

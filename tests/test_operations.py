@@ -25,13 +25,13 @@ from dagster import (
 )
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from pipelines import lake, operations
 from pipelines.billing.ingest import write_state
 from pipelines.config import Settings
 from pipelines.errors import InputError
-from pipelines.instance_config import write_instance_config
-from pipelines.partitions import is_daily
-from pipelines.refresh_plan import (
+from pipelines.orchestration import operations
+from pipelines.orchestration.instance_config import write_instance_config
+from pipelines.orchestration.partitions import RANGE_END, RANGE_START, is_daily
+from pipelines.orchestration.refresh_plan import (
     billing_periods_due,
     changed_deliveries,
     contiguous_ranges,
@@ -43,8 +43,8 @@ from pipelines.refresh_plan import (
     nightly_plan,
     stale_days,
 )
-from pipelines.resources import MlcostResource
-from pipelines.runner import RANGE_END, RANGE_START
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
 
 try:
     from s3server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
@@ -486,7 +486,7 @@ def test_instance_storage_keeps_one_engine_per_database_and_the_usual_files(tmp_
     """mlcost's event log writes Dagster's own SQLite files, reusing an engine per file instead of one per event."""
     from dagster import AssetKey, AssetMaterialization
 
-    from pipelines.dagster_storage import EventLogStorage
+    from pipelines.orchestration.dagster_storage import EventLogStorage
 
     home = write_instance_config(tmp_path / "dagster_home").parent
     monkeypatch.setenv("DAGSTER_HOME", str(home))

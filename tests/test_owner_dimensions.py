@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute, reconcile, summarize_by_category
 from pipelines.attribution.rules import load_rules, with_strategy
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.errors import InputError
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 # A legacy CUR CSV with the columns AWS writes for user-defined cost allocation tags.

@@ -18,17 +18,17 @@ import duckdb
 import pytest
 from dagster import AssetKey
 
-from pipelines import partitions
-from pipelines.code_location import build_definitions
 from pipelines.config import Settings
 from pipelines.errors import InputError
-from pipelines.partitions import EARLY_START, partition_start
+from pipelines.orchestration import partitions
+from pipelines.orchestration.code_location import build_definitions
+from pipelines.orchestration.partitions import EARLY_START, partition_start
 from tests.conftest import REPO, realdata
 from tests.test_operations import cur2_period
 
 
 def _publish(settings: Settings, table: str, value: str) -> None:
-    from pipelines import lake
+    from pipelines.storage import lake
 
     path = lake.partition_path(settings, table, value)
     path.parent.mkdir(parents=True, exist_ok=True)

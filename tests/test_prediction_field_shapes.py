@@ -16,11 +16,11 @@ import polars as pl
 import pytest
 from corpus import bad_inputs as corpus
 
-from pipelines import lake
 from pipelines.config import Settings, SettingsError
 from pipelines.predictions import read_predictions
 from pipelines.predictions.aliases import COLUMNS, DOC_END, DOC_START, STATUS_WORDS, updated_doc
 from pipelines.predictions.cost import read_source, unusable_files
+from pipelines.storage import lake
 
 REPO = Path(__file__).resolve().parents[1]
 APR30, MAY1, MAY2 = date(2026, 4, 30), date(2026, 5, 1), date(2026, 5, 2)

@@ -63,7 +63,7 @@ def test_no_product_module_imports_the_generator() -> None:
             else:
                 continue
             found += [f"{path.relative_to(REPO)}:{node.lineno}: {n}" for n in names if is_generator(n)]
-    # The old layout: pipelines/cli.py imported `from pipelines import model_company`.
+    # The old layout: pipelines/cli/main.py imported `from pipelines import model_company`.
     assert found == []
 
 

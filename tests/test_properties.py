@@ -21,15 +21,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import lake
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import CATEGORIES, SHARED_KINDS, STRATEGIES, Rules, load_rules
 from pipelines.billing.ingest import ingest_deliveries
-from pipelines.checks import check_rows
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import compute_efficiency, publish_samples
 from pipelines.gpu.samples import read_gpu_samples
+from pipelines.orchestration.checks import check_rows
 from pipelines.predictions import read_predictions
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -234,7 +234,12 @@ def test_eta_is_a_fraction_null_without_denominator_and_checked_before_clipping(
             "SELECT usage_date, allocated_gpu_hours, observed_gpu_hours, active_gpu_hours, eta, coverage, "
             "eta_observed, eta_allocated, eta_sm, observed_beyond_allocated_gpu_hours, eta_power FROM gpu_efficiency_daily"
         ).fetchall()
-        flagged = {r["usage_date"] for r in check_rows(con, "eta_out_of_range", FIRST_DAY, LAST_DAY)}
+        flagged = {
+            r["usage_date"]
+            for r in check_rows(
+                con, "gpu_efficiency_daily", "eta_in_range_and_active_within_allocated", FIRST_DAY, LAST_DAY
+            )
+        }
         billed_gpu_hours = len(hours) * GPU_TYPES[instance_type]
         only_billed_gpus = all(gpu < GPU_TYPES[instance_type] for _, gpu, _ in sampled)
         assert abs(sum(r[1] for r in found) - billed_gpu_hours) < 1e-9

@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.decisions.recommendations import compute_recommendations
+from pipelines.storage import lake
 from tests.decisions_lake import days, write_table
 
 SEPTEMBER = date(2026, 9, 1)

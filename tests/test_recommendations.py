@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.decisions.recommendations import compute_recommendations
+from pipelines.storage import lake
 from tests.decisions_lake import days, write_table
 
 OCTOBER = date(2026, 10, 1)

@@ -275,8 +275,8 @@ def test_without_a_warehouse_the_error_says_run_first(tmp_path):
 def test_a_report_without_gpu_logs_says_so_in_its_asset_check(lake, tmp_path):
     from dagster import materialize
 
+    from pipelines.orchestration.resources import MlcostResource
     from pipelines.report.assets import cost_report
-    from pipelines.resources import MlcostResource
 
     home = tmp_path / "home"
     home.mkdir()

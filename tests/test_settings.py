@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.config import Settings, SettingsError, environment_variables
 from pipelines.errors import InputError
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.resources import MlcostResource
 from tests.conftest import REPO
 from tests.corpus import bad_inputs as corpus
 
@@ -178,7 +178,7 @@ def test_only_config_reads_mlcost_variables_and_nothing_reads_them_at_import(tmp
         assert not re.search(r"(environ\.get|getenv|environ\[)\(?\s*[\"']MLCOST_", text), path
     garbage = {name: "garbage" for name in environment_variables().values()}
     environment = {**os.environ, **garbage}
-    code = "import pipelines.code_location, pipelines.partitions as p; print(p.days.start.date())"
+    code = "import pipelines.orchestration.code_location, pipelines.orchestration.partitions as p; print(p.days.start.date())"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=REPO, timeout=300
     )

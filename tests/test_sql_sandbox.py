@@ -15,10 +15,10 @@ import duckdb
 import pytest
 from test_examples import EXAMPLES
 
-from pipelines import lake
+from pipelines.cli.sqlshell import connect, view_directories
 from pipelines.config import Settings
-from pipelines.sqlshell import connect, view_directories
-from pipelines.warehouse import snapshots_dir
+from pipelines.storage import lake
+from pipelines.storage.warehouse import snapshots_dir
 
 
 def fingerprint(home: Path) -> dict[str, str]:

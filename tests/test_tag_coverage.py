@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from pipelines import lake
 from pipelines.attribution.rules import load_rules
 from pipelines.attribution.tag_coverage import cover_tags, rule_tag_keys
 from pipelines.billing.ingest import ingest_deliveries
+from pipelines.storage import lake
 from tests.conftest import FileDelivery
 
 HEADER = [

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from test_examples import company_fixtures
 
-from pipelines.instance_config import write_instance_config
+from pipelines.orchestration.instance_config import write_instance_config
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
@@ -227,7 +227,7 @@ def _stop(proc: subprocess.Popen) -> str:
 def _expected():
     """Asset keys with their partitioning, schedules and sensors, from the code location itself."""
     from pipelines.definitions import defs
-    from pipelines.partitions import is_daily
+    from pipelines.orchestration.partitions import is_daily
 
     repo = defs.get_repository_def()
     graph = repo.asset_graph
@@ -471,7 +471,7 @@ def test_one_day_rerun_of_daily_tables_through_graphql(ui):
                     "repositoryName": REPOSITORY,
                     "jobName": "daily_tables",
                 },
-                # The job's executor is in-process already (pipelines/jobs.py): no run config needed.
+                # The job's executor is in-process already (pipelines/orchestration/jobs.py): no run config needed.
                 "runConfigData": {},
                 "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
             }

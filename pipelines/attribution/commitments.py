@@ -7,25 +7,14 @@ SQL: sql/commitment_utilization.sql; definitions: docs/commitments.md.
 from datetime import date, timedelta
 
 import duckdb
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+from dagster import MetadataValue
 
-from pipelines import lake
-from pipelines.billing.assets import line_items
-from pipelines.catalog import table_schema
-from pipelines.checks import CENT, rows_table
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import register_gpu_types
-from pipelines.partitions import MONTHLY_ASSET
-from pipelines.resources import MlcostResource
-from pipelines.sqlfiles import load_sql
+from pipelines.orchestration.checks import CENT, amount, check_rows
+from pipelines.orchestration.lake_assets import CheckWords, lake_asset
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 
 def months_between(start_period: date, end_period: date) -> list[str]:
@@ -62,72 +51,46 @@ def utilize(
 def unexplained_commitments(
     con: duckdb.DuckDBPyConnection, settings: Settings, start_period: date, end_period: date
 ) -> list[dict]:
-    """Commitments whose stated cost is not used + unused to the cent (sql/checks/commitment_unexplained.sql)."""
+    """Commitments whose stated cost is not used + unused to the cent (sql/checks/commitment_utilization__commitment_used_plus_unused.sql)."""
     lake.register_views(con, settings, ["commitment_utilization"])
-    cur = con.execute(
-        load_sql("checks/commitment_unexplained"),
-        {"start_period": start_period, "end_period": end_period, "cent": CENT},
+    return check_rows(
+        con, "commitment_utilization", "commitment_used_plus_unused", start_period, end_period, cent=CENT
     )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[line_items],
-    group_name="attribution",
-    metadata={"dagster/column_schema": table_schema("commitment_utilization")},
-    check_specs=[
-        AssetCheckSpec(
-            "commitment_used_plus_unused",
-            asset="commitment_utilization",
-            blocking=False,
-            description="Per billing period and commitment, used plus unused commitment equals its stated cost to "
-            "the cent (sql/checks/commitment_unexplained.sql). A warning. When it warns, the export lacks covered "
-            "usage lines or unused-commitment lines for the commitment named: check that the delivery is whole "
-            "and that its commitment columns (reservation / savingsPlan ARNs, CommitmentDiscountId) are filled.",
-        )
-    ],
-)
-def commitment_utilization(context: AssetExecutionContext, mlcost: MlcostResource):
-    """Per billing period: each RI / Savings Plan's used and unused commitment ($, %), and the eligible instance
-    hours, GPU hours and on-demand cost the commitments covered (sql/commitment_utilization.sql)."""
-    settings = mlcost.settings()
-    window = context.partition_time_window
-    start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
-    con = lake.connect(settings)
-    written = utilize(con, settings, start, end)
-    rows = []
-    published = lake.has_data(settings, "commitment_utilization")
-    if published:
-        lake.register_views(con, settings, ["commitment_utilization"])
-        rows = con.execute(
-            "SELECT billing_period, commitment_type, commitment_id, round(total_commitment_cost, 2), "
-            "round(100 * utilization, 1), round(100 * hours_coverage, 1), round(100 * gpu_hours_coverage, 1) "
-            "FROM commitment_utilization WHERE billing_period BETWEEN ? AND ? ORDER BY 1, 4 DESC LIMIT 20",
-            [start, end],
-        ).fetchall()
-    offending = unexplained_commitments(con, settings, start, end) if published else []
+def commitment_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """The largest commitments of the run's periods: total, utilization and coverage in %."""
+    rows = con.execute(
+        "SELECT billing_period, commitment_type, commitment_id, round(total_commitment_cost, 2), "
+        "round(100 * utilization, 1), round(100 * hours_coverage, 1), round(100 * gpu_hours_coverage, 1) "
+        "FROM commitment_utilization WHERE billing_period BETWEEN ? AND ? ORDER BY 1, 4 DESC LIMIT 20",
+        [start, end],
+    ).fetchall()
     table = [
         "| period | type | commitment | total | utilization % | hours covered % | GPU hours covered % |",
         "|---|---|---|---:|---:|---:|---:|",
     ] + [f"| {' | '.join('' if v is None else str(v) for v in row)} |" for row in rows]
-    yield MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(written.values()),
-            "commitments": MetadataValue.md(
-                "\n".join(table) if rows else "no commitment lines in the period(s)"
+    return {
+        "commitments": MetadataValue.md("\n".join(table) if rows else "no commitment lines in the period(s)")
+    }
+
+
+commitment_utilization = lake_asset(
+    "commitment_utilization",
+    compute=utilize,
+    figures=commitment_figures,
+    checks={
+        "commitment_used_plus_unused": CheckWords(
+            line=lambda r: (
+                f"{r['billing_period']:%Y-%m} {r['commitment_id']}: stated {amount(r['total_commitment_cost'])}, "
+                f"used {amount(r['used_commitment_cost'])} + unused {amount(r['unused_commitment_cost'])} "
+                f"(difference {amount(r['unexplained_cost'])})"
             ),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name="commitment_used_plus_unused",
-                passed=not offending,
-                severity=AssetCheckSeverity.WARN,
-                description="each CUR commitment's cost as its fee lines state it equals the used cost of the "
-                "usage it covered plus its unused cost, to the cent; a difference means covered usage or fee "
-                "lines are missing from the delivery",
-                metadata={"commitments_off": len(offending), "rows": rows_table(offending)},
-            )
-        ],
-    )
+            what="commitment(s) whose cost is not used + unused to the cent",
+            passed="each CUR commitment's cost as its fee lines state it equals the used cost of the usage it "
+            "covered plus its unused cost, to the cent; a difference means covered usage or fee lines are missing "
+            "from the delivery",
+            params=lambda settings: {"cent": CENT},
+        )
+    },
+)

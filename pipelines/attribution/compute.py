@@ -8,11 +8,12 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
 from pipelines.attribution.rules import Rules, register
 from pipelines.config import Settings
-from pipelines.generations import RECONCILED, PendingGeneration, months
-from pipelines.sqlfiles import load_sql
+from pipelines.orchestration.checks import check_rows
+from pipelines.storage import lake
+from pipelines.storage.generations import RECONCILED, PendingGeneration, months
+from pipelines.storage.sqlfiles import load_sql
 
 # A run with no cost spread by the billing period's weights whose lines are few, and a small part of their billing
 # periods, first keeps them in memory (one pass over the periods) and attributes those. The attribution query reads
@@ -147,14 +148,12 @@ def unmatched_periods(
 ) -> list[dict]:
     """Billing periods whose `unmatched` share is above `threshold`, with their top services (sql/checks/)."""
     lake.register_views(con, settings, ["rule_coverage"])
-    cur = con.execute(
-        load_sql("checks/unmatched_share"),
-        {
-            "start_period": start_period,
-            "end_period": end_period,
-            "threshold": threshold,
-            "top": UNMATCHED_TOP_SERVICES,
-        },
+    return check_rows(
+        con,
+        "rule_coverage",
+        "unmatched_share",
+        start_period,
+        end_period,
+        threshold=threshold,
+        top=UNMATCHED_TOP_SERVICES,
     )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -1,19 +1,16 @@
 """tag_coverage (monthly): per billing period and tag key the rules read, the share of effective cost whose lines
 carry it, by service and account (sql/tag_coverage.sql)."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import MetadataValue
 
-from pipelines import lake
 from pipelines.attribution.commitments import publish_monthly
-from pipelines.attribution.rules import Rules
-from pipelines.billing.assets import line_items
-from pipelines.catalog import table_schema
+from pipelines.attribution.rules import Rules, load_rules
 from pipelines.config import Settings
-from pipelines.partitions import MONTHLY_ASSET
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.lake_assets import lake_asset
+from pipelines.storage import lake
 
 
 def rule_tag_keys(rules: Rules) -> dict[str, str]:
@@ -45,36 +42,25 @@ def cover_tags(
     return publish_monthly(con, settings, "tag_coverage", params)
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[line_items],
-    group_name="attribution",
-    metadata={"dagster/column_schema": table_schema("tag_coverage")},
-)
-def tag_coverage(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period and tag key the rules read: the share of effective cost whose lines carry it, by service
-    and account (sql/tag_coverage.sql)."""
-    settings = mlcost.settings()
-    window = context.partition_time_window
-    start, end = window.start.date(), (window.end - timedelta(days=1)).date().replace(day=1)
-    con = lake.connect(settings)
-    written = cover_tags(con, settings, mlcost.rules(), start, end)
-    rows = []
-    published = lake.has_data(settings, "tag_coverage")
-    if published:
-        lake.register_views(con, settings, ["tag_coverage"])
-        rows = con.execute(
-            "SELECT billing_period, tag_key, round(sum(tagged_effective_cost), 2), round(sum(effective_cost), 2), "
-            "round(100 * sum(tagged_effective_cost) / nullif(sum(effective_cost), 0), 1) FROM tag_coverage "
-            "WHERE billing_period BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2",
-            [start, end],
-        ).fetchall()
+def tag_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """Per period and tag key: tagged cost, effective cost and the tagged share."""
+    rows = con.execute(
+        "SELECT billing_period, tag_key, round(sum(tagged_effective_cost), 2), round(sum(effective_cost), 2), "
+        "round(100 * sum(tagged_effective_cost) / nullif(sum(effective_cost), 0), 1) FROM tag_coverage "
+        "WHERE billing_period BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2",
+        [start, end],
+    ).fetchall()
     table = ["| period | tag key | tagged cost | effective cost | tagged % |", "|---|---|---:|---:|---:|"] + [
         f"| {' | '.join('' if v is None else str(v) for v in row)} |" for row in rows
     ]
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(written.values()),
-            "by_tag_key": MetadataValue.md("\n".join(table) if rows else "no lines in the period(s)"),
-        }
-    )
+    return {"by_tag_key": MetadataValue.md("\n".join(table) if rows else "no lines in the period(s)")}
+
+
+# The rules are read when the asset runs: they name the tag keys whose coverage is measured.
+tag_coverage = lake_asset(
+    "tag_coverage",
+    compute=lambda con, settings, start, end: cover_tags(
+        con, settings, load_rules(settings.rules_path), start, end
+    ),
+    figures=tag_figures,
+)

@@ -5,15 +5,12 @@ from datetime import date
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
     RetryRequested,
-    asset,
 )
 
-from pipelines import lake
 from pipelines.billing.ingest import ingest_deliveries, published_state
 from pipelines.billing.plausibility import (
     MAX_LINE_COST,
@@ -23,13 +20,14 @@ from pipelines.billing.plausibility import (
     implausible_lines,
 )
 from pipelines.billing.s3 import TRANSIENT_MAX_RETRIES, TransientS3Error, transient_retry_seconds
-from pipelines.catalog import table_schema
-from pipelines.checks import judged_periods, rows_table
-from pipelines.data_through import monthly_data_through, through_metadata
 from pipelines.errors import InputError
-from pipelines.generations import unchanged_fingerprints
-from pipelines.partitions import MONTHLY_ASSET, month_keys
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.checks import judged_periods, rows_table
+from pipelines.orchestration.data_through import monthly_data_through, through_metadata
+from pipelines.orchestration.lake_assets import lake_asset_body
+from pipelines.orchestration.partitions import month_keys
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
+from pipelines.storage.generations import unchanged_fingerprints
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -37,24 +35,7 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, TransientS3Error)
 
 
-@asset(
-    **MONTHLY_ASSET,
-    group_name="billing",
-    metadata={"dagster/column_schema": table_schema("line_items")},
-    # A warning: a line too large to believe (1e300, cents read as dollars) is valid input and is published,
-    # but the run's output and this check name it (pipelines/billing/plausibility.py).
-    check_specs=[
-        AssetCheckSpec(
-            "plausible_line_costs",
-            asset="line_items",
-            blocking=False,
-            description=f"No line costs more than {MAX_LINE_COST:,.0f}, nor more than {MIN_FLAGGED_COST:,.0f} "
-            f"and {REST_FACTOR:,.0f} x the rest of its billing period and currency (sql/checks/implausible_cost.sql). "
-            "A warning: the line is published as billed. When it warns, open the file and line named (a 1e300 "
-            "typo, cents read as dollars) and have the export corrected; docs/ingestion.md.",
-        )
-    ],
-)
+@lake_asset_body("line_items")
 def line_items(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Every line of the current billing delivery per billing period; a re-delivery replaces its month whole."""
     from pipelines.billing.deliveries import discover_deliveries

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
-from pipelines.sqlfiles import quote_ident, quote_literal
+from pipelines.storage.sqlfiles import quote_ident, quote_literal
 
 # Canonical CUR column → DuckDB type. Names are the Athena/CUR 2.0 snake_case names.
 CUR_COLUMNS: dict[str, str] = {

@@ -26,7 +26,6 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from pipelines import lake
 from pipelines.billing.formats import (
     NON_FINITE_ERROR,
     Detected,
@@ -38,7 +37,8 @@ from pipelines.billing.formats import (
 )
 from pipelines.config import Settings
 from pipelines.errors import InputError
-from pipelines.sqlfiles import load_sql, quote_ident, quote_literal
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql, quote_ident, quote_literal
 
 STATE_FILE = "_delivery.json"
 # A hash of each staged line's time, resource and amounts (a column of the staged view, never published): lines

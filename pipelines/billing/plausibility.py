@@ -1,4 +1,4 @@
-"""Warn about billing lines too large to believe (a 1e300 typo, cents written as dollars): `sql/checks/implausible_cost.sql`.
+"""Warn about billing lines too large to believe (a 1e300 typo, cents written as dollars): `sql/checks/line_items__plausible_line_costs.sql`.
 
 Such a line is valid input, so it is published; the `plausible_line_costs` asset check of `line_items` (a
 warning) and `mlcost run`'s output list it. The bounds are documented in docs/ingestion.md.
@@ -11,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.sqlfiles import load_sql
+from pipelines.orchestration.checks import check_rows
 
 # One line above this, in its own currency, is flagged whatever the rest of the month: AWS's largest single
 # charges (multi-year upfront commitments) stay far below a billion; in JPY it is about 6.5 million USD.
@@ -23,19 +23,17 @@ MIN_FLAGGED_COST = 10_000.0
 
 
 def implausible_lines(con: duckdb.DuckDBPyConnection, start_period: date, end_period: date) -> list[dict]:
-    """Rows of sql/checks/implausible_cost.sql for billing periods start..end (`line_items` must be a view)."""
-    cur = con.execute(
-        load_sql("checks/implausible_cost"),
-        {
-            "start_period": start_period,
-            "end_period": end_period,
-            "max_line_cost": MAX_LINE_COST,
-            "rest_factor": REST_FACTOR,
-            "min_flagged_cost": MIN_FLAGGED_COST,
-        },
+    """Rows of sql/checks/line_items__plausible_line_costs.sql for billing periods start..end (`line_items` must be a view)."""
+    return check_rows(
+        con,
+        "line_items",
+        "plausible_line_costs",
+        start_period,
+        end_period,
+        max_line_cost=MAX_LINE_COST,
+        rest_factor=REST_FACTOR,
+        min_flagged_cost=MIN_FLAGGED_COST,
     )
-    columns = [d[0] for d in cur.description]
-    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
 def describe(row: dict) -> str:

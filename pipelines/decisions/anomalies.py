@@ -19,23 +19,15 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 WINDOW_DAYS = 28
 MIN_HISTORY = 7
 Z_THRESHOLD = 3.5
 RELATIVE_FLOOR = 0.05
 MIN_IMPACT = 50.0
-
-COST_PER_PREDICTION_COLUMNS = (
-    "usage_date DATE, workload VARCHAR, predictions DOUBLE, failed_requests BIGINT, endpoints VARCHAR, "
-    "inference_cost DOUBLE, loaded_cost DOUBLE, cost_per_prediction DOUBLE, cost_per_1k_predictions DOUBLE, "
-    "loaded_cost_per_prediction DOUBLE, loaded_cost_per_1k_predictions DOUBLE, eta DOUBLE, "
-    "inference_idle_gpu_cost DOUBLE, billing_currency VARCHAR"
-)
 
 
 def parameters(start: date, end: date) -> dict:
@@ -53,8 +45,8 @@ def parameters(start: date, end: date) -> dict:
 def register_sources(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """The tables the detector reads; the GPU and prediction tables may be empty (no logs configured)."""
     lake.register_views(con, settings, ["cost_attribution", "cost_by_category_daily"])
-    lake.register_view_or_empty(con, settings, "cost_per_prediction_daily", COST_PER_PREDICTION_COLUMNS)
-    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily", GPU_EFFICIENCY_COLUMNS)
+    lake.register_view_or_empty(con, settings, "cost_per_prediction_daily")
+    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily")
 
 
 def compute_anomalies(

@@ -1,183 +1,76 @@
-"""Dagster assets of the decision layer: cost_anomalies (daily), month_end_forecast and budget_status (monthly)."""
+"""Dagster assets of the decision layer: cost_anomalies (daily), month_end_forecast, budget_status and
+recommendations (monthly). Each is the registry's shared asset path (orchestration/lake_assets.py) around the
+domain's compute function, its headline figures and the words of its checks."""
 
-from datetime import date, timedelta
+from datetime import date
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+import duckdb
+from dagster import MetadataValue
 
-from pipelines import lake
-from pipelines.attribution.assets import cost_attribution, cost_by_category_daily
-from pipelines.attribution.commitments import commitment_utilization
-from pipelines.catalog import table_schema
-from pipelines.checks import check_rows, rows_table
+from pipelines.config import Settings
 from pipelines.decisions.anomalies import compute_anomalies, describe_anomalies
 from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.gpu.assets import gpu_efficiency_by_device_daily, gpu_efficiency_daily
-from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range, month_keys
-from pipelines.predictions.assets import cost_per_prediction_daily, predictions_daily
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.lake_assets import CheckWords, lake_asset
+from pipelines.orchestration.partitions import month_keys
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution, cost_by_category_daily, cost_per_prediction_daily, gpu_efficiency_daily],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("cost_anomalies")},
-    check_specs=[
-        AssetCheckSpec(
-            "anomalous_days",
-            asset="cost_anomalies",
-            blocking=False,
-            description="No day of the days judged departs from its own series' trailing 28 days (robust z ≥ 3.5 "
-            "and an impact of at least 50 in the billing currency; docs/decisions.md). A warning. When it warns, "
-            "read each anomaly's top contributors (rule ids, services, predictions, GPU hours) in cost_anomalies: "
-            "an idle GPU left running, a traffic drop or a transfer spike; a planned change needs no action.",
-        )
-    ],
-)
-def cost_anomalies(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Days whose cost, cost per prediction or η departs from its trailing 28-day median (robust z, $ floor)."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    con = lake.connect(settings)
-    written = compute_anomalies(con, settings, start, end)
-    rows = []
-    if lake.has_data(settings, "cost_anomalies"):
-        lake.register_views(con, settings, ["cost_anomalies"])
-        rows = check_rows(con, "anomalous_days", start, end)
-    description = describe_anomalies(rows)
-    if rows:
-        context.log.warning(f"cost_anomalies: {description}")
-    return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values())},
-        check_results=[
-            AssetCheckResult(
-                check_name="anomalous_days",
-                passed=not rows,
-                severity=AssetCheckSeverity.WARN,
-                description=description,
-                metadata={"anomalies": rows_table(rows), "count": len(rows)},
-            )
-        ],
-    )
+def periods(start: date, end: date) -> list[date]:
+    """The billing periods (first days) of a monthly run from start's to end's."""
+    return [date.fromisoformat(key) for key in month_keys(start, end)]
 
 
-def run_periods(context: AssetExecutionContext) -> list[date]:
-    """The billing periods (first days) of a monthly asset's run."""
-    window = context.partition_time_window
-    last = (window.end - timedelta(days=1)).date()
-    return [date.fromisoformat(key) for key in month_keys(window.start.date(), last)]
+def _monthly(compute):
+    """A decision compute function taking the run's billing periods, as the factory's (start, end) compute."""
+
+    def run(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict[str, int]:
+        return compute(con, settings, periods(start, end))
+
+    return run
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[cost_by_category_daily],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("month_end_forecast")},
-)
-def month_end_forecast(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period, category and workload: month-to-date cost and the month-end forecast with an interval."""
-    settings = mlcost.settings()
-    periods = run_periods(context)
-    con = lake.connect(settings)
-    written = compute_forecast(con, settings, periods)
-    lake.register_views(con, settings, ["month_end_forecast"])
+def forecast_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     totals = con.execute(
         "SELECT billing_period, billing_currency, max(as_of), sum(mtd_cost), sum(forecast_cost) "
         "FROM month_end_forecast WHERE billing_period BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
-        [periods[0], periods[-1]],
+        [start, end],
     ).fetchall()
     preview = ["| period | currency | as of | month to date | forecast |", "|---|---|---|---:|---:|"] + [
         f"| {p:%Y-%m} | {c} | {a} | {m:,.2f} | {f:,.2f} |" for p, c, a, m, f in totals
     ]
-    return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))}
-    )
+    return {"preview": MetadataValue.md("\n".join(preview))}
 
 
-@asset(
-    **MONTHLY_ASSET,
-    deps=[cost_by_category_daily, month_end_forecast],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("budget_status")},
-    check_specs=[
-        AssetCheckSpec(
-            "budget_thresholds_crossed",
-            asset="budget_status",
-            blocking=False,
-            description="No budget of MLCOST_BUDGETS has its actual or forecast month-end cost past one of its "
-            "thresholds (docs/decisions.md). A warning. When it warns, the scope, the threshold and the figures "
-            "are named: look at cost_anomalies and the scope's workloads, or raise the budget if the spend is "
-            "planned.",
-        )
-    ],
-)
-def budget_status(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period and budget of MLCOST_BUDGETS: actual and forecast cost against the amount."""
-    settings = mlcost.settings()
-    periods = run_periods(context)
-    con = lake.connect(settings)
-    written = compute_budget_status(con, settings, periods)
-    lake.register_views(con, settings, ["budget_status"])
-    rows = check_rows(con, "budget_thresholds_crossed", periods[0], periods[-1])
-    description = describe_crossed(rows)
-    if rows:
-        context.log.warning(f"budget_status: {description}")
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(written.values()),
-            "budgets_file": str(settings.budgets_path or "none"),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name="budget_thresholds_crossed",
-                passed=not rows,
-                severity=AssetCheckSeverity.WARN,
-                description=description,
-                metadata={"budgets": rows_table(rows), "count": len(rows)},
-            )
-        ],
-    )
-
-
-@asset(
-    **MONTHLY_ASSET,
-    deps=[
-        gpu_efficiency_daily,
-        gpu_efficiency_by_device_daily,
-        predictions_daily,
-        cost_attribution,
-        commitment_utilization,
-    ],
-    group_name="decisions",
-    metadata={"dagster/column_schema": table_schema("recommendations")},
-)
-def recommendations(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
-    """Per billing period: actions (idle GPUs, multi-GPU hosts, batching, S3 lifecycle, egress paths,
-    commitments) and the monthly saving of each."""
-    settings = mlcost.settings()
-    periods = run_periods(context)
-    con = lake.connect(settings)
-    written = compute_recommendations(con, settings, periods)
-    lake.register_views(con, settings, ["recommendations"])
+def recommendation_figures(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
+) -> dict:
     top = con.execute(
         "SELECT billing_period, kind, coalesce(resource_id, workload), monthly_saving, confidence FROM recommendations "
         "WHERE billing_period BETWEEN ? AND ? ORDER BY monthly_saving DESC LIMIT 10",
-        [periods[0], periods[-1]],
+        [start, end],
     ).fetchall()
     preview = [
         "| period | kind | resource | saving / month | confidence |",
         "|---|---|---|---:|---|",
     ] + [f"| {p:%Y-%m} | {k} | {r} | {s:,.2f} | {c} |" for p, k, r, s, c in top]
-    return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values()), "preview": MetadataValue.md("\n".join(preview))}
-    )
+    return {"preview": MetadataValue.md("\n".join(preview))}
+
+
+cost_anomalies = lake_asset(
+    "cost_anomalies",
+    compute=compute_anomalies,
+    checks={"anomalous_days": CheckWords(describe=describe_anomalies, rows_key="anomalies")},
+)
+month_end_forecast = lake_asset(
+    "month_end_forecast", compute=_monthly(compute_forecast), figures=forecast_figures
+)
+budget_status = lake_asset(
+    "budget_status",
+    compute=_monthly(compute_budget_status),
+    figures=lambda con, settings, start, end: {"budgets_file": str(settings.budgets_path or "none")},
+    checks={"budget_thresholds_crossed": CheckWords(describe=describe_crossed, rows_key="budgets")},
+)
+recommendations = lake_asset(
+    "recommendations", compute=_monthly(compute_recommendations), figures=recommendation_figures
+)

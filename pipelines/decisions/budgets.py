@@ -141,13 +141,12 @@ def budgets_frame(budgets: list[Budget]) -> pl.DataFrame:
 
 def compute_budget_status(con, settings, periods: list) -> dict[str, int]:
     """Publish budget_status for each billing period (an empty partition when no budgets file is set)."""
-    from pipelines import lake
-    from pipelines.decisions.forecast import FORECAST_COLUMNS
-    from pipelines.sqlfiles import load_sql
+    from pipelines.storage import lake
+    from pipelines.storage.sqlfiles import load_sql
 
     budgets = load_budgets(settings.budgets_path) if settings.budgets_path else []
     lake.register_views(con, settings, ["cost_by_category_daily"])
-    lake.register_view_or_empty(con, settings, "month_end_forecast", FORECAST_COLUMNS)
+    lake.register_view_or_empty(con, settings, "month_end_forecast")
     con.register("budgets", budgets_frame(budgets))
     try:
         with lake.PartitionWriter(con, settings, "budget_status") as writer:

@@ -1,4 +1,4 @@
-"""The `mlcost anomalies`, `mlcost forecast` and `mlcost recommend` commands (registered by pipelines/cli.py)."""
+"""The `mlcost anomalies`, `mlcost forecast` and `mlcost recommend` commands (registered by pipelines/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from pipelines import lake
+from pipelines.storage import lake
 
 FORMATS = ["table", "csv", "json"]
 
@@ -29,7 +29,7 @@ def _missing(table: str) -> int:
 
 
 def _print(rel, fmt: str) -> None:
-    from pipelines.sqlshell import TABLE_MAX_ROWS, write_rows
+    from pipelines.cli.sqlshell import TABLE_MAX_ROWS, write_rows
 
     if fmt == "table":
         rel.show(max_rows=TABLE_MAX_ROWS, max_width=200)

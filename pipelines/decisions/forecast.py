@@ -13,18 +13,12 @@ from datetime import date, timedelta
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 TRAILING_DAYS = 7
 INTERVAL_Z = 1.96
-
-FORECAST_COLUMNS = (
-    "billing_period DATE, as_of DATE, category VARCHAR, workload VARCHAR, billing_currency VARCHAR, "
-    "days_in_month BIGINT, days_elapsed BIGINT, days_remaining BIGINT, trailing_days BIGINT, mtd_cost DOUBLE, "
-    "daily_rate DOUBLE, daily_stddev DOUBLE, forecast_cost DOUBLE, forecast_low DOUBLE, forecast_high DOUBLE"
-)
 
 
 def parameters(billing_period: date, as_of: date | None = None) -> dict:

@@ -28,11 +28,10 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
-from pipelines.column_types import COLUMN_TYPES
 from pipelines.config import REPO_ROOT, Settings
 from pipelines.gpu.efficiency import register_gpu_types
-from pipelines.sqlfiles import load_sql, quote_literal
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql, quote_literal
 
 WINDOW_DAYS = 7
 ETA_THRESHOLD = 0.3
@@ -74,10 +73,6 @@ def parameters(period: date, latency_budget_ms: float | None = None) -> dict:
     }
 
 
-def empty_columns(table: str) -> str:
-    return ", ".join(f"{name} {kind}" for name, kind in COLUMN_TYPES[table].items())
-
-
 def register_gpu_prices(con: duckdb.DuckDBPyConnection) -> None:
     """List prices of GPU instance types (multi_gpu's smaller type), each row with its source."""
     con.execute(
@@ -90,7 +85,7 @@ def register_gpu_prices(con: duckdb.DuckDBPyConnection) -> None:
 
 def register_sources(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     for table in SOURCES:
-        lake.register_view_or_empty(con, settings, table, empty_columns(table))
+        lake.register_view_or_empty(con, settings, table)
     register_gpu_types(con)
     register_gpu_prices(con)
     con.execute(load_sql("staging/batching_curve"))

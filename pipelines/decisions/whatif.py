@@ -16,10 +16,10 @@ from datetime import date
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.decisions.recommendations import BATCH_MARGINAL_SHARE, register_sources
 from pipelines.errors import InputError
+from pipelines.storage import lake
 
 MAX_BATCH = 64
 

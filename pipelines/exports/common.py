@@ -14,7 +14,7 @@ import duckdb
 from pipelines.attribution.rules import DEFAULT_RULES
 from pipelines.config import Settings
 from pipelines.errors import InputError
-from pipelines.sqlfiles import load_sql
+from pipelines.storage.sqlfiles import load_sql
 
 CENT = 0.005
 

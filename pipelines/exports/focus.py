@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipelines.config import REPO_ROOT, Settings
 from pipelines.exports.common import bill_totals, check_sums, open_warehouse, replace_atomically, scratch_name
-from pipelines.sqlfiles import load_sql, quote_ident, quote_literal
+from pipelines.storage.sqlfiles import load_sql, quote_ident, quote_literal
 
 REFERENCE = REPO_ROOT / "pipelines" / "reference"
 TIMESTAMP_COLUMNS = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart")

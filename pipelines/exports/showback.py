@@ -26,7 +26,7 @@ from pipelines.exports.common import (
     rules_file,
     scratch_name,
 )
-from pipelines.sqlfiles import load_sql
+from pipelines.storage.sqlfiles import load_sql
 
 # --by: which tag names the owner (None: the workload itself), whether the workload must itself be that tag's
 # value, and what an owner-less workload is called.

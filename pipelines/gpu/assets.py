@@ -1,20 +1,17 @@
 """Dagster assets for GPU efficiency: gpu_samples (the logs, normalized) and gpu_efficiency_daily (η, idle cost)."""
 
+from datetime import date
+
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
-from pipelines import lake
-from pipelines.attribution.assets import cost_attribution
-from pipelines.catalog import table_schema
-from pipelines.checks import check_rows, judged_days, rows_table, summarize
-from pipelines.data_through import daily_through, recent_spec
+from pipelines.config import Settings
 from pipelines.gpu.efficiency import (
     compute_device_efficiency,
     compute_efficiency,
@@ -22,20 +19,18 @@ from pipelines.gpu.efficiency import (
     publish_samples,
     read_source,
 )
-from pipelines.partitions import DAILY_ASSET, day_range
-from pipelines.resources import MlcostResource
+from pipelines.orchestration.checks import check_rows, judged_days, rows_table, summarize
+from pipelines.orchestration.data_through import daily_through
+from pipelines.orchestration.lake_assets import lake_asset, lake_asset_body
+from pipelines.orchestration.partitions import day_range
+from pipelines.orchestration.resources import MlcostResource
+from pipelines.storage import lake
 
 # Below this share of billed GPU time with samples, η describes too little of the fleet to act on.
 COVERAGE_WARN_BELOW = 0.5
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution],
-    group_name="gpu",
-    metadata={"dagster/column_schema": table_schema("gpu_samples")},
-    check_specs=[recent_spec("gpu_samples")],
-)
+@lake_asset_body("gpu_samples")
 def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """GPU utilization samples from DCGM, nvidia-smi and CloudWatch/SageMaker exports, one metric per row (0–1)."""
     settings = mlcost.settings()
@@ -62,42 +57,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     )
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution, gpu_samples],
-    group_name="gpu",
-    metadata={"dagster/column_schema": table_schema("gpu_efficiency_daily")},
-    check_specs=[
-        AssetCheckSpec(
-            "eta_in_range_and_active_within_allocated",
-            asset="gpu_efficiency_daily",
-            blocking=True,
-            description="Every η of the days judged is within 0–1, and active ≤ observed ≤ allocated GPU hours "
-            "(sql/checks/eta_out_of_range.sql). Blocking. When it fails, a log claims more GPU time than the "
-            "bill: a log mapped to the wrong resource, two loggers on one GPU, or more GPUs in the log than on "
-            "the instance (see gpu_count_matches_bill); fix the log's mapping (docs/gpu.md) and rerun the days.",
-        ),
-        AssetCheckSpec(
-            "coverage_above_threshold",
-            asset="gpu_efficiency_daily",
-            blocking=False,
-            description=f"At least {COVERAGE_WARN_BELOW:.0%} of the billed GPU hours of the days judged have "
-            "utilization samples (observed / allocated). A warning: below it, η describes too little of the "
-            "fleet to act on. When it warns, the resources with the most unobserved GPU hours are listed: "
-            "ship their DCGM / nvidia-smi / CloudWatch logs to MLCOST_GPU_SOURCE (docs/gpu.md).",
-        ),
-        AssetCheckSpec(
-            "gpu_count_matches_bill",
-            asset="gpu_efficiency_daily",
-            blocking=False,
-            description="The logs show as many GPUs per resource and day as the bill has running at once "
-            "(sql/checks/gpu_count_mismatch.sql). A warning. More GPUs in the logs than billed is a log mapped "
-            "to the wrong resource; fewer is a logger that misses GPUs (they count as unobserved). When it warns, "
-            "map the listed resources' logs to the right instance, or enable every GPU in the logger (docs/gpu.md).",
-        ),
-        recent_spec("gpu_efficiency_daily"),
-    ],
-)
+@lake_asset_body("gpu_efficiency_daily")
 def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """η per GPU resource and day (active / observed GPU time by default; active / allocated with
     MLCOST_ETA_BASIS=allocated), coverage, and the cost of idle GPU time."""
@@ -111,8 +71,10 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     judged = judged_days(start, end)
     if lake.has_data(settings, "gpu_efficiency_daily"):
         lake.register_views(con, settings, ["gpu_efficiency_daily"])
-        out_of_range = check_rows(con, "eta_out_of_range", start, end)
-        gpu_mismatch = check_rows(con, "gpu_count_mismatch", start, end)
+        out_of_range = check_rows(
+            con, "gpu_efficiency_daily", "eta_in_range_and_active_within_allocated", start, end
+        )
+        gpu_mismatch = check_rows(con, "gpu_efficiency_daily", "gpu_count_matches_bill", start, end)
         params = [start, end]
         where = "WHERE usage_date BETWEEN ? AND ?"
         totals = con.execute(
@@ -220,71 +182,30 @@ def _hours(value: float | None) -> str:
     return "0.00" if value is None else f"{value:,.2f}"
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution, gpu_samples],
-    group_name="gpu",
-    metadata={"dagster/column_schema": table_schema("gpu_efficiency_by_device_daily")},
-    check_specs=[recent_spec("gpu_efficiency_by_device_daily")],
-)
-def gpu_efficiency_by_device_daily(
-    context: AssetExecutionContext, mlcost: MlcostResource
-) -> MaterializeResult:
-    """η per GPU (or MIG instance) of each GPU resource and day: on an 8-GPU host, which GPUs idled."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    con = lake.connect(settings)
-    written = compute_device_efficiency(con, settings, start, end)
-    idle: list[tuple] = []
-    if lake.has_data(settings, "gpu_efficiency_by_device_daily"):
-        lake.register_views(con, settings, ["gpu_efficiency_by_device_daily"])
-        idle = con.execute(
-            "SELECT resource_id, device, round(sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), 3) AS eta "
-            "FROM gpu_efficiency_by_device_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL "
-            "HAVING eta IS NOT NULL ORDER BY eta, resource_id, device LIMIT 5",
-            [start, end],
-        ).fetchall()
-    through, recent = daily_through(settings, "gpu_efficiency_by_device_daily")
-    return MaterializeResult(
-        check_results=[recent],
-        metadata={
-            **through,
-            "dagster/row_count": sum(written.values()),
-            "least_busy_devices": MetadataValue.md(
-                "\n".join(
-                    ["| resource | device | η |", "|---|---|---:|"]
-                    + [f"| {r} | {d} | {e:.3f} |" for r, d, e in idle]
-                )
-            ),
-        },
-    )
+def least_busy_devices(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """The five devices with the lowest η over the run's days: on an 8-GPU host, which GPUs idled."""
+    idle = con.execute(
+        "SELECT resource_id, device, round(sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), 3) AS eta "
+        "FROM gpu_efficiency_by_device_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL "
+        "HAVING eta IS NOT NULL ORDER BY eta, resource_id, device LIMIT 5",
+        [start, end],
+    ).fetchall()
+    return {
+        "least_busy_devices": MetadataValue.md(
+            "\n".join(
+                ["| resource | device | η |", "|---|---|---:|"]
+                + [f"| {r} | {d} | {e:.3f} |" for r, d, e in idle]
+            )
+        )
+    }
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution, gpu_samples],
-    group_name="gpu",
-    metadata={"dagster/column_schema": table_schema("gpu_cost_by_pod_daily")},
-    check_specs=[
-        AssetCheckSpec(
-            "pod_split_adds_up_to_node_cost",
-            asset="gpu_cost_by_pod_daily",
-            blocking=True,
-            description="Per node and day, the pods' GPU cost plus the __idle__ and __unobserved__ rows equals the "
-            "node's GPU cost to the cent (sql/checks/pod_cost_split_mismatch.sql). Blocking. When it fails, a pod's "
-            "GPU fraction or a sample's holder count split a GPU second more or less than once: the failing nodes "
-            "and days are named; check MLCOST_POD_WORKLOADS's gpu_fraction column and the DCGM pod labels.",
-        ),
-        AssetCheckSpec(
-            "pods_found_for_pod_workloads",
-            asset="gpu_cost_by_pod_daily",
-            blocking=False,
-            description="When MLCOST_POD_WORKLOADS is set, some GPU sample names a Kubernetes pod. A warning. When "
-            "it warns, the DCGM exporter runs without pod labels (enable its Kubernetes mode, or keep Prometheus's "
-            "exported_pod labels in the export): without them no GPU cost can be split by pod.",
-        ),
-    ],
+gpu_efficiency_by_device_daily = lake_asset(
+    "gpu_efficiency_by_device_daily", compute=compute_device_efficiency, figures=least_busy_devices
 )
+
+
+@lake_asset_body("gpu_cost_by_pod_daily")
 def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """A Kubernetes GPU node's GPU cost split by the GPU time each pod held (DCGM pod labels, MLCOST_POD_WORKLOADS)."""
     # Imported here so that this appended asset leaves the module's shared import block alone (merge of branches).
@@ -299,7 +220,7 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
     pods, by_default = 0, 0
     if lake.has_data(settings, "gpu_cost_by_pod_daily"):
         lake.register_views(con, settings, ["gpu_cost_by_pod_daily"])
-        mismatched = check_rows(con, "pod_cost_split_mismatch", start, end)
+        mismatched = check_rows(con, "gpu_cost_by_pod_daily", "pod_split_adds_up_to_node_cost", start, end)
         top = con.execute(
             "SELECT workload, round(sum(gpu_cost), 2) AS cost, round(sum(gpu_hours), 2) AS hours "
             "FROM gpu_cost_by_pod_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY cost DESC LIMIT 10",

@@ -7,26 +7,13 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines import lake
 from pipelines.config import REPO_ROOT, Settings
 from pipelines.gpu.samples import SAMPLES_SCHEMA, GpuReadResult, read_gpu_samples
 from pipelines.s3_sources import read_staged
-from pipelines.sqlfiles import load_sql, quote_literal
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql, quote_literal
 
 GPU_TYPES = REPO_ROOT / "pipelines" / "reference" / "gpu_instance_types.csv"
-GPU_SAMPLES_COLUMNS = (
-    "usage_date DATE, ts TIMESTAMP, resource_id VARCHAR, host VARCHAR, gpu_index INTEGER, gpu_uuid VARCHAR, "
-    "gpu_model VARCHAR, metric VARCHAR, value DOUBLE, interval_seconds DOUBLE, source_file VARCHAR, "
-    "source_format VARCHAR, mig_instance VARCHAR, mig_profile VARCHAR, gpu_share DOUBLE, "
-    "namespace VARCHAR, pod VARCHAR, container VARCHAR, holders INTEGER"
-)
-GPU_EFFICIENCY_COLUMNS = (
-    "usage_date DATE, resource_id VARCHAR, workload VARCHAR, category VARCHAR, instance_type VARCHAR, "
-    "gpu_count INTEGER, allocated_gpu_hours DOUBLE, observed_gpu_hours DOUBLE, active_gpu_hours DOUBLE, eta DOUBLE, "
-    "coverage DOUBLE, eta_observed DOUBLE, eta_allocated DOUBLE, eta_sm DOUBLE, gpu_cost DOUBLE, idle_cost DOUBLE, "
-    "unobserved_cost DOUBLE, eta_basis VARCHAR, metric_source VARCHAR, gpus_in_log INTEGER, gpus_billed INTEGER, "
-    "observed_beyond_allocated_gpu_hours DOUBLE, eta_power DOUBLE"
-)
 ETA_BASES = ("observed", "allocated")
 
 
@@ -95,7 +82,7 @@ def register_gpu_macros(con: duckdb.DuckDBPyConnection, settings: Settings) -> N
     """The views and staging macros (sql/staging/gpu_*.sql) both GPU efficiency tables read."""
     register_gpu_types(con)
     lake.register_views(con, settings, ["cost_attribution"])
-    lake.register_view_or_empty(con, settings, "gpu_samples", GPU_SAMPLES_COLUMNS)
+    lake.register_view_or_empty(con, settings, "gpu_samples")
     con.execute(load_sql("staging/gpu_billed_intervals"))
     con.execute(load_sql("staging/gpu_device_seconds"))
 

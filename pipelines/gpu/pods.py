@@ -21,11 +21,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import lake
 from pipelines.config import Settings
 from pipelines.gpu.efficiency import register_gpu_macros
 from pipelines.gpu.pod_workloads import PodRule, read_pod_workloads
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
 
 # The named rows of gpu_cost_by_pod_daily that hold no pod (pod and namespace NULL), so a node's split adds up.
 IDLE_WORKLOAD = "__idle__"  # observed GPU time that no pod held (or the part a fractional pod left)

@@ -3,20 +3,16 @@
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
-from pipelines import lake
-from pipelines.attribution.assets import cost_attribution
-from pipelines.catalog import table_schema
-from pipelines.checks import amount, check_rows, judged_days, rows_table, summarize
-from pipelines.data_through import daily_through, recent_spec
-from pipelines.gpu.assets import gpu_efficiency_daily
-from pipelines.partitions import DAILY_ASSET, day_range
+from pipelines.orchestration.checks import amount, check_rows, judged_days, rows_table, summarize
+from pipelines.orchestration.data_through import daily_through
+from pipelines.orchestration.lake_assets import lake_asset_body
+from pipelines.orchestration.partitions import day_range
+from pipelines.orchestration.resources import MlcostResource
 from pipelines.predictions.cost import (
     compute_cost_per_prediction,
     describe_unusable,
@@ -24,27 +20,10 @@ from pipelines.predictions.cost import (
     read_source,
     unusable_files,
 )
-from pipelines.resources import MlcostResource
+from pipelines.storage import lake
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution],
-    group_name="predictions",
-    metadata={"dagster/column_schema": table_schema("predictions_daily")},
-    check_specs=[
-        AssetCheckSpec(
-            "prediction_files_unusable",
-            asset="predictions_daily",
-            blocking=False,
-            description="Every prediction file read gave successful predictions with at most half of its lines "
-            "skipped (sql/checks/prediction_files_unusable.sql). A warning: otherwise cost per prediction is "
-            "NULL or built on a sliver of the traffic. When it warns, the files are named with their first "
-            "problem: fix the export or the header aliases (docs/predictions.md) and rerun the days.",
-        ),
-        recent_spec("predictions_daily"),
-    ],
-)
+@lake_asset_body("predictions_daily")
 def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) -> MaterializeResult:
     """Successful predictions per day, workload and endpoint, from invocation metrics, request logs or counts."""
     settings = mlcost.settings()
@@ -85,32 +64,7 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
     )
 
 
-@asset(
-    **DAILY_ASSET,
-    deps=[cost_attribution, predictions_daily, gpu_efficiency_daily],
-    group_name="predictions",
-    metadata={"dagster/column_schema": table_schema("cost_per_prediction_daily")},
-    check_specs=[
-        AssetCheckSpec(
-            "cost_without_predictions",
-            asset="cost_per_prediction_daily",
-            blocking=False,
-            description="Every workload with inference cost on a day judged has predictions that day "
-            "(sql/checks/cost_without_predictions.sql). A warning: its cost per prediction is NULL. When it "
-            "warns, the workload's counts are missing or named differently from its cost: check "
-            "MLCOST_PREDICTIONS_SOURCE and the workload mapping (docs/predictions.md).",
-        ),
-        AssetCheckSpec(
-            "predictions_not_negative",
-            asset="cost_per_prediction_daily",
-            blocking=True,
-            description="No day and workload has a negative prediction count. Blocking. When it fails, a "
-            "counter reset or a failed-request count above its invocations made the count negative: check the "
-            "source files of the rows listed.",
-        ),
-        recent_spec("cost_per_prediction_daily"),
-    ],
-)
+@lake_asset_body("cost_per_prediction_daily")
 def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostResource):
     """Per day and workload: predictions, direct and loaded inference cost, cost per 1k predictions, η."""
     settings = mlcost.settings()
@@ -122,14 +76,8 @@ def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostReso
     if lake.has_data(settings, "cost_per_prediction_daily"):
         lake.register_views(con, settings, ["cost_per_prediction_daily"])
         params = [start, end]
-        rows = check_rows(con, "cost_without_predictions", start, end)
-        cur = con.execute(
-            "SELECT usage_date, workload, predictions, failed_requests FROM cost_per_prediction_daily "
-            "WHERE usage_date BETWEEN ? AND ? AND predictions < 0 ORDER BY 1, 2",
-            params,
-        )
-        names = [d[0] for d in cur.description]
-        negative = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        rows = check_rows(con, "cost_per_prediction_daily", "cost_without_predictions", start, end)
+        negative = check_rows(con, "cost_per_prediction_daily", "predictions_not_negative", start, end)
         table = con.execute(
             "SELECT workload, sum(predictions), 1000 * sum(inference_cost) / nullif(sum(predictions), 0), "
             "1000 * sum(loaded_cost) / nullif(sum(predictions), 0) FROM cost_per_prediction_daily "

@@ -7,21 +7,16 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import lake
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import GPU_EFFICIENCY_COLUMNS
 from pipelines.predictions.counts import FILE_SCHEMA, PredictionReadResult, read_predictions
 from pipelines.s3_sources import read_staged
-from pipelines.sqlfiles import load_sql
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
+from pipelines.storage.tables import TABLES
 
 # A file with more than this share of its lines skipped is reported by the prediction_files_unusable check:
 # past half, the counts describe the parser's luck more than the traffic.
 MAX_SKIPPED_SHARE = 0.5
-
-PREDICTIONS_COLUMNS = (
-    "usage_date DATE, workload VARCHAR, endpoint VARCHAR, predictions DOUBLE, invocations BIGINT, "
-    "failed_requests BIGINT, source VARCHAR"
-)
 
 
 def read_source(settings: Settings) -> PredictionReadResult | None:
@@ -66,7 +61,8 @@ def unusable_files(
     con.register("prediction_files", result.files.select(list(FILE_SCHEMA)))
     try:
         cur = con.execute(
-            load_sql("checks/prediction_files_unusable"), {"max_skipped_share": MAX_SKIPPED_SHARE}
+            load_sql("checks/predictions_daily__prediction_files_unusable"),
+            {"max_skipped_share": MAX_SKIPPED_SHARE},
         )
         columns = [d[0] for d in cur.description]
         return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
@@ -102,7 +98,9 @@ def publish_predictions(
     """Publish predictions_daily for start..end (workloads resolved through the bill's endpoint tags)."""
     lake.register_views(con, settings, ["cost_attribution"])
     if result is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE prediction_counts_empty ({PREDICTIONS_COLUMNS})")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE prediction_counts_empty ({TABLES['predictions_daily'].empty_columns()})"
+        )
         frame = con.execute(
             "SELECT usage_date, endpoint, workload, invocations, failed_requests, predictions, source, "
             "0 AS source_files FROM prediction_counts_empty"
@@ -129,8 +127,8 @@ def compute_cost_per_prediction(
 ) -> dict[str, int]:
     """Publish cost_per_prediction_daily for start..end."""
     lake.register_views(con, settings, ["cost_attribution"])
-    lake.register_view_or_empty(con, settings, "predictions_daily", PREDICTIONS_COLUMNS)
-    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily", GPU_EFFICIENCY_COLUMNS)
+    lake.register_view_or_empty(con, settings, "predictions_daily")
+    lake.register_view_or_empty(con, settings, "gpu_efficiency_daily")
     return lake.publish_days(
         con,
         settings,

@@ -16,10 +16,10 @@ from dagster import (
 
 from pipelines.attribution.assets import cost_attribution, cost_by_category_daily, reconciliation
 from pipelines.gpu.assets import gpu_efficiency_daily
-from pipelines.instance_config import POOL
+from pipelines.orchestration.instance_config import POOL
+from pipelines.orchestration.resources import MlcostResource
 from pipelines.predictions.assets import cost_per_prediction_daily
 from pipelines.report.render import build_report
-from pipelines.resources import MlcostResource
 
 # Empty when every sharing strategy is `keep` (the shipped rules): not a missing source.
 MAY_BE_EMPTY = {"shared_spread_to"}
@@ -34,7 +34,7 @@ MAY_BE_EMPTY = {"shared_spread_to"}
         reconciliation,
     ],
     group_name="report",
-    # Every asset is in the lake's one pool (pipelines/instance_config.py): the page is made from one consistent
+    # Every asset is in the lake's one pool (pipelines/orchestration/instance_config.py): the page is made from one consistent
     # catalog, never while a step is rewriting the tables it reads.
     pool=POOL,
     check_specs=[

@@ -1,4 +1,4 @@
-"""The `mlcost report` and `mlcost export focus|showback` commands (registered by pipelines/cli.py)."""
+"""The `mlcost report` and `mlcost export focus|showback` commands (registered by pipelines/cli/main.py)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.report.charts import CHARTS, DECISION_TABLES, Chart, Column
-from pipelines.sqlfiles import load_sql
+from pipelines.storage.sqlfiles import load_sql
 
 DECISION_ROWS = 50
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}

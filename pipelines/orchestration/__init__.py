@@ -1,0 +1,1 @@
+"""Orchestration: Dagster definitions, assets' shared parts, jobs, partitions, schedules and sensors, runs."""

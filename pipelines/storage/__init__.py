@@ -1,0 +1,1 @@
+"""Storage: the table registry, the Parquet lake, published generations and the analysts' warehouse."""
