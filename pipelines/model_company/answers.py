@@ -91,7 +91,7 @@ def rows_for_json(frame: pl.DataFrame) -> list[dict]:
     """Frame rows with dates as ISO strings and floats rounded, for answers.json."""
     out = []
     for row in frame.iter_rows(named=True):
-        clean = {}
+        clean: dict[str, object] = {}
         for key, value in row.items():
             if isinstance(value, date):
                 clean[key] = value.isoformat()

@@ -190,7 +190,7 @@ def cur_values(charges: pl.DataFrame, company: Company, month: Month) -> pl.Data
         return pl.when(condition).then(pl.col(column)).otherwise(None)
 
     iso_ri_start, iso_ri_end = _iso(pl.lit(ri.start)), _iso(pl.lit(ri.end))
-    exprs = {
+    exprs: dict[str, pl.Expr | pl.Series] = {
         "identity/LineItemId": pl.Series(ids).cast(pl.String),
         "identity/TimeInterval": _iso(pl.col("start")) + "/" + _iso(pl.col("end")),
         "bill/InvoiceId": pl.lit(""),

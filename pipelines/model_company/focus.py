@@ -133,7 +133,7 @@ def focus_frame(charges: pl.DataFrame, month: Month) -> pl.DataFrame:
     tags = rows.select(
         pl.struct(list(_TAG_NAMES)).map_elements(_tags_json, return_dtype=pl.String)
     ).to_series()
-    exprs = {
+    exprs: dict[str, pl.Expr | pl.Series] = {
         "AvailabilityZone": _null_if_empty("az"),
         # AWS's FOCUS export bills covered usage at 0: the commitment's fee carries the invoice amount.
         "BilledCost": pl.when(lit == "SavingsPlanCoveredUsage").then(0.0).otherwise(pl.col("billed")),
