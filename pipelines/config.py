@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -39,7 +39,7 @@ class SettingsError(InputError):
 
 def accepts(text: str) -> Callable[[Callable], Callable]:
     def mark(parse: Callable) -> Callable:
-        parse.accepts = text
+        parse.accepts = text  # type: ignore[attr-defined]  # a function attribute the docs and errors read
         return parse
 
     return mark
@@ -242,12 +242,12 @@ class Settings:
             raise SettingsError(problems)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Every field from its MLCOST_* variable (unset or blank: the default); all bad values at once."""
-        environ = os.environ if environ is None else environ
-        values = {}
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = environ.get(f.metadata["env"], "").strip()
+            raw = env.get(f.metadata["env"], "").strip()
             values[f.name] = raw if raw else f.default
         return cls(**values)
 

@@ -199,7 +199,7 @@ line_days as not materialized (
             unnest(
                 case
                     when span_end > span_start then range(date_trunc('day', span_start), span_end, interval 1 day)
-                    else [null::timestamp]
+                    else [cast(null as timestamp)]
                 end
             ) as day_start,
             coalesce(cast(span_start as date) <> cast(span_end - interval 1 microsecond as date), false) as multi_day

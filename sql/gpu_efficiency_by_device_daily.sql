@@ -32,7 +32,7 @@ final as (
         -- where the log does not tell GPUs apart (SageMaker's per-endpoint figure).
         concat_ws(
             ' ',
-            case when host is not null then host end,
+            host,
             coalesce('gpu ' || cast(gpu_index as varchar), gpu_uuid, 'all'),
             case when mig_instance is not null then 'mig ' || mig_instance || ' (' || mig_profile || ')' end
         ) as device,

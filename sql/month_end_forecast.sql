@@ -45,7 +45,7 @@ month_to_date as (
 ),
 
 calendar as (
-    select cast(d as date) as usage_date
+    select cast(g.d as date) as usage_date
     from window_days as w, generate_series(cast(w.as_of - cast(w.trailing_days - 1 as integer) as timestamp), cast(w.as_of as timestamp), interval 1 day) as g (d)
 ),
 

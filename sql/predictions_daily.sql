@@ -16,7 +16,7 @@ endpoint_workloads as (
         arg_max(workload, effective_cost) as workload
     from cost_attribution
     where resource_id like 'arn:aws:sagemaker:%:endpoint/%' and allocation = 'direct'
-    group by 1
+    group by all
 ),
 
 final as (

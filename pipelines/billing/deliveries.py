@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 from pipelines.billing import s3 as s3io
 from pipelines.errors import InputError
@@ -212,13 +213,13 @@ def _parse_manifest(data: bytes, where: str, ref: _ManifestRef) -> _Parsed:
     folder_period = _period_from_folder(ref)
     period = folder_period
     if "billingPeriod" in doc:
-        period = _period_from_value(doc["billingPeriod"])
-        if period is None:
+        stated = _period_from_value(doc["billingPeriod"])
+        if stated is None:
             raise InputError(where, f"field 'billingPeriod' has an unreadable value {doc['billingPeriod']!r}")
-        if period != folder_period:
+        if stated != folder_period:
             raise InputError(
                 where,
-                f"field 'billingPeriod' says {period:%Y-%m} but the manifest is in folder "
+                f"field 'billingPeriod' says {stated:%Y-%m} but the manifest is in folder "
                 f"{ref.period_folder}",
             )
 
@@ -282,8 +283,8 @@ def _delivery_time(doc: dict, ref: _ManifestRef, entries: list, where: str) -> d
     for _, _, key in entries:
         parts = key.split("/")
         folders.add(next((p for p in parts[:-1] if parse_timestamp(p) is not None), None))
-    if len(folders) == 1 and None not in folders:
-        return parse_timestamp(folders.pop())
+    if len(folders) == 1 and (folder := next(iter(folders))) is not None:
+        return parse_timestamp(folder)
     return None
 
 
@@ -551,12 +552,13 @@ class _S3Store:
         return rels
 
     def materialize(self, rels: list[str], manifest_rel: str | None, manifest_data: bytes | None):
-        assert self.staging_dir is not None
+        staging_dir = self.staging_dir
+        assert staging_dir is not None
         listing = self.listing()
         objs = [listing[rel] for rel in rels]
         with ThreadPoolExecutor(max_workers=max(1, min(_DOWNLOAD_THREADS, len(objs)))) as pool:
             results = list(
-                pool.map(lambda o: s3io.stage_object(self.client, self.bucket, o, self.staging_dir), objs)
+                pool.map(lambda o: s3io.stage_object(self.client, self.bucket, o, staging_dir), objs)
             )
         downloaded = sum(1 for _, fresh in results if fresh)
         log.info(
@@ -568,7 +570,7 @@ class _S3Store:
         )
         manifest_path = None
         if manifest_rel is not None and manifest_data is not None:
-            manifest_path = s3io.staged_path(self.staging_dir, self.bucket, self.key(manifest_rel))
+            manifest_path = s3io.staged_path(staging_dir, self.bucket, self.key(manifest_rel))
             s3io.write_atomically(manifest_path, manifest_data)
         return tuple(path for path, _ in results), manifest_path
 
@@ -648,9 +650,9 @@ def _local_single(path: Path, label: str) -> tuple[_LocalStore, set[str]]:
     return store, {rel}
 
 
-def _merge(singles: list[tuple[object, set[str]]]) -> list[tuple[object, set[str]]]:
+def _merge(singles: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str] | None]]:
     """One store per root, so that a glob over many files lists each folder once."""
-    by_root: dict[str, tuple[object, set[str]]] = {}
+    by_root: dict[str, tuple[Any, set[str]]] = {}
     for store, selected in singles:
         if store.label in by_root:
             kept, kept_selected = by_root[store.label]
@@ -664,8 +666,8 @@ def _merge(singles: list[tuple[object, set[str]]]) -> list[tuple[object, set[str
 def _s3_stores(source: str, *, endpoint_url: str | None, staging_dir: Path | None):
     bucket, prefix = s3io.parse_s3_uri(source)
     client = s3io.make_client(endpoint_url)
-    if _GLOB_CHARS.search(prefix):
-        base = prefix[: _GLOB_CHARS.search(prefix).start()].rpartition("/")[0]
+    if glob_at := _GLOB_CHARS.search(prefix):
+        base = prefix[: glob_at.start()].rpartition("/")[0]
         listed = list(s3io.list_objects(client, bucket, f"{base}/" if base else ""))
         matches = [o for o in listed if fnmatchcase(o.key, prefix)]
         if not matches:

@@ -108,7 +108,7 @@ FOCUS_COLUMNS: dict[str, str] = {
     "PricingCategory": "VARCHAR",
     "ResourceType": "VARCHAR",
 }
-FOCUS_REQUIRED = (
+FOCUS_REQUIRED: tuple[str, ...] = (
     "BilledCost",
     "ChargePeriodStart",
     "ChargePeriodEnd",

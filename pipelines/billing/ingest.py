@@ -297,7 +297,9 @@ def _refuse_repeated_lines(
             return
         identity = _identity_columns(detected)
         if identity:
-            found = _repeats_by_identity(con, detected[0], files, staged, identity)
+            found: tuple[str, str, int, int | None] | None = _repeats_by_identity(
+                con, detected[0], files, staged, identity
+            )
         else:
             found = _repeats_by_whole_rows(con, detected[0], files, columns, staged)
         if found is not None:
@@ -987,6 +989,8 @@ def source_periods(settings: Settings) -> list[date]:
     """Billing periods present in the configured source: from manifests, else by reading plain files' data."""
     from pipelines.billing.deliveries import discover_deliveries
 
+    if not settings.cur_source:
+        raise InputError("MLCOST_CUR_SOURCE", "no billing source: pass --cur-source or set MLCOST_CUR_SOURCE")
     deliveries = discover_deliveries(
         settings.cur_source, staging_dir=settings.staging, endpoint_url=settings.s3_endpoint_url
     )

@@ -188,8 +188,8 @@ def write_rows(columns: list[str], rows: list[tuple], fmt: str, out=None) -> Non
 
 def number_value(value: float | Decimal) -> int | float:
     """A double or decimal as the number it shows: an int when whole (a count), else FLOAT_DIGITS digits."""
-    number = float(f"{value:.{FLOAT_DIGITS}g}") if isinstance(value, float) else value
-    if number == int(number) and abs(number) < 2**53:
+    number: float | Decimal = float(f"{value:.{FLOAT_DIGITS}g}") if isinstance(value, float) else value
+    if number == int(number) and -(2**53) < number < 2**53:
         return int(number)
     return float(number)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from typing import SupportsFloat
 
 import duckdb
 
@@ -71,7 +72,7 @@ def _print_table(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             print(f"{table}: {n:,} rows")
 
 
-def _cents(value: object) -> float | None:
+def _cents(value: SupportsFloat | None) -> float | None:
     return None if value is None else round(float(value), MONEY_DECIMALS)
 
 

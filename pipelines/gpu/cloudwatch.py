@@ -47,6 +47,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from pipelines.errors import InputError
 from pipelines.gpu.records import GPU_UTIL, SampleRows, clean, parse_int, parse_number
@@ -176,7 +177,7 @@ def describe(
 def parse_cloudwatch_json(path: Path, payload: object, times: TimestampParser) -> SampleRows:
     """Samples of a GetMetricData (or GetMetricStatistics) answer saved as JSON."""
     rows = SampleRows(str(path))
-    responses = payload if isinstance(payload, list) else [payload]
+    responses: list[Any] = payload if isinstance(payload, list) else [payload]
     if not all(isinstance(r, dict) for r in responses):
         raise InputError(path, "expected GetMetricData answers (JSON objects)")
     queries = _queries(path, responses)
@@ -276,7 +277,7 @@ def parse_cloudwatch_csv(path: Path, text: str, times: TimestampParser) -> Sampl
         raise InputError(path, "no timestamps: no timestamp column", column="timestamp", line=1)
     value_at = next((low.index(c) for c in _VALUE_COLUMNS if c in low), None)
     metric_at = next((low.index(c) for c in _METRIC_COLUMNS if c in low), None)
-    metric_columns = {i: low[i] for i in range(len(low)) if low[i] in KNOWN_METRICS}
+    metric_columns: dict[int, str | None] = {i: low[i] for i in range(len(low)) if low[i] in KNOWN_METRICS}
     if value_at is not None:
         # With a metric column the metric is read per row (None here); without one the dimensions decide.
         metric_columns = {value_at: _default_metric(low) if metric_at is None else None}
@@ -298,7 +299,7 @@ def parse_cloudwatch_csv(path: Path, text: str, times: TimestampParser) -> Sampl
         dims = {name: row[i] for i, name in dim_columns}
         period = parse_number(row[period_at]) if period_at is not None else None
         for i, fixed_metric in metric_columns.items():
-            metric = fixed_metric or _metric_of(row[metric_at])
+            metric = fixed_metric if metric_at is None else fixed_metric or _metric_of(row[metric_at])
             if metric is None:
                 continue
             percent = parse_number(row[i])

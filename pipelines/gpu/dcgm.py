@@ -25,6 +25,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from pipelines.errors import InputError
 from pipelines.gpu.records import (
@@ -95,7 +96,7 @@ def parse_series(text: str) -> tuple[str, dict[str, str]] | None:
     return None if labels is None else (name.strip(), labels)
 
 
-def label_fields(labels: dict[str, str]) -> dict[str, object]:
+def label_fields(labels: dict[str, str]) -> dict[str, Any]:
     """The sample fields (host, GPU, resource ids) that DCGM labels carry."""
     host = next((clean(labels[k]) for k in _HOST_LABELS if clean(labels.get(k))), None)
     gpu_index = parse_int(labels.get("gpu"))

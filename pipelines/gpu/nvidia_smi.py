@@ -26,6 +26,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from pipelines.errors import InputError
 from pipelines.gpu.records import (
@@ -211,7 +212,7 @@ def parse_nvidia_smi(path: Path, text: str, times: TimestampParser) -> SampleRow
             rows.skip(f"line {line_no}", f"utilization.gpu {raw_util!r} is not available or not a number")
             continue
         previous_ts = ts_us
-        fields = {
+        fields: dict[str, Any] = {
             "ts_us": ts_us,
             "source_format": FORMAT,
             "gpu_index": parse_int(cells[layout["index"]]) if "index" in layout else None,

@@ -28,8 +28,10 @@ import csv
 import logging
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -41,7 +43,7 @@ from pipelines.gpu.timestamps import TimestampParser
 
 log = logging.getLogger(__name__)
 
-SAMPLES_SCHEMA = {
+SAMPLES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "ts": pl.Datetime("us"),
     "resource_id": pl.Utf8,
     "host": pl.Utf8,
@@ -177,7 +179,7 @@ _PARSERS = {
     detect.NVIDIA_SMI: nvidia_smi.parse_nvidia_smi,
     detect.CLOUDWATCH_CSV: cloudwatch.parse_cloudwatch_csv,
 }
-_JSON_PARSERS = {
+_JSON_PARSERS: dict[str, Callable[[Path, Any, TimestampParser], SampleRows]] = {
     detect.PROMETHEUS_JSON: dcgm.parse_prometheus_json,
     detect.CLOUDWATCH_JSON: cloudwatch.parse_cloudwatch_json,
 }

@@ -55,10 +55,9 @@ class TimestampParser:
         ``after`` is the previous instant of the same log: a local time repeated when clocks go back
         (the ambiguous hour) is read as its second occurrence when the first would go back in time.
         """
-        cached = self._cache.get(text, ())
-        if cached == ():
-            cached = self._parse_uncached(text)
-            self._cache[text] = cached
+        if text not in self._cache:
+            self._cache[text] = self._parse_uncached(text)
+        cached = self._cache[text]
         if cached is None:
             return None
         first, second = cached

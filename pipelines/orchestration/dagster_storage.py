@@ -14,8 +14,9 @@ a storage of their own.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -93,5 +94,7 @@ class SqliteStorage(DagsterSqliteStorage):
         super(DagsterSqliteStorage, self).__init__()
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> SqliteStorage:
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> SqliteStorage:
         return cls.from_local(inst_data=inst_data, **config_value)

@@ -14,6 +14,7 @@ export, a failed run or a source that no longer delivers. docs/operations.md, "D
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
@@ -57,7 +58,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> object:
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> Any:
     row = con.execute(sql, params).fetchone()
     return row[0] if row else None
 

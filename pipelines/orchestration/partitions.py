@@ -9,7 +9,9 @@ them with partitions from `partition_start(settings)` when it builds the definit
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dagster import (
     BackfillPolicy,
@@ -63,7 +65,7 @@ def data_periods(settings: Settings, *, scan_source: bool) -> list[date]:
     return sorted(found)
 
 
-def partition_start(settings: Settings, *, run_months: list[str] = (), scan_source: bool = False) -> date:
+def partition_start(settings: Settings, *, run_months: Iterable[str] = (), scan_source: bool = False) -> date:
     """The first billing period (and day) of the partitions.
 
     MLCOST_PARTITION_START when set; a run's month before it is refused with one line naming the setting.
@@ -101,13 +103,13 @@ def month_keys(start: date, end: date) -> list[str]:
 
 # What every lake asset shares: one run computes all its partitions in one pass (single-run backfill), and the
 # `mlcost_lake` pool (limit 1 in dagster.yaml) keeps two steps from writing the lake at once.
-LAKE_ASSET = {
+LAKE_ASSET: dict[str, Any] = {
     "backfill_policy": BackfillPolicy.single_run(),
     "pool": "mlcost_lake",
     "kinds": {"duckdb", "parquet"},
 }
-DAILY_ASSET = {"partitions_def": days, **LAKE_ASSET}
-MONTHLY_ASSET = {"partitions_def": billing_periods, **LAKE_ASSET}
+DAILY_ASSET: dict[str, Any] = {"partitions_def": days, **LAKE_ASSET}
+MONTHLY_ASSET: dict[str, Any] = {"partitions_def": billing_periods, **LAKE_ASSET}
 
 
 def day_range(context) -> tuple[date, date]:

@@ -3,6 +3,7 @@
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from dagster import ConfigurableResource
 
@@ -35,9 +36,11 @@ class MlcostResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":
-        values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
-        return cls(**{k: str(v) if isinstance(v, Path | date) else v for k, v in values.items()})
+        values: dict[str, Any] = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+        kwargs: dict[str, Any] = {k: str(v) if isinstance(v, Path | date) else v for k, v in values.items()}
+        return cls(**kwargs)
 
     def settings(self) -> Settings:
-        values = {f.name: getattr(self, f.name) for f in fields(Settings)}
-        return Settings(**{k: Path(v) if k in _PATHS and v else v for k, v in values.items()})
+        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(Settings)}
+        kwargs: dict[str, Any] = {k: Path(v) if k in _PATHS and v else v for k, v in values.items()}
+        return Settings(**kwargs)

@@ -24,6 +24,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
@@ -63,7 +64,7 @@ DAILY_SCHEMA = {
 }
 
 # Float: a rate sample holds a fraction of a request per interval; a day's total is rounded (see _daily).
-INTERVAL_SCHEMA = {
+INTERVAL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "timestamp": UTC_DATETIME,
     "usage_date": pl.Date,
     "endpoint": pl.Utf8,
@@ -182,8 +183,9 @@ def _file_row(key: str, rows: FileRows) -> dict:
     successful = rows.successful
     if successful is None and rows.family == SAGEMAKER:
         value = rows.frame["value"].cast(pl.Float64)
-        invocations = value.filter(rows.frame["metric"] == sagemaker.INVOCATIONS).sum()
-        errors = value.filter(rows.frame["metric"].is_in(sagemaker.ERROR_METRICS)).sum()
+        # The sum of a Float64 series is a float (polars types it as any Python literal).
+        invocations = cast(float, value.filter(rows.frame["metric"] == sagemaker.INVOCATIONS).sum())
+        errors = cast(float, value.filter(rows.frame["metric"].is_in(sagemaker.ERROR_METRICS)).sum())
         successful = float(max(invocations - errors, 0))
     return {
         "file": key,
@@ -381,8 +383,8 @@ def read_predictions(
     )
     for message in warnings:
         log.warning(message)
-    for message in rejected.values():
-        log.error(str(message))
+    for rejection in rejected.values():
+        log.error(str(rejection))
     return PredictionReadResult(
         daily=daily,
         intervals=intervals,

@@ -28,7 +28,7 @@ from pipelines.errors import InputError
 from pipelines.predictions.aliases import COUNT, ENDPOINT, ERRORS, REPLICA, TIMESTAMP
 from pipelines.predictions.file_loading import LINE, Table, find_column
 from pipelines.predictions.file_rows import COUNTS, BadLines, FileRows, drop_bad_rows, union_of_lists
-from pipelines.predictions.value_parsing import UTC_DATETIME, parse_counts, parse_timestamps
+from pipelines.predictions.value_parsing import UTC_DATETIME, Parsed, parse_counts, parse_timestamps
 
 COUNT_ALIASES = COUNT.aliases
 ERRORS_ALIASES = ERRORS.aliases
@@ -191,8 +191,8 @@ def checked_series(
     timestamps,
     endpoint_col: str,
     replica_col: str | None,
-    value: tuple[str, str, object],
-    error: tuple[str, str | None, object],
+    value: tuple[str, str, Parsed],
+    error: tuple[str, str | None, Parsed],
     excess: str,
     what: str,
 ) -> tuple[pl.DataFrame, list[str]]:

@@ -131,7 +131,7 @@ class _Collector:
         self.bad = BadLines(path)
         self.notes: list[str] = []
 
-    def note_path_endpoint(self, endpoint: str) -> None:
+    def note_path_endpoint(self, endpoint: str | None) -> None:
         """Say once per file and endpoint that the endpoint came from the folder name, not the data."""
         note = f"{self.path}: endpoint {endpoint!r} taken from the file's folder (the label names none)"
         if note not in self.notes:
@@ -273,7 +273,7 @@ def read_metric_table(path: Path, table: Table) -> FileRows:
         pl.when(variant != "").then(variant).alias("variant"),
     ]
     long_form = metric_col is not None and value_col is not None
-    if long_form:
+    if metric_col is not None and value_col is not None:  # long_form, spelled out for the type checker
         work = frame.select(
             *base,
             pl.col(metric_col).cast(pl.Utf8).str.strip_chars().alias("metric_raw"),

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from pipelines.predictions.aliases import FAILED, OK, STATUS_WORDS, accepted_status_words
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then  # the types of a when/then chain
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
@@ -51,7 +55,7 @@ def resolve_zone(naive_timezone: str | None) -> str | None:
 def _epoch_us(num: pl.Expr) -> pl.Expr:
     """Epoch number (s, ms, us or ns by magnitude) → integer microseconds."""
     magnitude = num.abs()
-    expr = pl.when(magnitude < _EPOCH_BANDS_US[0][0]).then(num * _EPOCH_BANDS_US[0][1])
+    expr: Then | ChainedThen = pl.when(magnitude < _EPOCH_BANDS_US[0][0]).then(num * _EPOCH_BANDS_US[0][1])
     for limit, factor in _EPOCH_BANDS_US[1:]:
         expr = expr.when(magnitude < limit).then(num * factor)
     return expr.otherwise(num / 1_000).round(0).cast(pl.Int64, strict=False)
@@ -92,7 +96,7 @@ def parse_timestamps(series: pl.Series, *, naive_timezone: str | None = None) ->
         if dtype == pl.Date:
             value = raw.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
             failed = pl.lit(None, dtype=pl.Utf8)
-        elif dtype.time_zone is not None:
+        elif isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
             value = raw.dt.convert_time_zone("UTC")
             failed = pl.lit(None, dtype=pl.Utf8)
         elif naive_timezone is not None:
@@ -312,7 +316,7 @@ def parse_rates(series: pl.Series) -> Parsed:
     frame = pl.DataFrame({"raw": series})
     if series.dtype == pl.Utf8:
         text = pl.col("raw").str.strip_chars()
-        num = pl.when(text.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")).then(
+        num: pl.Expr = pl.when(text.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")).then(
             text.cast(pl.Float64, strict=False)
         )
         is_empty = text.is_null() | (text == "")

@@ -167,7 +167,7 @@ def _write_atomically(target: Path, text: str) -> None:
 
 def _section_html(section: Section) -> str:
     chart = section.chart
-    if section.drawn:
+    if section.drawn and chart.figure is not None:
         figure = pio.to_html(
             chart.figure(section.rows),
             full_html=False,

@@ -16,7 +16,7 @@ from pipelines.config import Settings
 FULL_DISK_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

@@ -15,7 +15,7 @@ after AS (
     SELECT billing_period, usage_date, billing_currency,
            count(*) AS lines, sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost
     FROM line_items
-    WHERE billing_period IN (SELECT billing_period FROM previous)
+    WHERE billing_period IN (SELECT p.billing_period FROM previous AS p)
     GROUP BY ALL
 ),
 versions AS (

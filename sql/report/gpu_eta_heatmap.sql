@@ -24,5 +24,5 @@ select
     m.coverage,
     m.allocated_gpu_hours
 from month as m
-where m.resource_id in (select resource_id from costliest)
+where m.resource_id in (select c.resource_id from costliest as c)
 order by resource, m.usage_date

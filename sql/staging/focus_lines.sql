@@ -29,7 +29,8 @@ final as (
         -- AWS's x_InstanceType, else the FOCUS 1.2+ SkuPriceDetails property. An unused commitment has no
         -- instance running, so it gets none (the GPU join would count the commitment's hours as idle GPUs).
         case
-            when "CommitmentDiscountStatus" is distinct from 'Unused'
+            -- In parentheses: sqlfluff cannot parse `is distinct from` in a select list otherwise (its issue 7585).
+            when ("CommitmentDiscountStatus" is distinct from 'Unused')
                 then coalesce("x_InstanceType", sku_price_details['InstanceType'])
         end as instance_type,
         "x_ProductFamily" as product_family,
