@@ -16,7 +16,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 # Between two redraws asked for by new row counts (the display's own clock ticks twice a second anyway).
 REDRAW_SECONDS = 0.2
@@ -37,7 +37,7 @@ class Progress:
     stream: TextIO | None = None
     live: bool | None = None
     _steps: dict[str, _Step] = field(default_factory=dict)
-    _display: object | None = None
+    _display: Any = None  # a rich.progress.Progress, created on the first live step
     _drawn: float = 0.0
     _broken: bool = False
 

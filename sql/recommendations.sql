@@ -209,7 +209,7 @@ batching as (
         (select as_of from bounds) - (cast($window_days as integer) - 1), (select as_of from bounds),
         cast($batch_marginal_share as double)
     ) as c
-    inner join batching_best as best using (workload, batch_size), bounds as b
+    inner join batching_best using (workload, batch_size), bounds as b
 ),
 
 -- The billing period's lines (cost_attribution: every line once, split across workloads where shared).
@@ -348,10 +348,12 @@ egress_path as (
 -- been used every hour; monthly_saving = floor × d × 24 × 30, d = $commit_discount.
 commit_bounds as (
     select
-        as_of,
-        greatest(as_of - (cast($commit_window_days as integer) - 1), (select min(usage_date) from cost_attribution))
-            as first_day
-    from period_days
+        pd.as_of,
+        greatest(
+            pd.as_of - (cast($commit_window_days as integer) - 1),
+            (select min(ca.usage_date) from cost_attribution as ca)
+        ) as first_day
+    from period_days as pd
 ),
 
 on_demand_hours as (
@@ -426,7 +428,7 @@ commitment as (
 unused_commitment as (
     select
         cast($billing_period as date) as billing_period,
-        (select as_of from period_days) as as_of,
+        (select pd.as_of from period_days as pd) as as_of,
         'unused_commitment' as kind,
         u.commitment_id as resource_id,
         u.total_commitment_cost as monthly_cost,
@@ -442,12 +444,18 @@ unused_commitment as (
 
 final as (
     select * from idle_gpu
-    union all by name select * from multi_gpu
-    union all by name select * from batching
-    union all by name select * from storage_lifecycle
-    union all by name select * from egress_path
-    union all by name select * from commitment
-    union all by name select * from unused_commitment
+    union all by name
+    select * from multi_gpu
+    union all by name
+    select * from batching
+    union all by name
+    select * from storage_lifecycle
+    union all by name
+    select * from egress_path
+    union all by name
+    select * from commitment
+    union all by name
+    select * from unused_commitment
 )
 
 select

@@ -156,10 +156,11 @@ def lake_asset(
             said = words[check.name]
             params = said.params(settings) if said.params else {}
             rows = check_rows(con, table, check.name, start, end, **params) if published else []
+            text: str | None
             if said.describe is not None:
                 text = said.describe(rows)
             else:
-                text = summarize(rows, said.line, said.what) if rows else said.passed
+                text = summarize(rows, said.line, said.what) if rows and said.line else said.passed
             if rows and not check.blocking:
                 context.log.warning(f"{table}: {text}")
             results.append(

@@ -53,7 +53,8 @@ measured as (
     where t.predictions > 0 and t.successful_invocations > 0 and g.active_gpu_hours > 0
 )
 
-select
+-- marginal_share is the macro's parameter, not a column: sqlfluff cannot tell them apart.
+select  -- noqa: disable=RF02
     m.*,
     b.batch_size,
     m.current_latency_ms * (1 + cast(marginal_share as double) * (b.batch_size - 1))
