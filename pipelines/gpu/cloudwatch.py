@@ -49,9 +49,9 @@ import re
 from pathlib import Path
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu.records import GPU_UTIL, SampleRows, clean, parse_int, parse_number
 from pipelines.gpu.resources import explicit_resource, provider_instance
-from pipelines.gpu.timestamps import TimestampParser
 
 # lower-case metric name -> (format family, value summed over the GPUs)
 KNOWN_METRICS = {

@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu.records import (
     GPU_UTIL,
     GR_ENGINE_ACTIVE,
@@ -39,7 +40,6 @@ from pipelines.gpu.records import (
     reference_power_limit,
 )
 from pipelines.gpu.resources import explicit_resource, provider_instance
-from pipelines.gpu.timestamps import TimestampParser
 
 # metric name -> (our metric, divisor that turns the reading into a 0-1 ratio)
 DCGM_METRICS = {

@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu.records import (
     GPU_UTIL,
     POWER,
@@ -39,7 +40,6 @@ from pipelines.gpu.records import (
     reference_power_limit,
 )
 from pipelines.gpu.resources import provider_instance
-from pipelines.gpu.timestamps import TimestampParser
 
 FORMAT = "nvidia_smi"
 DEFAULT_NOHEADER_FIELDS = ("timestamp", "index", "name", "utilization.gpu")

@@ -34,10 +34,10 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu import cloudwatch, dcgm, detect, nvidia_smi
 from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, MIG_SLICES, POWER, SampleRows
 from pipelines.gpu.resources import MAPPING_FILE_NAME, ResourceResolver
-from pipelines.gpu.timestamps import TimestampParser
 
 log = logging.getLogger(__name__)
 
