@@ -84,6 +84,8 @@ class GpuReadResult:
     files_read: list[str] = field(default_factory=list)
     skipped_lines: dict[str, int] = field(default_factory=dict)
     rejected_files: dict[str, str] = field(default_factory=dict)
+    # The first skipped lines of each file with any, named (pipelines.file_reading.skipped).
+    skip_reasons: dict[str, list[str]] = field(default_factory=dict)
     duplicate_samples: int = 0  # samples dropped as repeats of a series' sample at the same ts
 
 
