@@ -403,35 +403,76 @@ def utc_date(ts: pl.Expr) -> pl.Expr:
 
 # Every spelling the rule above reads contains one of these: a date (dashes, slashes or the basic form) or an
 # epoch number (9 to 20 digits, maybe a fraction or an exponent). Other numbers that match only widen the range.
-_DATE_IN_TEXT = re.compile(r"(?<!\d)(\d{4})[-/]?(\d{2})[-/]?(\d{2})(?=[T_ tT]|$|[^\d])")
-_EPOCH_IN_TEXT = re.compile(r"(?<![\d.])\d{9,20}(?:\.\d*)?(?![\d])|(?<![\d.])\d+\.\d+[eE]\+?\d+")
+# Run by polars (Rust's regex engine): a 25 MB log is scanned in a fraction of the time its rows take to parse.
+_TIME_IN_TEXT = r"\d{4}[-/]\d{2}[-/]\d{2}|\d{8}T|\d+\.\d+[eE]\+?\d+|\d{9,20}(?:\.\d+)?"
+_DATE_HEAD = re.compile(r"^(\d{4})[-/]?(\d{2})[-/]?(\d{2})")
 # A local date is up to 14 h from UTC: a date in the text stands for that day and its neighbours.
 _DATE_SLACK = timedelta(days=1)
+
+
+class WindowDays:
+    """The days a window [start_us, end_us) can touch in any zone, to tell a time outside it from its date alone."""
+
+    def __init__(self, start_us: int, end_us: int):
+        self.start_us, self.end_us = start_us, end_us
+        self.first = (_EPOCH + start_us * _ONE_US - _DATE_SLACK).date()
+        self.last = (_EPOCH + end_us * _ONE_US + _DATE_SLACK).date()
+        self._heads: dict[str, bool] = {}
+
+    def date_may_touch(self, text: str) -> bool | None:
+        """Whether a date at the start of ``text`` can hold a time of the window; None when it starts with none."""
+        m = _DATE_HEAD.match(text)
+        if not m:
+            return None
+        try:
+            day = date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+        return self.first <= day <= self.last
+
+    def surely_outside(self, text: str) -> bool:
+        """True when a timestamp's leading date (``2026/09/15 10:00:00``) puts it outside the window: no parse needed.
+
+        Cached by the first ten characters, so that a log of 1-second samples pays a dictionary look-up a line.
+        """
+        head = text[:10]
+        known = self._heads.get(head)
+        if known is None:
+            known = self.date_may_touch(head) is False
+            self._heads[head] = known
+        return known
 
 
 def may_hold_times_within(text: str, start_us: int, end_us: int) -> bool:
     """False only when ``text`` holds timestamps and none of them can fall in [start_us, end_us).
 
     Every date and epoch-like number of the text counts as a time (in any zone): a file whose times all lie on
-    other days is told apart with regular expressions, without parsing its rows. A text with no time (times
+    other days is told apart by one regular-expression scan, without parsing its rows. A text with no time (times
     only in the file name, or in a form this cannot see) may hold any time: True.
     """
-    start_day = (_EPOCH + start_us * _ONE_US - _DATE_SLACK).date()
-    end_day = (_EPOCH + end_us * _ONE_US + _DATE_SLACK).date()
-    found = False
-    for y, m, d in set(_DATE_IN_TEXT.findall(text)):
-        try:
-            day = date(int(y), int(m), int(d))
-        except ValueError:
+    window = WindowDays(start_us, end_us)
+    found = (
+        pl.Series([text])
+        .str.extract_all(_TIME_IN_TEXT)
+        .explode(empty_as_null=False)
+        .drop_nulls()
+        .unique()
+        .to_list()
+    )
+    seen = False
+    for candidate in found:
+        if candidate[4] in "-/" or candidate.endswith("T"):
+            touches = window.date_may_touch(candidate)
+            if touches is None:
+                continue
+            seen = True
+            if touches:
+                return True
             continue
-        found = True
-        if start_day <= day <= end_day:
-            return True
-    for number in set(_EPOCH_IN_TEXT.findall(text)):
-        us = epoch_us(number)
+        us = epoch_us(candidate)
         if us is None:
             continue
-        found = True
+        seen = True
         if start_us <= us < end_us:
             return True
-    return not found
+    return not seen

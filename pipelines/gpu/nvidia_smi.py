@@ -174,9 +174,11 @@ def _layout(path: Path, fields: list[str], line_no: int) -> dict[str, int]:
     return layout
 
 
-def parse_nvidia_smi(path: Path, text: str, times: TimestampParser) -> SampleRows:
+def parse_nvidia_smi(
+    path: Path, text: str, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples (metric ``gpu_util``) of an nvidia-smi CSV log."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     reader = csv.reader(io.StringIO(text, newline=None), skipinitialspace=True)
     layout: dict[str, int] | None = None
     header_cells: list[str] | None = None
@@ -201,9 +203,14 @@ def parse_nvidia_smi(path: Path, text: str, times: TimestampParser) -> SampleRow
         if len(cells) != layout["width"]:
             rows.skip(f"line {line_no}", f"{len(cells)} fields, the header has {layout['width']}")
             continue
+        if rows.outside_by_date(cells[layout["timestamp"]]):
+            continue
         ts_us = times.parse(cells[layout["timestamp"]], after=previous_ts)
         if ts_us is None:
             rows.skip(f"line {line_no}", f"timestamp {cells[layout['timestamp']]!r} cannot be parsed")
+            continue
+        if rows.outside(ts_us):
+            previous_ts = ts_us
             continue
         raw_util = cells[layout["util"]]
         util = parse_number(raw_util)

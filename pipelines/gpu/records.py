@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.file_reading.skipped import SkippedLines
+from pipelines.file_reading.timestamps import WindowDays
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,14 @@ class SampleRows:
     def __post_init__(self) -> None:
         self.skipped_lines = SkippedLines(self.path)
         self._first_problem: str | None = None
+        self._days = WindowDays(*self.window) if self.window is not None else None
+
+    def outside_by_date(self, timestamp: str) -> bool:
+        """True (and counted) when a timestamp's leading date alone puts it outside the window: skip it unparsed."""
+        if self._days is not None and self._days.surely_outside(timestamp):
+            self.outside_window += 1
+            return True
+        return False
 
     def outside(self, ts_us: int) -> bool:
         """True (and counted) for a sample time outside the window of the read: the caller skips the line."""
