@@ -288,3 +288,40 @@ def test_a_file_whose_times_cannot_be_seen_is_read(tmp_path):
     # A local date one day off may be the window's first hours in a zone ahead of UTC: kept.
     assert may_hold_times_within("2026/10/29 23:30:00.000, 0, 50 %\n", *window)
     assert not may_hold_times_within(f"x 1 {epoch_s(utc(2026, 9, 15)) * 1000}\n", *window)
+
+
+# --- Mapping CSVs: one reader for hosts.csv, endpoint,workload and pod_workloads.csv -----------------------
+
+
+def test_hosts_csv_saved_from_a_spreadsheet(tmp_path):
+    # Excel's "CSV UTF-8" export: a BOM, CRLF, the header as people type it ("Instance ID"). The old GPU reader
+    # compared lower-cased names only and refused "instance id"; header names now match as the prediction
+    # readers matched theirs (case, spaces, dashes, BOM).
+    (tmp_path / "hosts.csv").write_bytes(f"\ufeffHost,Instance ID\r\nnode-1,{INSTANCE}\r\n".encode())
+    write(
+        tmp_path / "dcgm.csv",
+        "timestamp,__name__,Hostname,gpu,value\n2026-10-31T12:00:00Z,DCGM_FI_DEV_GPU_UTIL,node-1,0,40\n",
+    )
+    result = read_gpu_samples(tmp_path)
+    assert result.rejected_files == {}
+    assert result.samples.select("resource_id", "value").rows() == [(INSTANCE, 0.4)]
+
+
+def test_workload_map_with_a_trailing_comma_on_a_hand_edited_line(tmp_path):
+    # The old prediction reader refused a line with one empty cell more than the header; hosts.csv accepted it.
+    write(tmp_path / "r.csv", "timestamp,model\n2026-10-31T12:00:00Z,fraud-ep\n")
+    mapping = write(tmp_path / "map" / "m.csv", "endpoint,workload\nfraud-ep,fraud-model,\n")
+    result = read_predictions(tmp_path / "r.csv", mapping_file=mapping)
+    assert result.daily.select("endpoint", "workload", "predictions").rows() == [
+        ("fraud-ep", "fraud-model", 1.0)
+    ]
+
+
+def test_a_line_with_something_in_an_extra_cell_is_still_an_error(tmp_path):
+    from pipelines.errors import InputError
+    from pipelines.gpu.resources import load_mapping_file
+
+    path = write(tmp_path / "hosts.csv", f"host,resource_id\nnode-1,{INSTANCE},i-0fedcba9876543210\n")
+    with pytest.raises(InputError) as caught:
+        load_mapping_file(path)
+    assert str(caught.value) == f"{path}, line 2: 3 fields where the header has 2"

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from pipelines.errors import InputError
 from pipelines.file_reading.content import decode_text, read_bytes
 from pipelines.file_reading.listing import list_data_files
+from pipelines.file_reading.mapping_csv import header_key
 from pipelines.predictions.aliases import ENDPOINT, TIMESTAMP
 
 LINE = "__line"
@@ -191,9 +192,8 @@ def _load_csv(path: Path, text: str) -> Table:
     return Table(frame, "csv")
 
 
-def normalized(name: str) -> str:
-    """Column name for matching: case, spaces, dashes and a stray BOM do not matter."""
-    return name.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
+# Header names are matched as every mapping file's are (pipelines.file_reading.mapping_csv).
+normalized = header_key
 
 
 def find_column(columns: list[str], *aliases: str) -> str | None:
