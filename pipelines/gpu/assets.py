@@ -37,7 +37,8 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
     start, end = day_range(context)
     con = lake.connect(settings)
     lake.register_views(con, settings, ["cost_attribution"])
-    result = read_source(settings, gpu_counts_from_bill(con))
+    # Only the files and rows that can hold samples of these days are parsed: a one-day rerun reads one day.
+    result = read_source(settings, gpu_counts_from_bill(con), days=(start, end))
     written = publish_samples(con, settings, result, start, end)
     for reason in result.rejected_files.values():
         context.log.warning(f"GPU log rejected: {reason}")
@@ -49,6 +50,7 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
             **through,
             "dagster/row_count": sum(written.values()),
             "files_read": len(result.files_read),
+            "files_outside_days": len(result.files_outside_days),
             "files_rejected": len(result.rejected_files),
             "lines_skipped": sum(result.skipped_lines.values()),
             "duplicate_samples_dropped": result.duplicate_samples,

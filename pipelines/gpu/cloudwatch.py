@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu.records import GPU_UTIL, SampleRows, clean, parse_int, parse_number
 from pipelines.gpu.resources import explicit_resource, provider_instance
-from pipelines.gpu.timestamps import TimestampParser
 
 # lower-case metric name -> (format family, value summed over the GPUs)
 KNOWN_METRICS = {
@@ -174,9 +174,11 @@ def describe(
     return metric, dims, period
 
 
-def parse_cloudwatch_json(path: Path, payload: object, times: TimestampParser) -> SampleRows:
+def parse_cloudwatch_json(
+    path: Path, payload: object, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples of a GetMetricData (or GetMetricStatistics) answer saved as JSON."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     responses: list[Any] = payload if isinstance(payload, list) else [payload]
     if not all(isinstance(r, dict) for r in responses):
         raise InputError(path, "expected GetMetricData answers (JSON objects)")
@@ -214,6 +216,8 @@ def parse_cloudwatch_json(path: Path, payload: object, times: TimestampParser) -
                 percent = parse_number(raw)
                 if ts_us is None:
                     rows.skip(where, f"timestamp {stamp!r} cannot be parsed")
+                elif rows.outside(ts_us):
+                    continue
                 elif percent is None:
                     rows.skip(where, f"value {raw!r} is not a number")
                 else:
@@ -250,6 +254,8 @@ def _statistics(path: Path, response: dict, times: TimestampParser, rows: Sample
         percent = parse_number(point.get("Average"))
         if ts_us is None:
             rows.skip(where, f"timestamp {point.get('Timestamp')!r} cannot be parsed")
+        elif rows.outside(ts_us):
+            continue
         elif percent is None:
             rows.skip(where, "no Average")
         else:
@@ -266,9 +272,11 @@ def _statistics(path: Path, response: dict, times: TimestampParser, rows: Sample
     return 1
 
 
-def parse_cloudwatch_csv(path: Path, text: str, times: TimestampParser) -> SampleRows:
+def parse_cloudwatch_csv(
+    path: Path, text: str, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples of a CSV of CloudWatch agent or SageMaker GPU metrics."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     reader = csv.reader(io.StringIO(text, newline=None), skipinitialspace=True)
     header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
     low = [h.lower() for h in header]
@@ -292,9 +300,13 @@ def parse_cloudwatch_csv(path: Path, text: str, times: TimestampParser) -> Sampl
         if len(row) != len(header):
             rows.skip(f"line {line_no}", f"{len(row)} fields, the header has {len(header)}")
             continue
+        if rows.outside_by_date(row[ts_at]):
+            continue
         ts_us = times.parse(row[ts_at])
         if ts_us is None:
             rows.skip(f"line {line_no}", f"timestamp {row[ts_at]!r} cannot be parsed")
+            continue
+        if rows.outside(ts_us):
             continue
         dims = {name: row[i] for i, name in dim_columns}
         period = parse_number(row[period_at]) if period_at is not None else None

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu.records import (
     GPU_UTIL,
     GR_ENGINE_ACTIVE,
@@ -40,7 +41,6 @@ from pipelines.gpu.records import (
     reference_power_limit,
 )
 from pipelines.gpu.resources import explicit_resource, provider_instance
-from pipelines.gpu.timestamps import TimestampParser
 
 # metric name -> (our metric, divisor that turns the reading into a 0-1 ratio)
 DCGM_METRICS = {
@@ -154,9 +154,11 @@ def _add(rows: SampleRows, name: str, labels: dict[str, str], raw_value: str, ts
     )
 
 
-def parse_prometheus_text(path: Path, text: str, times: TimestampParser) -> SampleRows:
+def parse_prometheus_text(
+    path: Path, text: str, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples of a DCGM exporter scrape (or concatenated scrapes) in Prometheus text exposition format."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     name_time: int | None = None
     name_time_checked = False
     seen_untimed: set[tuple] = set()
@@ -172,6 +174,8 @@ def parse_prometheus_text(path: Path, text: str, times: TimestampParser) -> Samp
         name = m["name"]
         if name not in DCGM_METRICS:
             continue
+        if m["ts"] is not None and rows.outside(int(m["ts"]) * 1000):
+            continue  # before the labels are parsed: a read of one day skips the other days' lines cheaply
         labels = parse_labels(m["labels"]) if m["labels"] is not None else {}
         if labels is None:
             rows.skip(f"line {line_no}", f"malformed labels of {name}")
@@ -195,6 +199,8 @@ def parse_prometheus_text(path: Path, text: str, times: TimestampParser) -> Samp
                 )
             seen_untimed.add(key)
             ts_us = name_time
+            if rows.outside(ts_us):
+                continue
         _add(rows, name, labels, m["value"], ts_us, "dcgm_prometheus", line_no)
     if untimed_lines and not len(rows):
         raise InputError(
@@ -215,9 +221,11 @@ def _find(columns: list[str], candidates: tuple[str, ...]) -> int | None:
     return None
 
 
-def parse_prometheus_csv(path: Path, text: str, times: TimestampParser) -> SampleRows:
+def parse_prometheus_csv(
+    path: Path, text: str, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples of a Prometheus range-query CSV export of DCGM metrics (long or Grafana wide form)."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     reader = csv.reader(io.StringIO(text, newline=None), skipinitialspace=True)
     header = next(reader, None) or []
     header = [h.strip() for h in header]
@@ -247,9 +255,13 @@ def parse_prometheus_csv(path: Path, text: str, times: TimestampParser) -> Sampl
         if name not in DCGM_METRICS:
             continue
         labels = {**{h: row[i] for i, h in label_columns}, **labels}
+        if rows.outside_by_date(row[ts_at]):
+            continue
         ts_us = times.parse(row[ts_at])
         if ts_us is None:
             rows.skip(f"line {line_no}", f"timestamp {row[ts_at]!r} cannot be parsed")
+            continue
+        if rows.outside(ts_us):
             continue
         _add(rows, name, labels, row[value_at].strip(), ts_us, "dcgm_csv", line_no)
     return rows
@@ -266,9 +278,13 @@ def _parse_wide(path, reader, header, ts_at, wide, times, rows):
         if len(row) != len(header):
             rows.skip(f"line {line_no}", f"{len(row)} fields, the header has {len(header)}")
             continue
+        if rows.outside_by_date(row[ts_at]):
+            continue
         ts_us = times.parse(row[ts_at])
         if ts_us is None:
             rows.skip(f"line {line_no}", f"timestamp {row[ts_at]!r} cannot be parsed")
+            continue
+        if rows.outside(ts_us):
             continue
         for i, (name, labels) in targets.items():
             if row[i].strip():  # an empty cell: that series has no point at this time
@@ -276,9 +292,11 @@ def _parse_wide(path, reader, header, ts_at, wide, times, rows):
     return rows
 
 
-def parse_prometheus_json(path: Path, payload: dict, times: TimestampParser) -> SampleRows:
+def parse_prometheus_json(
+    path: Path, payload: dict, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples of a Prometheus HTTP API answer (``/api/v1/query_range`` matrix or ``/query`` vector)."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     data = payload.get("data")
     results = data.get("result") if isinstance(data, dict) else None
     if not isinstance(results, list):
@@ -299,6 +317,8 @@ def parse_prometheus_json(path: Path, payload: dict, times: TimestampParser) -> 
             ts_us = times.parse(str(point[0]))
             if ts_us is None:
                 rows.skip(f"result {n}", f"timestamp {point[0]!r} cannot be parsed")
+                continue
+            if rows.outside(ts_us):
                 continue
             _add(rows, name, labels, str(point[1]), ts_us, "dcgm_prometheus", None)
     return rows

@@ -1,12 +1,11 @@
-"""Which GPU log format a file holds, judged from its bytes and content rather than its extension."""
+"""Which GPU log format a file holds, judged from its content rather than its extension.
+
+The bytes are turned into text by pipelines.file_reading.content (gzip, UTF-16, NUL bytes)."""
 
 from __future__ import annotations
 
-import codecs
 import csv
-import gzip
 import json
-import zlib
 from pathlib import Path
 
 from pipelines.errors import InputError
@@ -25,30 +24,6 @@ _CLOUDWATCH_COLUMNS = frozenset(
     {"instanceid", "endpointname", "variantname", "inferencecomponentname", "metricname", "namespace"}
 )
 _SNIFF_LINES = 50
-
-
-def decode(path: Path, raw: bytes) -> str:
-    """The text of a log file (gzip and UTF-16 with BOM undone); InputError for binary or non-UTF-8 files."""
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(path, f"corrupt gzip file: {exc}") from exc
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # nvidia-smi output redirected by Windows PowerShell is UTF-16 with a BOM.
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"invalid UTF-16 text at byte {exc.start}") from exc
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise InputError(
-            path, f"contains NUL bytes (first at byte {nul}): a binary or corrupt file, not a text log"
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
 
 
 def detect(path: Path, text: str) -> tuple[str, object]:

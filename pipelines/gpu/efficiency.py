@@ -47,15 +47,21 @@ def gpu_counts_from_bill(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {name: int(gpus) for name, gpus in rows}
 
 
-def read_source(settings: Settings, gpu_counts: dict[str, int] | None = None) -> GpuReadResult:
-    """Read the configured GPU source, or an empty result when none is configured."""
+def read_source(
+    settings: Settings, gpu_counts: dict[str, int] | None = None, days: tuple[date, date] | None = None
+) -> GpuReadResult:
+    """Read the configured GPU source, or an empty result when none is configured.
+
+    ``days`` (first, last): read only the files and rows that can bear on those days (see read_gpu_samples)."""
     if not settings.gpu_source:
         return GpuReadResult(samples=pl.DataFrame(schema=SAMPLES_SCHEMA))
     return read_staged(
         settings,
         settings.gpu_source,
         "gpu_logs",
-        lambda source: read_gpu_samples(source, gpu_counts=gpu_counts, timezone=settings.gpu_timezone),
+        lambda source: read_gpu_samples(
+            source, gpu_counts=gpu_counts, timezone=settings.gpu_timezone, days=days
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import InputError
+from pipelines.file_reading.timestamps import TimestampParser
 from pipelines.gpu.records import (
     GPU_UTIL,
     POWER,
@@ -40,7 +41,6 @@ from pipelines.gpu.records import (
     reference_power_limit,
 )
 from pipelines.gpu.resources import provider_instance
-from pipelines.gpu.timestamps import TimestampParser
 
 FORMAT = "nvidia_smi"
 DEFAULT_NOHEADER_FIELDS = ("timestamp", "index", "name", "utilization.gpu")
@@ -175,9 +175,11 @@ def _layout(path: Path, fields: list[str], line_no: int) -> dict[str, int]:
     return layout
 
 
-def parse_nvidia_smi(path: Path, text: str, times: TimestampParser) -> SampleRows:
+def parse_nvidia_smi(
+    path: Path, text: str, times: TimestampParser, window: tuple[int, int] | None = None
+) -> SampleRows:
     """Samples (metric ``gpu_util``) of an nvidia-smi CSV log."""
-    rows = SampleRows(str(path))
+    rows = SampleRows(str(path), window=window)
     reader = csv.reader(io.StringIO(text, newline=None), skipinitialspace=True)
     layout: dict[str, int] | None = None
     header_cells: list[str] | None = None
@@ -202,9 +204,14 @@ def parse_nvidia_smi(path: Path, text: str, times: TimestampParser) -> SampleRow
         if len(cells) != layout["width"]:
             rows.skip(f"line {line_no}", f"{len(cells)} fields, the header has {layout['width']}")
             continue
+        if rows.outside_by_date(cells[layout["timestamp"]]):
+            continue
         ts_us = times.parse(cells[layout["timestamp"]], after=previous_ts)
         if ts_us is None:
             rows.skip(f"line {line_no}", f"timestamp {cells[layout['timestamp']]!r} cannot be parsed")
+            continue
+        if rows.outside(ts_us):
+            previous_ts = ts_us
             continue
         raw_util = cells[layout["util"]]
         util = parse_number(raw_util)

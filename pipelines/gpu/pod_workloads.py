@@ -5,14 +5,13 @@ Kept free of heavy imports: the settings check reads the file before a run write
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from pipelines.errors import InputError
+from pipelines.file_reading.mapping_csv import header_key, read_mapping_table
 
 # Column of the mapping file -> accepted header spellings (compared lower-cased, `-` and spaces as `_`).
 # `nvidia.com/gpu` is the resource name a pod spec requests; `gpu-fraction` the annotation of fractional schedulers.
@@ -38,26 +37,14 @@ class PodRule:
         return fnmatchcase(pod, self.pod or "*") and fnmatchcase(namespace or "", self.namespace or "*")
 
 
-def _normalized(name: str) -> str:
-    return name.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
-
-
 def read_pod_workloads(path: Path) -> list[PodRule]:
     """The rules of a pod_workloads.csv; InputError naming the file, line and column of the first bad cell."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InputError(path, f"cannot read the pod mapping file: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(path, "the pod mapping file is not UTF-8 text") from exc
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        raise InputError(path, "the pod mapping file is empty; expected a header 'namespace,pod,workload'")
-    spelled = {_normalized(s): role for role, spellings in POD_WORKLOAD_COLUMNS.items() for s in spellings}
+    table = read_mapping_table(path, what="pod mapping file", expected_header="namespace,pod,workload")
+    header = table.header
+    spelled = {header_key(s): role for role, spellings in POD_WORKLOAD_COLUMNS.items() for s in spellings}
     at: dict[str, int] = {}
     for i, name in enumerate(header):
-        role = spelled.get(_normalized(name))
+        role = spelled.get(header_key(name))
         if role is None:
             accepted = "; ".join(f"{role}: {', '.join(s)}" for role, s in POD_WORKLOAD_COLUMNS.items())
             raise InputError(path, f"unknown column; accepted: {accepted}", column=name.strip(), line=1)
@@ -74,13 +61,8 @@ def read_pod_workloads(path: Path) -> list[PodRule]:
     if "namespace" not in at and "pod" not in at:
         raise InputError(path, "the pod mapping file needs a namespace or a pod column", column="pod", line=1)
     rules: list[PodRule] = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        line = reader.line_num
-        if len(row) != len(header):
-            raise InputError(path, f"{len(row)} fields where the header has {len(header)}", line=line)
-        cell = {role: row[i].strip() for role, i in at.items()}
+    for line, row in table.rows(list(at.values())):
+        cell = {role: row[i] for role, i in at.items()}
         if not cell["workload"]:
             raise InputError(path, "empty workload", column=header[at["workload"]].strip(), line=line)
         rules.append(

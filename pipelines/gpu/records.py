@@ -12,6 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.file_reading.skipped import SkippedLines
+from pipelines.file_reading.timestamps import WindowDays
+
 log = logging.getLogger(__name__)
 
 GR_ENGINE_ACTIVE = "gr_engine_active"
@@ -174,8 +177,39 @@ class SampleRows:
 
     path: str
     records: list[tuple] = field(default_factory=list)
-    skipped: int = 0
-    first_problem: str | None = None
+    skipped_lines: SkippedLines = field(init=False)
+    # [start, end) in UTC microseconds: samples outside are not kept (a read of some days), only counted.
+    window: tuple[int, int] | None = None
+    outside_window: int = 0
+
+    def __post_init__(self) -> None:
+        self.skipped_lines = SkippedLines(self.path)
+        self._first_problem: str | None = None
+        self._days = WindowDays(*self.window) if self.window is not None else None
+
+    def outside_by_date(self, timestamp: str) -> bool:
+        """True (and counted) when a timestamp's leading date alone puts it outside the window: skip it unparsed."""
+        if self._days is not None and self._days.surely_outside(timestamp):
+            self.outside_window += 1
+            return True
+        return False
+
+    def outside(self, ts_us: int) -> bool:
+        """True (and counted) for a sample time outside the window of the read: the caller skips the line."""
+        if self.window is not None and not self.window[0] <= ts_us < self.window[1]:
+            self.outside_window += 1
+            return True
+        return False
+
+    @property
+    def skipped(self) -> int:
+        """Lines (or values) skipped as unreadable."""
+        return self.skipped_lines.count
+
+    @property
+    def first_problem(self) -> str | None:
+        """Where and what the first skipped line's problem was (``line 3: ...``)."""
+        return self._first_problem
 
     def add(
         self,
@@ -229,10 +263,11 @@ class SampleRows:
 
     def skip(self, where: str, problem: str, count: int = 1) -> None:
         """Count ``count`` unreadable lines (or values); the first problem is kept for the log and errors."""
-        self.skipped += count
-        if self.first_problem is None:
-            self.first_problem = f"{where}: {problem}"
+        if self._first_problem is None:
+            self._first_problem = f"{where}: {problem}"
             log.warning("%s, %s: %s (line skipped and counted)", self.path, where, problem)
+        line = int(where[5:]) if where.startswith("line ") and where[5:].isdigit() else None
+        self.skipped_lines.add(problem, line=line, where=None if line is not None else where, count=count)
 
     def __len__(self) -> int:
         return len(self.records)

@@ -19,13 +19,11 @@ A file with any sample that no rule maps is rejected as a whole.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pipelines.errors import InputError
+from pipelines.file_reading.mapping_csv import MappingColumn, read_mapping_csv
 
 MAPPING_FILE_NAME = "hosts.csv"
 INSTANCE_ID = re.compile(r"(?<![0-9A-Za-z])i-(?:[0-9a-f]{8,17})(?![0-9A-Za-z])")
@@ -55,47 +53,14 @@ def provider_instance(values: Iterable[object]) -> str | None:
     return None
 
 
+# The names people give these columns (hostname as DCGM labels it, instance_id as EC2 calls it) are accepted.
+HOST_COLUMN = MappingColumn("host", ("host", "hostname", "node"))
+RESOURCE_COLUMN = MappingColumn("resource_id", ("resource_id", "instance_id", "instanceid", "endpointname"))
+
+
 def load_mapping_file(path: Path) -> dict[str, str]:
-    """Read a ``host,resource_id`` CSV; InputError naming the file, line or column on any problem."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InputError(path, f"cannot read mapping file: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"mapping file is not UTF-8 text (byte {exc.start})") from exc
-    reader = csv.reader(io.StringIO(text, newline=None), skipinitialspace=True)
-    header = next(reader, None)
-    if header is None:
-        raise InputError(path, "mapping file is empty; expected columns host,resource_id")
-    names = [h.strip().lower() for h in header]
-    # The names people give these columns (hostname as DCGM labels it, instance_id as EC2 calls it) are accepted.
-    host_at = next((names.index(n) for n in ("host", "hostname", "node") if n in names), None)
-    resource_at = next(
-        (names.index(n) for n in ("resource_id", "instance_id", "instanceid", "endpointname") if n in names),
-        None,
-    )
-    if host_at is None or resource_at is None:
-        missing = "host" if host_at is None else "resource_id"
-        raise InputError(
-            path,
-            "mapping file needs columns host (or hostname) and resource_id (or instance_id)",
-            column=missing,
-        )
-    mapping: dict[str, str] = {}
-    for line_no, row in enumerate(reader, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) <= max(host_at, resource_at):
-            raise InputError(path, f"{len(row)} fields, the header has {len(names)}", line=line_no)
-        host, resource = row[host_at].strip(), row[resource_at].strip()
-        if not host or not resource:
-            raise InputError(path, "empty host or resource_id", line=line_no)
-        if mapping.get(host, resource) != resource:
-            raise InputError(
-                path, f"host {host!r} mapped twice ({mapping[host]!r} and {resource!r})", line=line_no
-            )
-        mapping[host] = resource
-    return mapping
+    """Read a ``host,resource_id`` CSV (pipelines.file_reading.mapping_csv); InputError naming the file and line."""
+    return read_mapping_csv(path, HOST_COLUMN, RESOURCE_COLUMN, what="host mapping file")
 
 
 def path_keys(path: Path, root: Path | None = None) -> list[str]:

@@ -27,19 +27,22 @@ from __future__ import annotations
 import csv
 import logging
 import numbers
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.file_reading.content import decode_text, read_bytes
+from pipelines.file_reading.listing import list_data_files
+from pipelines.file_reading.skipped import SkippedLines
+from pipelines.file_reading.timestamps import TimestampParser, may_hold_times_within, to_us
 from pipelines.gpu import cloudwatch, dcgm, detect, nvidia_smi
 from pipelines.gpu.records import DEFAULT_INTERVAL_SECONDS, MIG_SLICES, POWER, SampleRows
 from pipelines.gpu.resources import MAPPING_FILE_NAME, ResourceResolver
-from pipelines.gpu.timestamps import TimestampParser
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,14 @@ SORT_KEY = ["resource_id", "gpu_index", "metric", "mig_instance", "ts", "host", 
 # hole: its sample stands for the typical spacing before it, the rest stays unobserved.
 OBSERVED_GAP_MULTIPLE = 6.0
 OBSERVED_GAP_SLACK_SECONDS = 2.0
+# A read of some days also reads this much before and after them: a day's first sample takes its interval from
+# the gap to the sample before it (at most the series' typical spacing + 2 s), and the first sample after the
+# day may stand for its last seconds. An hour covers loggers that sample up to hourly; a CloudWatch datapoint is
+# kept by its period's start, which is the start of the interval it stands for, whatever the period.
+READ_MARGIN = timedelta(hours=1)
+# A file last modified before the window by more than this holds no sample of it (a logger writes a sample when
+# it takes it; this is room for a host's clock running ahead of the file system's).
+MTIME_SLACK = timedelta(days=1)
 # A ratio may exceed 1 by float rounding of a percentage (e.g. a sum over GPUs divided back), not by more.
 _RATIO_TOLERANCE = 1e-9
 
@@ -86,6 +97,12 @@ class GpuReadResult:
     files_read: list[str] = field(default_factory=list)
     skipped_lines: dict[str, int] = field(default_factory=dict)
     rejected_files: dict[str, str] = field(default_factory=dict)
+    # Files that are no log (hosts.csv, .header, job markers, docs), with why (pipelines.file_reading.listing).
+    ignored_files: dict[str, str] = field(default_factory=dict)
+    # A read of some days: files not parsed (or without a sample) because they hold no sample of those days.
+    files_outside_days: dict[str, str] = field(default_factory=dict)
+    # The first skipped lines of each file with any, named (pipelines.file_reading.skipped).
+    skip_reasons: dict[str, list[str]] = field(default_factory=dict)
     duplicate_samples: int = 0  # samples dropped as repeats of a series' sample at the same ts
 
 
@@ -96,13 +113,20 @@ def read_gpu_samples(
     mapping_file: Path | None = None,
     timezone: str = "UTC",
     gpu_counts: dict[str, int] | None = None,
+    days: tuple[date, date] | None = None,
 ) -> GpuReadResult:
     """Read every GPU log under ``source`` (a file or a folder, walked recursively) into ``gpu_samples``.
 
     ``timezone`` is the IANA zone of timestamps that carry none (nvidia-smi). Rejected files are listed in
     ``rejected_files`` with the reason; only a bad argument or mapping file raises InputError.
+
+    ``days`` (first, last) reads only what can bear on the samples whose interval starts on those days: the
+    samples from ``READ_MARGIN`` before the first day to ``READ_MARGIN`` after the last (the gaps that set each
+    sample's interval, CloudWatch periods moved to their end). A file that cannot hold a time in that window (by
+    its modification time, or because every date and epoch time in its name and text lies outside) is not
+    parsed (``files_outside_days``); the rows of the others outside it are dropped as they are read.
     """
-    result, _ = _read(Path(source), resource_map, mapping_file, timezone, gpu_counts)
+    result, _ = _read(Path(source), resource_map, mapping_file, timezone, gpu_counts, days)
     return result
 
 
@@ -118,56 +142,64 @@ def read_gpu_file(
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "is a folder: use read_gpu_samples for folders")
-    result, errors = _read(path, resource_map, mapping_file, timezone, gpu_counts)
+    result, errors = _read(path, resource_map, mapping_file, timezone, gpu_counts, None)
     if errors:
         raise next(iter(errors.values()))
     return result
 
 
-def list_log_files(source: Path, mapping_file: Path | None = None) -> list[Path]:
-    """The log files of ``source``, in path order, leaving out hidden files, mapping files and sidecars."""
+def _not_a_log(path: Path) -> str | None:
+    """Why a file of a GPU log folder is no log of its own (it describes others), None for a log."""
+    if path.name == MAPPING_FILE_NAME:
+        return "a host,resource_id mapping file"
+    if path.name.endswith(".header"):
+        return "the header of a noheader nvidia-smi log"
+    if cloudwatch.is_sidecar(path):
+        return "a saved GetMetricData request (it names the series of a results file)"
+    return None
+
+
+def list_log_files(source: Path, mapping_file: Path | None = None) -> tuple[list[Path], dict[str, str]]:
+    """The log files of ``source`` in path order, and the files left out with why (pipelines.file_reading.listing)."""
     if not source.exists():
         raise InputError(source, "GPU log source does not exist")
-    if source.is_file():
-        return [source]
-    mapping = Path(mapping_file).resolve() if mapping_file is not None else None
-    found = []
-    for folder, dirs, files in os.walk(source):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            path = Path(folder) / name
-            if (
-                name.startswith(".")
-                or name == MAPPING_FILE_NAME
-                or name.endswith(".header")
-                or cloudwatch.is_sidecar(path)
-                or (mapping is not None and path.resolve() == mapping)
-            ):
-                continue
-            found.append(path)
-    return sorted(found)
+    return list_data_files(source, mapping_file=mapping_file, also_ignored=_not_a_log)
 
 
-def _read(source, resource_map, mapping_file, timezone, gpu_counts):
+def read_window(days: tuple[date, date]) -> tuple[int, int]:
+    """[start, end) in UTC microseconds of the samples a read of ``days`` needs (see read_gpu_samples)."""
+    first = datetime.combine(days[0], time(), tzinfo=UTC) - READ_MARGIN
+    end = datetime.combine(days[1], time(), tzinfo=UTC) + timedelta(days=1) + READ_MARGIN
+    return to_us(first), to_us(end)
+
+
+def _read(source, resource_map, mapping_file, timezone, gpu_counts, days):
     times = TimestampParser(timezone)
-    files = list_log_files(source, mapping_file)
+    files, ignored = list_log_files(source, mapping_file)
     resolver = ResourceResolver(source, resource_map, mapping_file)
     for path in files:
         resolver.preload(path)  # a broken hosts.csv stops the read: it would misassign every file below it
-    result = GpuReadResult(samples=pl.DataFrame(schema=SAMPLES_SCHEMA))
+    result = GpuReadResult(samples=pl.DataFrame(schema=SAMPLES_SCHEMA), ignored_files=ignored)
+    window = read_window(days) if days is not None else None
     errors: dict[str, InputError] = {}
     frames = []
     for path in files:
         try:
-            frame, skipped = _guarded_read_file(path, times, resolver, dict(gpu_counts or {}))
+            read = _guarded_read_file(path, times, resolver, dict(gpu_counts or {}), window)
         except InputError as exc:
             errors[str(path)] = exc
             result.rejected_files[str(path)] = str(exc)
             log.warning("GPU log rejected: %s", exc)
             continue
+        if isinstance(read, str):
+            result.files_outside_days[str(path)] = read
+            continue
+        frame, skipped = read
         frames.append(frame)
         result.files_read.append(str(path))
-        result.skipped_lines[str(path)] = skipped
+        result.skipped_lines[str(path)] = skipped.count
+        if skipped.count:
+            result.skip_reasons[str(path)] = skipped.messages()
     if frames:
         result.samples, result.duplicate_samples = finalize(pl.concat(frames))
     return result, errors
@@ -179,17 +211,21 @@ _PARSERS = {
     detect.NVIDIA_SMI: nvidia_smi.parse_nvidia_smi,
     detect.CLOUDWATCH_CSV: cloudwatch.parse_cloudwatch_csv,
 }
-_JSON_PARSERS: dict[str, Callable[[Path, Any, TimestampParser], SampleRows]] = {
+_JSON_PARSERS: dict[str, Callable[[Path, Any, TimestampParser, tuple[int, int] | None], SampleRows]] = {
     detect.PROMETHEUS_JSON: dcgm.parse_prometheus_json,
     detect.CLOUDWATCH_JSON: cloudwatch.parse_cloudwatch_json,
 }
 
 
 def _guarded_read_file(
-    path: Path, times: TimestampParser, resolver: ResourceResolver, gpu_counts: dict[str, int]
-) -> tuple[pl.DataFrame, int]:
+    path: Path,
+    times: TimestampParser,
+    resolver: ResourceResolver,
+    gpu_counts: dict[str, int],
+    window: tuple[int, int] | None,
+) -> tuple[pl.DataFrame, SkippedLines] | str:
     try:
-        return _read_file(path, times, resolver, gpu_counts)
+        return _read_file(path, times, resolver, gpu_counts, window)
     except InputError:
         raise
     except (
@@ -208,20 +244,29 @@ def _guarded_read_file(
 
 
 def _read_file(
-    path: Path, times: TimestampParser, resolver: ResourceResolver, gpu_counts: dict[str, int]
-) -> tuple[pl.DataFrame, int]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    text = detect.decode(path, raw)
+    path: Path,
+    times: TimestampParser,
+    resolver: ResourceResolver,
+    gpu_counts: dict[str, int],
+    window: tuple[int, int] | None,
+) -> tuple[pl.DataFrame, SkippedLines] | str:
+    """The file's samples and skipped lines, or (a read of some days) why the file holds none of them."""
+    if window is not None:
+        modified = _modified_us(path)
+        if modified is not None and modified + MTIME_SLACK // timedelta(microseconds=1) < window[0]:
+            return "last modified before the days read: it holds no sample of them"
+    text = decode_text(path, read_bytes(path))
+    if window is not None and not may_hold_times_within(f"{path.name}\n{text}", *window):
+        return "every time in its name and content lies outside the days read"
     kind, payload = detect.detect(path, text)
     rows: SampleRows
     if kind in _JSON_PARSERS:
-        rows = _JSON_PARSERS[kind](path, payload, times)
+        rows = _JSON_PARSERS[kind](path, payload, times, window)
     else:
-        rows = _PARSERS[kind](path, text, times)
+        rows = _PARSERS[kind](path, text, times, window)
     frame = rows.frame()
+    if frame.is_empty() and rows.outside_window and not rows.skipped:
+        return f"its {rows.outside_window} samples lie outside the days read"
     if frame.is_empty():
         if rows.skipped:
             raise InputError(
@@ -247,7 +292,14 @@ def _read_file(
         pl.col("ts_us").cast(pl.Datetime("us")).alias("ts"),
         pl.lit(str(path)).alias("source_file"),
     )
-    return frame, rows.skipped
+    return frame, rows.skipped_lines
+
+
+def _modified_us(path: Path) -> int | None:
+    try:
+        return round(path.stat().st_mtime * 1_000_000)
+    except OSError:
+        return None
 
 
 def _map_resources(path: Path, frame: pl.DataFrame, resolver: ResourceResolver) -> pl.DataFrame:

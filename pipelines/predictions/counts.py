@@ -106,6 +106,8 @@ class PredictionReadResult:
     files: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FILE_SCHEMA))
     ignored_files: dict[str, str] = field(default_factory=dict)  # deliberately not read, and why
     rejection_errors: dict[str, InputError] = field(default_factory=dict, repr=False)
+    # The first skipped lines of each file with any, named (pipelines.file_reading.skipped), as the GPU reader.
+    skip_reasons: dict[str, list[str]] = field(default_factory=dict)
 
     def raise_for_rejected(self) -> None:
         """Raise the ``InputError`` of the first rejected file (by path), if any file was rejected."""
@@ -328,6 +330,7 @@ def read_predictions(
     file_rows: list[dict] = []
     unfinished: dict[str, int] = {}
     skipped: dict[str, int] = {}
+    skip_reasons: dict[str, list[str]] = {}
     rejected: dict[str, InputError] = {}
     warnings: list[str] = []
     for path in files:
@@ -354,6 +357,7 @@ def read_predictions(
         file_rows.append(_file_row(key, rows))
         if rows.skipped:
             skipped[key] = rows.skipped
+            skip_reasons[key] = rows.problems
         if rows.unfinished:
             unfinished[key] = rows.unfinished
         warnings.extend(rows.problems)
@@ -398,4 +402,5 @@ def read_predictions(
         files=pl.DataFrame(file_rows, schema=FILE_SCHEMA) if file_rows else pl.DataFrame(schema=FILE_SCHEMA),
         ignored_files=ignored,
         rejection_errors=rejected,
+        skip_reasons=skip_reasons,
     )

@@ -8,10 +8,8 @@ a JSON line that does not parse is kept as a counted bad line so that the rest o
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
+from pipelines.file_reading.content import decode_text, read_bytes
+from pipelines.file_reading.listing import list_data_files
+from pipelines.file_reading.mapping_csv import header_key
 from pipelines.predictions.aliases import ENDPOINT, TIMESTAMP
 
 LINE = "__line"
@@ -28,9 +29,6 @@ LINE = "__line"
 # Accepted spellings (compared after ``normalized``) of the columns every tabular format needs.
 TIMESTAMP_ALIASES = TIMESTAMP.aliases
 ENDPOINT_ALIASES = ENDPOINT.aliases
-
-# Folder members that are documentation or job markers, never prediction data.
-_NOT_DATA_SUFFIXES = {".md", ".rst", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".crc"}
 
 
 @dataclass
@@ -57,51 +55,17 @@ class EmptyFile:
 
 def discover_files(root: Path, mapping_file: Path | None) -> tuple[list[Path], dict[str, str]]:
     """List the data files under ``root`` (recursive, sorted) and the ones deliberately left out, with why."""
-    ignored: dict[str, str] = {}
-    mapping = mapping_file.resolve() if mapping_file is not None else None
-    if root.is_file():
-        if mapping is not None and root.resolve() == mapping:
-            ignored[str(root)] = "it is the mapping file"
-            return [], ignored
-        return [root], ignored
-    files: list[Path] = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).parts
-        if any(part.startswith(".") for part in relative) or not path.is_file():
-            continue
-        if any(part.startswith("_") for part in relative):
-            ignored[str(path)] = "name starts with '_' (a job marker or metadata file)"
-        elif mapping is not None and path.resolve() == mapping:
-            ignored[str(path)] = "it is the mapping file"
-        elif path.suffix.lower() in _NOT_DATA_SUFFIXES:
-            ignored[str(path)] = f"a {path.suffix} file is not prediction data"
-        else:
-            files.append(path)
-    return files, ignored
+    return list_data_files(root, mapping_file=mapping_file)
 
 
 def load_content(path: Path) -> JsonDocument | Table | EmptyFile:
     """Read one file and tell Parquet, JSON, JSON lines and CSV apart by their content (gzip is unwrapped)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(path, f"corrupt gzip data: {exc}") from exc
+    data = read_bytes(path)
     if data[:4] == b"PAR1":
         return _load_parquet(path, data)
     if not data.strip():
         return EmptyFile()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            path, f"not UTF-8 text, Parquet or gzip (byte 0x{data[exc.start]:02x})", line=line
-        ) from exc
+    text = decode_text(path, data, accepted="UTF-8 text, Parquet or gzip")
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         return _load_json(path, text)
@@ -228,9 +192,8 @@ def _load_csv(path: Path, text: str) -> Table:
     return Table(frame, "csv")
 
 
-def normalized(name: str) -> str:
-    """Column name for matching: case, spaces, dashes and a stray BOM do not matter."""
-    return name.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
+# Header names are matched as every mapping file's are (pipelines.file_reading.mapping_csv).
+normalized = header_key
 
 
 def find_column(columns: list[str], *aliases: str) -> str | None:

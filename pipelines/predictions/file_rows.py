@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from pipelines.errors import InputError
-
-# A file with thousands of bad lines needs only its first few named; the rest are counted.
-MESSAGES_PER_FILE = 5
+from pipelines.file_reading.skipped import MESSAGES_PER_FILE, SkippedLines
 
 SAGEMAKER = "sagemaker"
 COUNTS = "counts"
@@ -34,34 +31,10 @@ class FileRows:
     successful: float | None = None  # successful requests the file's own rows hold (before deduplication)
 
 
-@dataclass
-class BadLines:
-    """Skipped lines of one file: how many, and an ``InputError`` for each of the first few."""
-
-    path: Path
-    count: int = 0
-    errors: list[InputError] = field(default_factory=list)
-
-    def add(self, problem: str, *, column: str | None = None, line: int | None = None, word: str = "line"):
-        """Count one skipped line and keep its message if it is among the first few."""
-        self.count += 1
-        if len(self.errors) < MESSAGES_PER_FILE:
-            if word != "line" and line is not None:
-                problem, line = f"{word} {line}: {problem}", None
-            self.errors.append(InputError(self.path, problem, column=column, line=line))
-
-    def messages(self) -> list[str]:
-        """The kept messages, plus how many more lines were skipped without one."""
-        out = [str(error) for error in self.errors]
-        if self.count > len(self.errors):
-            out.append(f"{self.path}: {self.count - len(self.errors)} more skipped lines")
-        return out
-
-
 def drop_bad_rows(
     frame: pl.DataFrame,
     checks: list[tuple[str | pl.Series, pl.Series]],
-    bad: BadLines,
+    bad: SkippedLines,
     *,
     line_column: str | None,
     word: str = "line",

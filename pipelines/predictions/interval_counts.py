@@ -25,9 +25,10 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.file_reading.skipped import SkippedLines
 from pipelines.predictions.aliases import COUNT, ENDPOINT, ERRORS, REPLICA, TIMESTAMP
 from pipelines.predictions.file_loading import LINE, Table, find_column
-from pipelines.predictions.file_rows import COUNTS, BadLines, FileRows, drop_bad_rows, union_of_lists
+from pipelines.predictions.file_rows import COUNTS, FileRows, drop_bad_rows, union_of_lists
 from pipelines.predictions.value_parsing import UTC_DATETIME, Parsed, parse_counts, parse_timestamps
 
 COUNT_ALIASES = COUNT.aliases
@@ -82,7 +83,7 @@ def read_count_table(path: Path, table: Table, *, naive_timezone: str | None) ->
     assert count_col is not None
     errors_col = find_column(columns, *ERRORS.aliases)
     replica_col = find_column(columns, *REPLICA.aliases)
-    bad = BadLines(path)
+    bad = SkippedLines(path)
     for line, problem in table.bad_lines:
         bad.add(problem, line=line, word=table.line_word)
 
@@ -185,7 +186,7 @@ def dedupe_counts(
 def checked_series(
     path: Path,
     table: Table,
-    bad: BadLines,
+    bad: SkippedLines,
     *,
     ts_col: str,
     timestamps,

@@ -22,9 +22,10 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.file_reading.skipped import SkippedLines
 from pipelines.predictions.aliases import ENDPOINT, ERROR_RATE, RATE, REPLICA, TIMESTAMP
 from pipelines.predictions.file_loading import LINE, Table, find_column
-from pipelines.predictions.file_rows import RATES, BadLines, FileRows
+from pipelines.predictions.file_rows import RATES, FileRows
 from pipelines.predictions.interval_counts import checked_series
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_rates, parse_timestamps
 
@@ -69,7 +70,7 @@ def read_rate_table(path: Path, table: Table, *, naive_timezone: str | None) -> 
     assert rate_col is not None
     error_col = find_column(columns, *ERROR_RATE.aliases)
     replica_col = find_column(columns, *REPLICA.aliases)
-    bad = BadLines(path)
+    bad = SkippedLines(path)
     for line, problem in table.bad_lines:
         bad.add(problem, line=line, word=table.line_word)
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.file_reading.skipped import SkippedLines
 from pipelines.predictions.aliases import ENDPOINT, FAILED, REQUEST_ID, STATUS, TIMESTAMP, UNFINISHED
 from pipelines.predictions.file_loading import LINE, Table, find_column
-from pipelines.predictions.file_rows import REQUEST_LOG, BadLines, FileRows, drop_bad_rows
+from pipelines.predictions.file_rows import REQUEST_LOG, FileRows, drop_bad_rows
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_status, parse_timestamps
 
 REQUEST_ID_ALIASES = REQUEST_ID.aliases
@@ -65,7 +66,7 @@ def read_request_table(path: Path, table: Table, *, naive_timezone: str | None) 
         )
     status_col = find_column(columns, *STATUS_ALIASES)
     id_col = find_column(columns, *REQUEST_ID_ALIASES)
-    bad = BadLines(path)
+    bad = SkippedLines(path)
     for line, problem in table.bad_lines:
         bad.add(problem, line=line, word=table.line_word)
 

@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.errors import InputError
+from pipelines.file_reading.skipped import SkippedLines
 from pipelines.predictions.aliases import (
     SAGEMAKER_ENDPOINT,
     SAGEMAKER_METRIC,
@@ -38,7 +39,7 @@ from pipelines.predictions.aliases import (
     SAGEMAKER_VARIANT,
 )
 from pipelines.predictions.file_loading import LINE, TIMESTAMP_ALIASES, Table, find_column
-from pipelines.predictions.file_rows import SAGEMAKER, BadLines, FileRows, drop_bad_rows, union_of_lists
+from pipelines.predictions.file_rows import SAGEMAKER, FileRows, drop_bad_rows, union_of_lists
 from pipelines.predictions.value_parsing import UTC_DATETIME, parse_counts, parse_timestamps
 
 INVOCATIONS = "Invocations"
@@ -128,7 +129,7 @@ class _Collector:
         self.rows: dict[str, list[Any]] = {
             k: [] for k in ("timestamp", "value", "endpoint", "variant", "metric", "ts_where", "value_where")
         }
-        self.bad = BadLines(path)
+        self.bad = SkippedLines(path)
         self.notes: list[str] = []
 
     def note_path_endpoint(self, endpoint: str | None) -> None:
@@ -261,7 +262,7 @@ def read_metric_table(path: Path, table: Table) -> FileRows:
     variant_col = find_column(columns, *SAGEMAKER_VARIANT.aliases)
     metric_col = find_column(columns, *SAGEMAKER_METRIC.aliases)
     value_col = find_column(columns, *SAGEMAKER_VALUE.aliases)
-    bad = BadLines(path)
+    bad = SkippedLines(path)
     for line, problem in table.bad_lines:
         bad.add(problem, line=line, word=table.line_word)
     notes: list[str] = []
@@ -319,7 +320,7 @@ def read_metric_table(path: Path, table: Table) -> FileRows:
     return _finish(path, long, f"sagemaker_{table.container}", bad, notes)
 
 
-def _finish(path: Path, frame: pl.DataFrame, source: str, bad: BadLines, notes: list[str]) -> FileRows:
+def _finish(path: Path, frame: pl.DataFrame, source: str, bad: SkippedLines, notes: list[str]) -> FileRows:
     out = frame.select(
         pl.col("timestamp").cast(UTC_DATETIME),
         pl.col("endpoint").cast(pl.Utf8),
