@@ -32,6 +32,7 @@ class MlcostResource(ConfigurableResource):
     partition_start: str | None = None
     pod_workloads: str | None = None
     budgets_path: str | None = None
+    lake_uri: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":
