@@ -172,24 +172,32 @@ class ObjectLake:
                 **{k: v for k, v in record.items() if k != "folder"},
                 "objects": objects,
             }
+        previous = {p: manifest["periods"].get(p, {}).get("objects", {}) for p in new_records}
         manifest["version"] = MANIFEST_VERSION
         manifest["layout"] = "<table>/<partition column>=<value>/<sha256>.parquet"
         manifest["periods"].update(new_records)
         self.write_manifest(manifest, etag)
-        for _period, record in sorted(new_records.items()):
-            self.write_symlinks(record["objects"])
+        for period, record in sorted(new_records.items()):
+            self.write_symlinks(record["objects"], previous[period])
         log.info(
             "%s: published %s (%d object(s) uploaded)", self.uri, ", ".join(sorted(new_records)), uploaded
         )
         self.collect_garbage(manifest)
         return sorted(new_records)
 
-    def write_symlinks(self, objects: dict[str, dict[str, str]]) -> None:
-        """One `manifest` text object per partition, listing its file: what SymlinkTextInputFormat reads."""
+    def symlink_key(self, table: str, value: str) -> str:
+        return self.key(f"{SYMLINKS_DIR}/{table}/{lake.PARTITION_COLUMNS[table]}={value}/manifest")
+
+    def write_symlinks(self, objects: dict[str, dict[str, str]], previous: dict[str, dict[str, str]]) -> None:
+        """One `manifest` text object per partition, listing its file: what SymlinkTextInputFormat reads. A
+        partition the period no longer has (a day with no row any more) loses its symlink."""
         for table, values in sorted(objects.items()):
             for value, url in sorted(values.items()):
-                key = self.key(f"{SYMLINKS_DIR}/{table}/{lake.PARTITION_COLUMNS[table]}={value}/manifest")
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=(url + "\n").encode())
+                body = (url + "\n").encode()
+                self.client.put_object(Bucket=self.bucket, Key=self.symlink_key(table, value), Body=body)
+        for table, values in sorted(previous.items()):
+            for value in sorted(set(values) - set(objects.get(table, {}))):
+                self.client.delete_object(Bucket=self.bucket, Key=self.symlink_key(table, value))
 
     def collect_garbage(self, manifest: dict, now: datetime | None = None) -> int:
         """Delete data objects no manifest period names, written over GARBAGE_GRACE ago. Returns how many."""
@@ -303,3 +311,48 @@ def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+# --- other engines ----------------------------------------------------------------------------------------------
+
+# DuckDB type (pipelines/column_types.py) -> Athena (Hive DDL) type.
+ATHENA_TYPES = {
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "DOUBLE": "double",
+    "DOUBLE[]": "array<double>",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "VARCHAR": "string",
+    "MAP(VARCHAR, VARCHAR)": "map<string,string>",
+}
+
+
+def athena_ddl(table: str, lake_uri: str = "s3://BUCKET/PREFIX", first: str = "2018-01-01") -> str:
+    """Athena's CREATE EXTERNAL TABLE for one table of an S3 lake: Parquet read through the per-partition symlink
+    manifests (only published objects), partitions found by projection (no crawler, no MSCK REPAIR)."""
+    from pipelines.column_types import COLUMN_TYPES
+
+    column = lake.PARTITION_COLUMNS[table]
+    monthly = column == "billing_period"
+    columns = ",\n".join(
+        f"  `{name}` {ATHENA_TYPES[kind]}" for name, kind in COLUMN_TYPES[table].items() if name != column
+    )
+    root = f"{lake_uri.rstrip('/')}/{SYMLINKS_DIR}/{table}"
+    return (
+        f"CREATE EXTERNAL TABLE mlcost.{table} (\n{columns}\n)\n"
+        f"PARTITIONED BY (`{column}` date)\n"
+        "ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'\n"
+        "STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'\n"
+        "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'\n"
+        f"LOCATION '{root}/'\n"
+        "TBLPROPERTIES (\n"
+        "  'projection.enabled' = 'true',\n"
+        f"  'projection.{column}.type' = 'date',\n"
+        f"  'projection.{column}.format' = 'yyyy-MM-dd',\n"
+        f"  'projection.{column}.range' = '{first},NOW',\n"
+        f"  'projection.{column}.interval' = '1',\n"
+        f"  'projection.{column}.interval.unit' = '{'MONTHS' if monthly else 'DAYS'}',\n"
+        f"  'storage.location.template' = '{root}/{column}=${{{column}}}/'\n"
+        ");"
+    )

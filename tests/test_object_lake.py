@@ -205,3 +205,15 @@ def test_mlcost_lake_accepts_only_an_s3_uri_with_a_bucket(tmp_path):
     ):
         with pytest.raises(SettingsError, match=rf"^MLCOST_LAKE='{bad}' is not accepted \(.*{why}"):
             Settings(home=tmp_path, lake_uri=bad)
+
+
+def test_the_athena_ddl_in_the_docs_is_the_one_the_code_generates():
+    docs = (REPO / "docs" / "architecture.md").read_text()
+    ddl = object_lake.athena_ddl("cost_by_category_daily")
+    assert "```sql\n" + ddl + "\n```" in docs
+    # Every column type of every table has an Athena spelling, and the partition column is not a data column.
+    for table in lake.PARTITION_COLUMNS:
+        text = object_lake.athena_ddl(table, "s3://bills/lake")
+        assert f"PARTITIONED BY (`{lake.PARTITION_COLUMNS[table]}` date)" in text
+        assert text.count(f"`{lake.PARTITION_COLUMNS[table]}`") == 1
+    assert "'projection.billing_period.interval.unit' = 'MONTHS'" in object_lake.athena_ddl("line_items")
