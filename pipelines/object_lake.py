@@ -28,6 +28,7 @@ import importlib.resources
 import json
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -50,6 +51,7 @@ SYMLINKS_DIR = "_symlinks"
 MANIFEST_VERSION = 1
 # Unreferenced objects younger than this are kept: a reader that opened the previous manifest still reads them.
 GARBAGE_GRACE = timedelta(hours=24)
+UPLOAD_THREADS = 8
 # The extension is shipped as a wheel for exactly this DuckDB release (pyproject.toml pins both).
 HTTPFS_WHEEL = "duckdb_extension_httpfs"
 
@@ -153,25 +155,32 @@ class ObjectLake:
         """Push published generations: `records` {period: catalog record}, `files` {period: {table: {value:
         local file}}}. Uploads the objects, then switches the manifest for these periods at once. Returns the
         periods switched."""
+        from pipelines.generations import PublishRefused
+
         manifest, etag = self.read_manifest()
-        uploaded = 0
         new_records = {}
+        uploads = []  # (local file, key, SHA-256)
         for period, record in sorted(records.items()):
             objects: dict[str, dict[str, str]] = {}
             for table, values in sorted(record["files"].items()):
                 for value, digest in sorted(values.items()):
-                    path = files[period][table][value]
-                    if lake.file_sha256(path) != digest:
-                        from pipelines.generations import PublishRefused
-
-                        raise PublishRefused(f"{path} changed while it was being published to {self.uri}")
                     key = self.data_key(table, value, digest)
-                    uploaded += self.upload(path, key, digest)
+                    uploads.append((files[period][table][value], key, digest))
                     objects.setdefault(table, {})[value] = self.url(key)
             new_records[period] = {
                 **{k: v for k, v in record.items() if k != "folder"},
                 "objects": objects,
             }
+
+        def send(item: tuple[Path, str, str]) -> bool:
+            path, key, digest = item
+            if lake.file_sha256(path) != digest:
+                raise PublishRefused(f"{path} changed while it was being published to {self.uri}")
+            return self.upload(path, key, digest)
+
+        # A month is ~400 objects (17 tables, daily ones per day): sent by a few threads, as the sources are read.
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            uploaded = sum(pool.map(send, uploads))
         previous = {p: manifest["periods"].get(p, {}).get("objects", {}) for p in new_records}
         manifest["version"] = MANIFEST_VERSION
         manifest["layout"] = "<table>/<partition column>=<value>/<sha256>.parquet"
@@ -191,10 +200,15 @@ class ObjectLake:
     def write_symlinks(self, objects: dict[str, dict[str, str]], previous: dict[str, dict[str, str]]) -> None:
         """One `manifest` text object per partition, listing its file: what SymlinkTextInputFormat reads. A
         partition the period no longer has (a day with no row any more) loses its symlink."""
-        for table, values in sorted(objects.items()):
-            for value, url in sorted(values.items()):
-                body = (url + "\n").encode()
-                self.client.put_object(Bucket=self.bucket, Key=self.symlink_key(table, value), Body=body)
+
+        def put(item: tuple[str, str, str]) -> None:
+            table, value, url = item
+            key = self.symlink_key(table, value)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=(url + "\n").encode())
+
+        links = [(t, v, url) for t, values in sorted(objects.items()) for v, url in sorted(values.items())]
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            list(pool.map(put, links))
         for table, values in sorted(previous.items()):
             for value in sorted(set(values) - set(objects.get(table, {}))):
                 self.client.delete_object(Bucket=self.bucket, Key=self.symlink_key(table, value))

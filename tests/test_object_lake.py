@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines import lake, object_lake
@@ -217,3 +219,54 @@ def test_the_athena_ddl_in_the_docs_is_the_one_the_code_generates():
         assert f"PARTITIONED BY (`{lake.PARTITION_COLUMNS[table]}` date)" in text
         assert text.count(f"`{lake.PARTITION_COLUMNS[table]}`") == 1
     assert "'projection.billing_period.interval.unit' = 'MONTHS'" in object_lake.athena_ddl("line_items")
+
+
+def test_mlcost_sql_on_an_s3_lake_says_what_is_missing_and_reads_nothing_but_the_lake(
+    s3_endpoint, s3_bucket, tmp_path, monkeypatch, capsys, caplog
+):
+    """One line and exit 2 before anything is published or for a bucket that does not exist; once a manifest
+    names an object, the session reads it, and neither a local file nor another prefix of the bucket."""
+    from pipelines.cli import main
+
+    client, bucket = s3_bucket
+    monkeypatch.setenv("MLCOST_HOME", str(tmp_path))
+    monkeypatch.setenv("MLCOST_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("MLCOST_LAKE", f"s3://{bucket}/{PREFIX}")
+    assert main(["sql", "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"mlcost: error: s3://{bucket}/{PREFIX}/_published.json: no published generation yet: run `mlcost run` first\n"
+    )
+    monkeypatch.setenv("MLCOST_LAKE", f"s3://no-such-bucket-{bucket}/x")
+    assert main(["sql", "SELECT 1"]) == 2
+    assert "the bucket does not exist" in capsys.readouterr().err
+
+    # A one-partition lake written by hand: a reconciliation file, its object and a manifest naming it.
+    local = tmp_path / "r.parquet"
+    duckdb.execute(
+        f"COPY (SELECT DATE '2026-10-01' AS billing_period, 0.001 AS difference) TO '{local}' (FORMAT parquet)"
+    )
+    settings = Settings(home=tmp_path, lake_uri=f"s3://{bucket}/{PREFIX}", s3_endpoint_url=s3_endpoint)
+    store = object_lake.ObjectLake(settings)
+    digest = lake.file_sha256(local)
+    record = {"generation": "g", "reconciled": True, "files": {"reconciliation": {"2026-10-01": digest}}}
+    store.publish({"2026-10-01": record}, {"2026-10-01": {"reconciliation": {"2026-10-01": local}}})
+    client.put_object(Bucket=bucket, Key="elsewhere/secret.parquet", Body=local.read_bytes())
+    monkeypatch.setenv("MLCOST_LAKE", f"s3://{bucket}/{PREFIX}")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="werkzeug"):  # moto's server logs each HTTP request it serves
+        assert main(["sql", "--format", "csv", "SELECT billing_period, difference FROM reconciliation"]) == 0
+    assert capsys.readouterr().out == "billing_period,difference\r\n2026-10-01,0.001\r\n"
+    requests = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any(
+        f"GET /{bucket}/{PREFIX}/reconciliation/billing_period=2026-10-01/{digest}" in r for r in requests
+    )
+    assert not [r for r in requests if "list-type" in r]  # the reader listed no prefix
+    for outside in (f"s3://{bucket}/elsewhere/secret.parquet", str(local)):
+        assert main(["sql", f"SELECT * FROM read_parquet('{outside}')"]) == 2
+        assert "mlcost sql reads only the published tables" in capsys.readouterr().err
+    # Writing into the lake's own prefix is refused by the statement gate.
+    target = f"s3://{bucket}/{PREFIX}/reconciliation/x.parquet"
+    assert main(["sql", f"COPY (SELECT 1) TO '{target}'"]) == 2
+    assert "COPY is refused" in capsys.readouterr().err
