@@ -299,7 +299,9 @@ def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per table over the objects the S3 manifest names, and nothing else.
 
     The views list their objects explicitly (`hive_partitioning = false`: the partition column is in the files),
-    so no reader lists a prefix and an object no manifest names is never read.
+    so no reader lists a prefix and an object no manifest names is never read. Creating a view reads the footer
+    of each of its objects (`union_by_name`: a column added later is NULL in older files), one request each, so
+    the tables' views are created by several threads (2 months, 805 objects on moto: 9.0 s -> 5.0 s).
     """
     store = ObjectLake(settings)
     manifest, _ = store.read_manifest()
@@ -311,15 +313,24 @@ def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
     try:
         con.execute("SET TimeZone = 'UTC'")
         attach_s3(con, settings)
-        for table, urls in sorted(store.table_objects(manifest).items()):
-            listed = "[" + ", ".join(quote_literal(u) for u in urls) + "]"
-            con.execute(
-                f"CREATE TEMP VIEW {quote_ident(table)} AS SELECT * FROM "
-                f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
-            )
+        tables = store.table_objects(manifest)
+
+        def create(table: str) -> None:
+            listed = "[" + ", ".join(quote_literal(u) for u in tables[table]) + "]"
+            cursor = con.cursor()  # a cursor per thread: one DuckDB connection is not shared by threads
+            try:
+                cursor.execute(
+                    f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM "
+                    f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
+                )
+            finally:
+                cursor.close()
+
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            list(pool.map(create, sorted(tables)))
         from pipelines.warehouse import _comment
 
-        for table in store.table_objects(manifest):
+        for table in sorted(tables):
             _comment(con, table)
     except BaseException:
         con.close()
