@@ -178,7 +178,7 @@ class ObjectLake:
                 raise PublishRefused(f"{path} changed while it was being published to {self.uri}")
             return self.upload(path, key, digest)
 
-        # A month is ~400 objects (17 tables, daily ones per day): sent by a few threads, as the sources are read.
+        # A month is ~200 objects (17 tables, the daily ones a file per day): sent by a few threads.
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             uploaded = sum(pool.map(send, uploads))
         previous = {p: manifest["periods"].get(p, {}).get("objects", {}) for p in new_records}
@@ -301,7 +301,7 @@ def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
     The views list their objects explicitly (`hive_partitioning = false`: the partition column is in the files),
     so no reader lists a prefix and an object no manifest names is never read. Creating a view reads the footer
     of each of its objects (`union_by_name`: a column added later is NULL in older files), one request each, so
-    the tables' views are created by several threads (2 months, 805 objects on moto: 9.0 s -> 5.0 s).
+    the tables' views are created by several threads (2 months, 402 objects on moto: 9.0 s -> 5.0 s).
     """
     store = ObjectLake(settings)
     manifest, _ = store.read_manifest()
