@@ -270,3 +270,46 @@ def test_mlcost_sql_on_an_s3_lake_says_what_is_missing_and_reads_nothing_but_the
     target = f"s3://{bucket}/{PREFIX}/reconciliation/x.parquet"
     assert main(["sql", f"COPY (SELECT 1) TO '{target}'"]) == 2
     assert "COPY is refused" in capsys.readouterr().err
+
+
+def test_a_lake_moved_to_s3_pushes_the_periods_the_bucket_lacks_and_drops_symlinks_of_gone_days(
+    s3_endpoint, s3_bucket, tmp_path
+):
+    """MLCOST_LAKE set on a home whose September was published before: the next publish (October) pushes
+    September too. A republished October without its 2nd day loses that day's symlink (Athena would read it)."""
+    client, bucket = s3_bucket
+    settings = Settings(home=tmp_path, lake_uri=f"s3://{bucket}/{PREFIX}", s3_endpoint_url=s3_endpoint)
+
+    def generation(period: str, name: str, days: dict[str, float]) -> dict:
+        files = {}
+        for day, cost in days.items():
+            path = (
+                settings.lake / "_generations" / f"billing_period={period}" / name / "cost_by_category_daily"
+            )
+            path.mkdir(parents=True, exist_ok=True)
+            target = path / f"usage_date={day}.parquet"
+            duckdb.execute(
+                f"COPY (SELECT DATE '{day}' AS usage_date, {cost} AS effective_cost) TO '{target}'"
+            )
+            files[day] = lake.file_sha256(target)
+        folder = f"_generations/billing_period={period}/{name}"
+        return {"generation": name, "folder": folder, "files": {"cost_by_category_daily": files}}
+
+    catalog = {"version": 1, "periods": {"2026-09-01": generation("2026-09-01", "a", {"2026-09-30": 1.25})}}
+    catalog["periods"]["2026-10-01"] = generation("2026-10-01", "b", {"2026-10-01": 2.5, "2026-10-02": 4.0})
+    assert object_lake.publish_generation(settings, catalog, ["2026-10-01"]) == ["2026-09-01", "2026-10-01"]
+    links = f"{PREFIX}/_symlinks/cost_by_category_daily/"
+    assert [k.removeprefix(links) for k in keys(client, bucket, links)] == [
+        "usage_date=2026-09-30/manifest",
+        "usage_date=2026-10-01/manifest",
+        "usage_date=2026-10-02/manifest",
+    ]
+    catalog["periods"]["2026-10-01"] = generation("2026-10-01", "c", {"2026-10-01": 3.0})
+    assert object_lake.publish_generation(settings, catalog, ["2026-10-01"]) == ["2026-10-01"]
+    assert [k.removeprefix(links) for k in keys(client, bucket, links)] == [
+        "usage_date=2026-09-30/manifest",
+        "usage_date=2026-10-01/manifest",
+    ]
+    con = object_lake.connect_reader(settings)
+    # September 1.25 + October's new generation 3.00 (not 2.50 + 4.00 of the one it replaced).
+    assert con.execute("SELECT sum(effective_cost) FROM cost_by_category_daily").fetchone()[0] == 4.25
