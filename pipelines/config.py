@@ -73,6 +73,19 @@ def source(value: str) -> str:
     return value
 
 
+@accepts("s3://bucket/prefix (unset: the local lake under MLCOST_HOME)")
+def s3_lake(value: str) -> str:
+    if not value.startswith("s3://"):
+        raise ValueError("not an s3:// URI")
+    from pipelines.billing.s3 import parse_s3_uri
+
+    try:
+        parse_s3_uri(value)
+    except InputError as exc:
+        raise ValueError(exc.problem) from None
+    return value.rstrip("/")
+
+
 @accepts("an http:// or https:// URL")
 def url(value: str) -> str:
     if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
@@ -225,6 +238,8 @@ class Settings:
     budgets_path: Path | None = setting("MLCOST_BUDGETS", None, existing_file)
     # Latency budget of the batching recommendation (pipelines/decisions/recommendations.py), in ms.
     latency_budget_ms: float = setting("MLCOST_LATENCY_BUDGET_MS", 200.0, positive_ms)
+    # Where published generations go for readers (pipelines/storage/object_lake.py); None: only the local lake.
+    lake_uri: str | None = setting("MLCOST_LAKE", None, s3_lake)
 
     def __post_init__(self) -> None:
         problems = []

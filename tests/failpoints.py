@@ -8,6 +8,7 @@ in-process, so every step of the three runs passes through the hook):
 - `trace`: append each step's label to the file TRACE (AT is ignored): the list of kill points;
 - `kill`: SIGKILL this process at the AT-th step (1-based), as `kill -9` would at that instant: no `finally`,
   no clean-up;
+- `kill-at`: SIGKILL this process at the first step whose label starts with AT;
 - `enospc`: raise OSError(ENOSPC) at the first step whose label starts with AT, as a full disk would at that
   write.
 """
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
         if mode == "trace":
             with open(trace, "a") as fh:
                 fh.write(what + "\n")
-        elif mode == "kill" and count == int(at):
+        elif (mode == "kill" and count == int(at)) or (mode == "kill-at" and what.startswith(at)):
             os.kill(os.getpid(), signal.SIGKILL)
         elif mode == "enospc" and what.startswith(at):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), what)

@@ -71,13 +71,24 @@ def view_directories(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """The warehouse opened read-only and sandboxed: it reads the views' snapshot folders and nothing else."""
+    """The warehouse opened read-only and sandboxed: it reads the views' snapshot folders and nothing else.
+
+    With an S3 lake (MLCOST_LAKE), the views are over the objects its manifest names, and the session may read
+    under the lake's prefix only (pipelines/storage/object_lake.py)."""
+    if settings.lake_uri:
+        from pipelines.storage.object_lake import connect_reader
+
+        return _sandbox(connect_reader(settings), [settings.lake_uri + "/"])
     if not settings.warehouse.exists():
         raise InputError(settings.warehouse, "no warehouse yet: run `mlcost run` (or `make demo`) first")
     con = duckdb.connect(str(settings.warehouse), read_only=True)
+    return _sandbox(con, view_directories(con))
+
+
+def _sandbox(con: duckdb.DuckDBPyConnection, folders: list[str]) -> duckdb.DuckDBPyConnection:
     try:
         # Order matters: allowed_directories cannot change once external access is off, nor anything once locked.
-        con.execute("SET allowed_directories = $folders", {"folders": view_directories(con)})
+        con.execute("SET allowed_directories = $folders", {"folders": folders})
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:

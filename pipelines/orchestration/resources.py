@@ -33,6 +33,7 @@ class MlcostResource(ConfigurableResource):
     pod_workloads: str | None = None
     budgets_path: str | None = None
     latency_budget_ms: float = 200.0
+    lake_uri: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

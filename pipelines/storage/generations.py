@@ -378,6 +378,12 @@ class PendingGeneration:
             }
         if records:
             catalog["periods"].update(records)
+            if self.settings.lake_uri:
+                # The S3 manifest switches first: a stop between the two leaves these periods pending here, and
+                # the next publish pushes them again (same objects, content-addressed).
+                from pipelines.storage.object_lake import publish_generation
+
+                publish_generation(self.settings, catalog, records)
             _write_catalog(self.settings, catalog)
         self.published = True
         clean_generations(self.settings, catalog)
