@@ -25,11 +25,13 @@ from pipelines.attribution.compute import (
     summarize_by_category,
     unmatched_periods,
 )
+from pipelines.attribution.rules import CATEGORIES
 from pipelines.billing.assets import line_items
 from pipelines.catalog import table_schema
 from pipelines.checks import CENT, amount, check_rows, judged_days, judged_periods, rows_table, summarize
 from pipelines.data_through import daily_through, monthly_data_through, recent_spec, through_metadata
 from pipelines.generations import PendingGeneration, months
+from pipelines.partition_figures import add_per_partition, grouped_by_day, money, of_run, this
 from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range
 from pipelines.resources import MlcostResource
 
@@ -97,13 +99,28 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     negative = check_rows(con, "negative_usage", start, end)
     (share,) = check_rows(con, "unattributed_share", start, end)
     judged = judged_days(start, end)
+    grouped = grouped_by_day(
+        con,
+        "SELECT usage_date, sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost "
+        "FROM cost_attribution WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
+        [start, end],
+    )
+    add_per_partition(
+        context,
+        written,
+        lambda rows: {
+            this("effective cost"): money(sum(float(r["effective_cost"] or 0) for r in rows)),
+            this("billed cost"): money(sum(float(r["billed_cost"] or 0) for r in rows)),
+        },
+        grouped,
+    )
     through, recent = daily_through(settings, "cost_attribution")
     yield MaterializeResult(
         metadata={
             **through,
-            "dagster/row_count": sum(written.values()),
-            "days_written": len([d for d, n in written.items() if n]),
-            "unattributed_share": float(share["unattributed_share"]),
+            of_run("rows", start, end): sum(written.values()),
+            of_run("days written", start, end): len([d for d, n in written.items() if n]),
+            of_run("unattributed share", start, end): float(share["unattributed_share"]),
         },
         check_results=[
             AssetCheckResult(
@@ -195,24 +212,46 @@ def cost_by_category_daily(context: AssetExecutionContext, mlcost: MlcostResourc
     con = lake.connect(settings)
     written = summarize_by_category(con, settings, start, end)
     lake.register_views(con, settings, ["cost_by_category_daily"])
-    top = con.execute(
-        "SELECT category, round(sum(effective_cost), 2) FROM cost_by_category_daily "
-        "WHERE usage_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
+    # One grouped query: each day's figures go on that day's materialization, the run's on every one, labelled.
+    grouped = grouped_by_day(
+        con,
+        "SELECT usage_date, category, sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost "
+        "FROM cost_by_category_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
         [start, end],
-    ).fetchall()
+    )
+    add_per_partition(context, written, _category_figures, grouped)
+    top: dict[str, float] = {}
+    for rows in grouped.values():
+        for r in rows:
+            top[r["category"]] = top.get(r["category"], 0.0) + float(r["effective_cost"] or 0)
     through, recent = daily_through(settings, "cost_by_category_daily")
     return MaterializeResult(
         check_results=[recent],
         metadata={
             **through,
-            "dagster/row_count": sum(written.values()),
-            "by_category": MetadataValue.md(
+            of_run("rows", start, end): sum(written.values()),
+            of_run("effective cost", start, end): money(sum(top.values())),
+            of_run("by category", start, end): MetadataValue.md(
                 "\n".join(
-                    ["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top]
+                    ["| category | effective cost |", "|---|---:|"]
+                    + [f"| {c} | {v:,.2f} |" for c, v in sorted(top.items(), key=lambda cv: -cv[1])]
                 )
             ),
         },
     )
+
+
+def _category_figures(rows: list[dict]) -> dict:
+    """One day's effective and billed cost, in total and per category (0.00 for a category without cost)."""
+    figures = {
+        this("effective cost"): money(sum(float(r["effective_cost"] or 0) for r in rows)),
+        this("billed cost"): money(sum(float(r["billed_cost"] or 0) for r in rows)),
+    }
+    for category in CATEGORIES:
+        figures[this(f"{category} effective cost")] = money(
+            sum(float(r["effective_cost"] or 0) for r in rows if r["category"] == category)
+        )
+    return figures
 
 
 @asset(
