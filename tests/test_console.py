@@ -384,3 +384,30 @@ def test_a_two_day_run_gives_each_day_its_own_figures(settings, tmp_path):
     assert daily["2026-02-01"]["storage effective cost (this partition)"].value == 62.50
     assert daily["2026-02-02"]["storage effective cost (this partition)"].value == 0.00
     assert daily["2026-02-02"]["effective cost (run: 2026-02-01…2026-02-02)"].value == 102.50
+
+
+REAL_CUR = REPO.parent / "shared" / "realdata" / "cur1-parquet" / "Oct2018-WorkshopCUR-00001.snappy.parquet"
+
+
+def test_rounding_each_line_would_move_the_real_bill_s_total():
+    """Why money stays DOUBLE in the lake (docs/analysts.md): per-line rounding moves Σ of a real CUR month.
+
+    | lines stored as      | Σ unblended cost (2018-10) |
+    |----------------------|---------------------------:|
+    | delivered (DOUBLE)   |                  4064.4831 |
+    | DECIMAL(18,6)        |                  4064.4776 |
+    | rounded to 4 places  |                  4064.7040 |
+    | rounded to the cent  |                  4018.49   |
+    """
+    if not REAL_CUR.exists():
+        pytest.skip(f"the real CUR month is absent: {REAL_CUR}")
+    with duckdb.connect() as con:
+        raw, dec6, four, cents = con.execute(
+            "SELECT sum(line_item_unblended_cost), sum(line_item_unblended_cost::DECIMAL(18, 6))::DOUBLE, "
+            "sum(round(line_item_unblended_cost, 4)), sum(round(line_item_unblended_cost, 2)) FROM read_parquet(?)",
+            [str(REAL_CUR)],
+        ).fetchone()
+    assert round(raw, 4) == 4064.4831  # the README of ../shared/realdata
+    assert round(dec6, 4) == 4064.4776 and abs(dec6 - raw) > 0.005  # more than the reconciliation's half cent
+    assert round(four, 4) == 4064.7040
+    assert round(cents, 2) == 4018.49
