@@ -21,6 +21,7 @@ from pipelines.decisions.budgets import compute_budget_status, describe_crossed
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
 from pipelines.gpu.assets import gpu_efficiency_daily
+from pipelines.partition_figures import add_per_partition, of_run
 from pipelines.partitions import DAILY_ASSET, MONTHLY_ASSET, day_range, month_keys
 from pipelines.predictions.assets import cost_per_prediction_daily
 from pipelines.resources import MlcostResource
@@ -56,8 +57,9 @@ def cost_anomalies(context: AssetExecutionContext, mlcost: MlcostResource) -> Ma
     description = describe_anomalies(rows)
     if rows:
         context.log.warning(f"cost_anomalies: {description}")
+    add_per_partition(context, written)
     return MaterializeResult(
-        metadata={"dagster/row_count": sum(written.values())},
+        metadata={of_run("rows", start, end): sum(written.values())},
         check_results=[
             AssetCheckResult(
                 check_name="anomalous_days",
