@@ -514,6 +514,12 @@ def test_one_day_rerun_of_daily_tables_through_graphql(ui):
         {"d": day},
     )
     assert data["assetOrError"]["assetMaterializations"] == [{"runId": run_id, "partition": day}]
+    # The rerun's figures are labelled with its one day: the asset page's headline says what it covers.
+    shown = _partition_metadata(ui, "cost_by_category_daily", day)
+    (rows,) = _warehouse(ui, "SELECT count(*) FROM cost_by_category_daily WHERE usage_date = ?", [day])
+    assert shown[f"rows (run: {day})"] == shown["rows (this partition)"] == shown["dagster/row_count"]
+    # The warehouse shows the day's published generation, which the rerun recomputed to the same rows.
+    assert shown["rows (this partition)"] == rows
 
 
 def test_checks_columns_and_data_through_as_the_ui_shows_them(ui):
