@@ -333,3 +333,84 @@ def test_old_logs_name_their_own_source():
         "data through 2026-10-31 is 35 days before today 2026-12-05; the bill normally lags at most 2 days "
         "(data expected through 2026-12-03): check that the GPU logs still arrive (MLCOST_GPU_SOURCE)"
     )
+
+
+# --- each day partition carries its own figures ----------------------------------------------------------------
+
+
+def test_a_two_day_run_gives_each_day_its_own_figures(settings, tmp_path):
+    """One run over 2026-02-01…02: each day's materialization has that day's rows and dollars, not the run's.
+
+    | day        | line                      | effective |
+    |------------|---------------------------|----------:|
+    | 2026-02-01 | Cloud Storage (storage)   |     60.00 |
+    | 2026-02-01 | Cloud Storage (storage)   |      2.50 |
+    | 2026-02-02 | Virtual Machines          |     40.00 |
+    """
+    export = focus_export(
+        tmp_path / "focus.csv",
+        [
+            (date(2026, 2, 1), "Cloud Storage", "Storage", "60.00"),
+            (date(2026, 2, 1), "Cloud Storage", "Storage", "2.50"),
+            (date(2026, 2, 2), "Virtual Machines", "Compute", "40.00"),
+        ],
+    )
+    published(settings, export, date(2026, 2, 1), date(2026, 2, 28))
+    defs = build_definitions(settings, start=date(2025, 1, 1))
+    result = materialize(
+        [defs.get_assets_def("cost_attribution"), defs.get_assets_def("cost_by_category_daily")],
+        resources={"mlcost": MlcostResource.from_settings(settings)},
+        tags={
+            "dagster/asset_partition_range_start": "2026-02-01",
+            "dagster/asset_partition_range_end": "2026-02-02",
+        },
+    )
+    assert result.success
+    for asset in ("cost_attribution", "cost_by_category_daily"):
+        by_day = {m.partition: m.metadata for m in result.asset_materializations_for_node(asset)}
+        assert set(by_day) == {"2026-02-01", "2026-02-02"}, asset
+        first, second = by_day["2026-02-01"], by_day["2026-02-02"]
+        assert first["effective cost (this partition)"].value == 62.50, asset
+        assert second["effective cost (this partition)"].value == 40.00, asset
+        # The run's figures are on both, named after the days they cover.
+        for day in (first, second):
+            assert "rows (run: 2026-02-01…2026-02-02)" in day, asset
+            assert not any(label.startswith("rows") and "(" not in label for label in day), asset
+    attributed = {m.partition: m.metadata for m in result.asset_materializations_for_node("cost_attribution")}
+    assert [attributed[d]["dagster/row_count"].value for d in ("2026-02-01", "2026-02-02")] == [2, 1]
+    assert attributed["2026-02-02"]["rows (run: 2026-02-01…2026-02-02)"].value == 3
+    daily = {
+        m.partition: m.metadata for m in result.asset_materializations_for_node("cost_by_category_daily")
+    }
+    # Both storage lines fall in one (day, category, workload) row; the VM line is not storage.
+    assert daily["2026-02-01"]["rows (this partition)"].value == 1
+    assert daily["2026-02-01"]["storage effective cost (this partition)"].value == 62.50
+    assert daily["2026-02-02"]["storage effective cost (this partition)"].value == 0.00
+    assert daily["2026-02-02"]["effective cost (run: 2026-02-01…2026-02-02)"].value == 102.50
+
+
+REAL_CUR = REPO.parent / "shared" / "realdata" / "cur1-parquet" / "Oct2018-WorkshopCUR-00001.snappy.parquet"
+
+
+def test_rounding_each_line_would_move_the_real_bill_s_total():
+    """Why money stays DOUBLE in the lake (docs/analysts.md): per-line rounding moves Σ of a real CUR month.
+
+    | lines stored as      | Σ unblended cost (2018-10) |
+    |----------------------|---------------------------:|
+    | delivered (DOUBLE)   |                  4064.4831 |
+    | DECIMAL(18,6)        |                  4064.4776 |
+    | rounded to 4 places  |                  4064.7040 |
+    | rounded to the cent  |                  4018.49   |
+    """
+    if not REAL_CUR.exists():
+        pytest.skip(f"the real CUR month is absent: {REAL_CUR}")
+    with duckdb.connect() as con:
+        raw, dec6, four, cents = con.execute(
+            "SELECT sum(line_item_unblended_cost), sum(line_item_unblended_cost::DECIMAL(18, 6))::DOUBLE, "
+            "sum(round(line_item_unblended_cost, 4)), sum(round(line_item_unblended_cost, 2)) FROM read_parquet(?)",
+            [str(REAL_CUR)],
+        ).fetchone()
+    assert round(raw, 4) == 4064.4831  # the README of ../shared/realdata
+    assert round(dec6, 4) == 4064.4776 and abs(dec6 - raw) > 0.005  # more than the reconciliation's half cent
+    assert round(four, 4) == 4064.7040
+    assert round(cents, 2) == 4018.49

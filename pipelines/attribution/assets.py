@@ -23,7 +23,7 @@ from pipelines.attribution.compute import (
     reconcile,
     summarize_by_category,
 )
-from pipelines.attribution.rules import load_rules
+from pipelines.attribution.rules import CATEGORIES, load_rules
 from pipelines.config import Settings
 from pipelines.orchestration.checks import (
     CENT,
@@ -36,6 +36,7 @@ from pipelines.orchestration.checks import (
 )
 from pipelines.orchestration.data_through import daily_through, monthly_data_through, through_metadata
 from pipelines.orchestration.lake_assets import CheckWords, lake_asset, lake_asset_body
+from pipelines.orchestration.partition_figures import add_per_partition, grouped_by_day, money, of_run, this
 from pipelines.orchestration.partitions import day_range
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.storage import lake
@@ -62,13 +63,28 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     )
     (share,) = check_rows(con, "cost_attribution", "unattributed_share", start, end, max_share=-1)
     judged = judged_days(start, end)
+    grouped = grouped_by_day(
+        con,
+        "SELECT usage_date, sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost "
+        "FROM cost_attribution WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
+        [start, end],
+    )
+    add_per_partition(
+        context,
+        written,
+        lambda rows: {
+            this("effective cost"): money(sum(float(r["effective_cost"] or 0) for r in rows)),
+            this("billed cost"): money(sum(float(r["billed_cost"] or 0) for r in rows)),
+        },
+        grouped,
+    )
     through, recent = daily_through(settings, "cost_attribution")
     yield MaterializeResult(
         metadata={
             **through,
-            "dagster/row_count": sum(written.values()),
-            "days_written": len([d for d, n in written.items() if n]),
-            "unattributed_share": share["unattributed_share"],
+            of_run("rows", start, end): sum(written.values()),
+            of_run("days written", start, end): len([d for d, n in written.items() if n]),
+            of_run("unattributed share", start, end): share["unattributed_share"],
         },
         check_results=[
             AssetCheckResult(
@@ -154,16 +170,37 @@ def category_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: 
         [start, end],
     ).fetchall()
     return {
-        "by_category": MetadataValue.md(
+        "effective cost": round(sum(float(v or 0) for _, v in top), 2),
+        "by category": MetadataValue.md(
             "\n".join(
                 ["| category | effective cost |", "|---|---:|"] + [f"| {c} | {v:,.2f} |" for c, v in top]
             )
-        )
+        ),
     }
 
 
+def one_day_by_category(rows: list[dict]) -> dict:
+    """One day's effective and billed cost, in total and per category (0.00 for a category without cost)."""
+    figures = {
+        this("effective cost"): money(sum(float(r["effective_cost"] or 0) for r in rows)),
+        this("billed cost"): money(sum(float(r["billed_cost"] or 0) for r in rows)),
+    }
+    for category in CATEGORIES:
+        figures[this(f"{category} effective cost")] = money(
+            sum(float(r["effective_cost"] or 0) for r in rows if r["category"] == category)
+        )
+    return figures
+
+
 cost_by_category_daily = lake_asset(
-    "cost_by_category_daily", compute=summarize_by_category, figures=category_figures
+    "cost_by_category_daily",
+    compute=summarize_by_category,
+    figures=category_figures,
+    day_figures=(
+        "SELECT usage_date, category, sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost "
+        "FROM cost_by_category_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
+        one_day_by_category,
+    ),
 )
 
 

@@ -22,6 +22,14 @@ from pipelines.gpu.efficiency import (
 from pipelines.orchestration.checks import check_rows, judged_days, rows_table, summarize
 from pipelines.orchestration.data_through import daily_through
 from pipelines.orchestration.lake_assets import lake_asset, lake_asset_body
+from pipelines.orchestration.partition_figures import (
+    add_per_partition,
+    grouped_by_day,
+    money,
+    of_run,
+    ratio,
+    this,
+)
 from pipelines.orchestration.partitions import day_range
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.storage import lake
@@ -44,11 +52,12 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
         context.log.warning(f"GPU log rejected: {reason}")
     rejected = "\n".join(f"- {reason}" for reason in result.rejected_files.values()) or "none"
     through, recent = daily_through(settings, "gpu_samples")
+    add_per_partition(context, written)
     return MaterializeResult(
         check_results=[recent],
         metadata={
             **through,
-            "dagster/row_count": sum(written.values()),
+            of_run("rows", start, end): sum(written.values()),
             "files_read": len(result.files_read),
             "files_outside_days": len(result.files_outside_days),
             "files_rejected": len(result.rejected_files),
@@ -70,6 +79,7 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     out_of_range: list[dict] = []
     gpu_mismatch: list[dict] = []
     totals, top, unobserved = (None, None, None, None, None, None), [], []
+    grouped: dict[str, list[dict]] = {}
     judged = judged_days(start, end)
     if lake.has_data(settings, "gpu_efficiency_daily"):
         lake.register_views(con, settings, ["gpu_efficiency_daily"])
@@ -91,6 +101,15 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
             f"FROM gpu_efficiency_daily {where} GROUP BY 1 HAVING h > 0 ORDER BY h DESC, 1 LIMIT 3",
             params,
         ).fetchall()
+        # One grouped query: each day's own figures go on that day's materialization.
+        grouped = grouped_by_day(
+            con,
+            "SELECT usage_date, sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0) AS coverage, "
+            "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) AS eta, sum(idle_cost) AS idle_cost, "
+            f"sum(gpu_cost) AS gpu_cost, sum(allocated_gpu_hours) AS allocated FROM gpu_efficiency_daily {where} "
+            "GROUP BY ALL",
+            params,
+        )
         top = con.execute(
             f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
             "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
@@ -99,15 +118,16 @@ def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource)
     coverage = float(totals[0] or 0)
     through, recent = daily_through(settings, "gpu_efficiency_daily")
     allocated, observed = float(totals[4] or 0), float(totals[5] or 0)
+    add_per_partition(context, written, _efficiency_figures, grouped)
     yield MaterializeResult(
         metadata={
             **through,
-            "dagster/row_count": sum(written.values()),
-            "coverage": coverage,
-            "eta": float(totals[3]) if totals[3] is not None else None,
-            "idle_cost": float(totals[1] or 0),
-            "gpu_cost": float(totals[2] or 0),
-            "top_idle": MetadataValue.md(
+            of_run("rows", start, end): sum(written.values()),
+            of_run("coverage", start, end): coverage,
+            of_run("η active/observed", start, end): float(totals[3]) if totals[3] is not None else None,
+            of_run("idle cost", start, end): money(totals[1]),
+            of_run("GPU cost", start, end): money(totals[2]),
+            of_run("top idle", start, end): MetadataValue.md(
                 "\n".join(
                     ["| resource | workload | idle cost |", "|---|---|---:|"]
                     + [f"| {r} | {w} | {c:,.2f} |" for r, w, c in top]
@@ -240,9 +260,10 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
             f"MLCOST_POD_WORKLOADS is set but no GPU sample of {start}..{end} names a pod (DCGM labels pod, "
             "exported_pod or pod_name): gpu_cost_by_pod_daily is empty"
         )
+    add_per_partition(context, written)
     yield MaterializeResult(
         metadata={
-            "dagster/row_count": sum(written.values()),
+            of_run("rows", start, end): sum(written.values()),
             "pods": pods,
             "pods_by_default_rule": by_default,
             "top_workloads": MetadataValue.md(
@@ -270,3 +291,15 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
             ),
         ],
     )
+
+
+def _efficiency_figures(rows: list[dict]) -> dict:
+    """One day's coverage, η (active / observed GPU time), GPU and idle cost; NULL ratios without GPU time."""
+    (r,) = rows or [{"coverage": None, "eta": None, "idle_cost": 0, "gpu_cost": 0, "allocated": 0}]
+    return {
+        this("coverage"): ratio(r["coverage"]),
+        this("η active/observed"): ratio(r["eta"]),
+        this("idle cost"): money(r["idle_cost"]),
+        this("GPU cost"): money(r["gpu_cost"]),
+        this("allocated GPU hours"): round(float(r["allocated"] or 0), 6),
+    }

@@ -27,6 +27,7 @@ from pipelines.orchestration.data_through import (
     recent_spec,
     through_metadata,
 )
+from pipelines.orchestration.partition_figures import add_per_partition, grouped_by_day, of_run
 from pipelines.orchestration.partitions import DAILY_ASSET, MONTHLY_ASSET
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.storage import lake, tables
@@ -102,6 +103,9 @@ class CheckWords:
 
 Compute = Callable[[duckdb.DuckDBPyConnection, Settings, date, date], dict[str, int]]
 Figures = Callable[[duckdb.DuckDBPyConnection, Settings, date, date], dict]
+# A grouped query over the run's days (first column usage_date; parameters start, end) and what one day's rows
+# say as that day partition's own figures (labels made with partition_figures.this).
+DayFigures = tuple[str, Callable[[list[dict]], dict]]
 
 
 def partition_range(context: AssetExecutionContext, table: str) -> tuple[date, date]:
@@ -126,11 +130,13 @@ def lake_asset(
     compute: Compute,
     figures: Figures | None = None,
     checks: dict[str, CheckWords] | None = None,
+    day_figures: DayFigures | None = None,
 ) -> AssetsDefinition:
     """The asset of a registry table whose domain code is one `compute(con, settings, start, end)` that publishes
     its partitions (returning rows per partition); the shared path is here: settings, the run's partition range, a
-    compute connection, the headline `figures` over the published rows of the range, data-through, and each SQL
-    check of the registry judged on the range and described in words (`checks`)."""
+    compute connection, each partition's own row count (and `day_figures`) on its materialization, the run's
+    headline `figures` labelled with the partitions they cover, data-through, and each SQL check of the registry
+    judged on the range and described in words (`checks`)."""
     declared = TABLES[table]
     words = checks or {}
     if missing := [c.name for c in declared.checks if c.name not in words or not c.sql]:
@@ -145,12 +151,20 @@ def lake_asset(
         start, end = partition_range(context, table)
         con = lake.connect(settings)
         written = compute(con, settings, start, end)
-        metadata: dict = {"dagster/row_count": sum(written.values())}
+        # A run over a range records one materialization per partition: each gets its own figures, and the
+        # run's figures say which partitions they cover (partition_figures.py says why).
+        metadata: dict = {of_run("rows", start, end): sum(written.values())}
         published = lake.has_data(settings, table)
+        grouped: dict = {}
         if published:
             lake.register_views(con, settings, [table])
             if figures is not None:
-                metadata.update(figures(con, settings, start, end))
+                metadata.update(
+                    {of_run(k, start, end): v for k, v in figures(con, settings, start, end).items()}
+                )
+            if day_figures is not None:
+                grouped = grouped_by_day(con, day_figures[0], [start, end])
+        add_per_partition(context, written, day_figures[1] if day_figures else None, grouped)
         results = []
         for check in declared.checks:
             said = words[check.name]
