@@ -112,7 +112,8 @@ def test_fixtures_run_inside_a_clone_use_its_generator(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[0] == str(site / "pipelines" / "__init__.py")
     cur2 = json.loads((out / "answers.json").read_text())["billing_periods"]["2026-10"]["cur2"]
     assert cur2["lines"] == 1000
-    summary = result.stdout.splitlines()[1]
+    # After the progress lines (one per file written) and "fixtures written to …": the period's summary.
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("  2026-10:"))
     assert summary == (
         f"  2026-10: 1,000 lines, billed {cur2['billed_cost']:,.2f}, effective {cur2['effective_cost']:,.2f} USD"
     )

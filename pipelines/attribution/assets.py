@@ -295,6 +295,10 @@ rule_coverage = lake_asset(
             f"{UNMATCHED_WARN_SHARE:.0%} of each billing period; add rules for the services listed",
             params=lambda settings: {"threshold": UNMATCHED_WARN_SHARE, "top": UNMATCHED_TOP_SERVICES},
             rows_key="top_services",
+            figures=lambda rows: {
+                "worst_unmatched_share": max((float(r["unmatched_share"]) for r in rows), default=0.0),
+                "periods_over_threshold": len(rows),
+            },
         )
     },
 )

@@ -90,7 +90,8 @@ class CheckWords:
 
     `line` turns one failing row into plain text, `what` names what the rows are ("budget(s) past a threshold"),
     `passed` is the description when nothing breaks; or `describe(rows)` words both itself. `params` gives the check's other SQL parameters (its
-    threshold) from the settings; `rows_key` is the metadata key of the failing rows' table.
+    threshold) from the settings; `rows_key` is the metadata key of the failing rows' table; `figures(rows)` adds
+    the check's own figures to its metadata (the worst value found).
     """
 
     line: Callable[[dict], str] | None = None
@@ -99,6 +100,7 @@ class CheckWords:
     describe: Callable[[list[dict]], str] | None = None
     params: Callable[[Settings], dict] | None = None
     rows_key: str = "rows"
+    figures: Callable[[list[dict]], dict] | None = None
 
 
 Compute = Callable[[duckdb.DuckDBPyConnection, Settings, date, date], dict[str, int]]
@@ -188,6 +190,7 @@ def lake_asset(
                         **params,
                         "count": len(rows),
                         said.rows_key: rows_table(rows),
+                        **(said.figures(rows) if said.figures else {}),
                     },
                 )
             )
