@@ -1,5 +1,8 @@
 """Dagster assets for cost per prediction: predictions_daily and cost_per_prediction_daily."""
 
+from datetime import date
+
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -8,12 +11,12 @@ from dagster import (
     MetadataValue,
 )
 
-from pipelines.orchestration.checks import amount, check_rows, judged_days, rows_table, summarize
+from pipelines.config import Settings
+from pipelines.orchestration.checks import amount, judged_days, rows_table
 from pipelines.orchestration.data_through import daily_through
-from pipelines.orchestration.lake_assets import lake_asset_body
+from pipelines.orchestration.lake_assets import CheckWords, lake_asset, lake_asset_body
 from pipelines.orchestration.partition_figures import (
     add_per_partition,
-    grouped_by_day,
     money,
     of_run,
     ratio,
@@ -73,90 +76,23 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
     )
 
 
-@lake_asset_body("cost_per_prediction_daily")
-def cost_per_prediction_daily(context: AssetExecutionContext, mlcost: MlcostResource):
-    """Per day and workload: predictions, direct and loaded inference cost, cost per 1k predictions, η."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    judged = judged_days(start, end)
-    con = lake.connect(settings)
-    written = compute_cost_per_prediction(con, settings, start, end)
-    rows, negative = [], []
-    table: dict[str, list[float]] = {}
-    grouped: dict[str, list[dict]] = {}
-    if lake.has_data(settings, "cost_per_prediction_daily"):
-        lake.register_views(con, settings, ["cost_per_prediction_daily"])
-        params = [start, end]
-        rows = check_rows(con, "cost_per_prediction_daily", "cost_without_predictions", start, end)
-        negative = check_rows(con, "cost_per_prediction_daily", "predictions_not_negative", start, end)
-        # One grouped query: per day and workload; each day's own figures go on that day's materialization.
-        grouped = grouped_by_day(
-            con,
-            "SELECT usage_date, workload, sum(predictions) AS predictions, sum(inference_cost) AS inference_cost, "
-            "sum(loaded_cost) AS loaded_cost, sum(inference_idle_gpu_cost) AS idle_cost, "
-            "coalesce(sum(eta * inference_cost) / nullif(sum(inference_cost) FILTER (WHERE eta IS NOT NULL), 0), "
-            "avg(eta)) AS eta "
-            "FROM cost_per_prediction_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
-            params,
-        )
-        for day_rows in grouped.values():
-            for r in day_rows:
-                w = table.setdefault(r["workload"], [0.0, 0.0, 0.0])
-                w[0] += float(r["predictions"] or 0)
-                w[1] += float(r["inference_cost"] or 0)
-                w[2] += float(r["loaded_cost"] or 0)
-    add_per_partition(context, written, _prediction_figures, grouped)
-    preview = [
-        "| workload | predictions | $/1k direct | $/1k loaded |",
-        "|---|---:|---:|---:|",
-    ] + [
-        f"| {w} | {p:,.0f} | {_per_1k(d, p)} | {_per_1k(lo, p)} |" for w, (p, d, lo) in sorted(table.items())
+def workload_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """The run's predictions and inference cost, and per workload its $ per 1,000 predictions."""
+    table = con.execute(
+        "SELECT workload, sum(predictions), sum(inference_cost), sum(loaded_cost) FROM cost_per_prediction_daily "
+        "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
+        [start, end],
+    ).fetchall()
+    preview = ["| workload | predictions | $/1k direct | $/1k loaded |", "|---|---:|---:|---:|"] + [
+        f"| {w} | {float(p or 0):,.0f} | {_per_1k(float(d or 0), float(p or 0))} | "
+        f"{_per_1k(float(lo or 0), float(p or 0))} |"
+        for w, p, d, lo in table
     ]
-    through, recent = daily_through(settings, "cost_per_prediction_daily")
-    yield MaterializeResult(
-        metadata={
-            **through,
-            of_run("rows", start, end): sum(written.values()),
-            of_run("predictions", start, end): round(sum(p for p, _, _ in table.values())),
-            of_run("inference cost", start, end): money(sum(d for _, d, _ in table.values())),
-            of_run("by workload", start, end): MetadataValue.md("\n".join(preview)),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name="cost_without_predictions",
-                passed=not rows,
-                severity=AssetCheckSeverity.WARN,
-                description=summarize(
-                    rows,
-                    lambda r: (
-                        f"{r['workload']}: {r['days']} day(s), inference cost {amount(r['inference_cost'])} "
-                        "without predictions"
-                    ),
-                    "workload(s) with inference cost but no predictions on some days (cost per prediction NULL)",
-                )
-                if rows
-                else "workloads with inference cost but no predictions on some days (cost per prediction NULL)",
-                metadata={**judged, "workloads": rows_table(rows)},
-            ),
-            AssetCheckResult(
-                check_name="predictions_not_negative",
-                passed=not negative,
-                description=summarize(
-                    negative,
-                    lambda r: (
-                        f"{r['usage_date']} {r['workload']}: {r['predictions']:,.0f} predictions".replace(
-                            "-", "−"
-                        )
-                    ),
-                    "row(s) with a negative prediction count",
-                )
-                if negative
-                else None,
-                metadata={**judged, "rows": len(negative), "examples": rows_table(negative)},
-            ),
-            recent,
-        ],
-    )
+    return {
+        "predictions": round(sum(float(p or 0) for _, p, _, _ in table)),
+        "inference cost": money(sum(float(d or 0) for _, _, d, _ in table)),
+        "by workload": MetadataValue.md("\n".join(preview)),
+    }
 
 
 def _per_1k(cost: float, predictions: float) -> float | None:
@@ -195,3 +131,36 @@ def _prediction_figures(rows: list[dict]) -> dict:
         this("inference idle GPU cost"): money(sum(float(r["idle_cost"] or 0) for r in rows)),
         this("by workload"): MetadataValue.md("\n".join(lines)),
     }
+
+
+cost_per_prediction_daily = lake_asset(
+    "cost_per_prediction_daily",
+    compute=compute_cost_per_prediction,
+    figures=workload_figures,
+    # One grouped query: per day and workload; each day's own figures go on that day's materialization.
+    day_figures=(
+        "SELECT usage_date, workload, sum(predictions) AS predictions, sum(inference_cost) AS inference_cost, "
+        "sum(loaded_cost) AS loaded_cost, sum(inference_idle_gpu_cost) AS idle_cost, "
+        "coalesce(sum(eta * inference_cost) / nullif(sum(inference_cost) FILTER (WHERE eta IS NOT NULL), 0), "
+        "avg(eta)) AS eta "
+        "FROM cost_per_prediction_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
+        _prediction_figures,
+    ),
+    checks={
+        "cost_without_predictions": CheckWords(
+            line=lambda r: (
+                f"{r['workload']}: {r['days']} day(s), inference cost {amount(r['inference_cost'])} without predictions"
+            ),
+            what="workload(s) with inference cost but no predictions on some days (cost per prediction NULL)",
+            passed="workloads with inference cost but no predictions on some days (cost per prediction NULL)",
+            rows_key="workloads",
+        ),
+        "predictions_not_negative": CheckWords(
+            line=lambda r: f"{r['usage_date']} {r['workload']}: {r['predictions']:,.0f} predictions".replace(
+                "-", "−"
+            ),
+            what="row(s) with a negative prediction count",
+            rows_key="examples",
+        ),
+    },
+)
