@@ -145,3 +145,49 @@ def test_gr_engine_active_is_preferred_and_one_exporter_counts(billed, con):
     got = efficiency(con, billed, frame)
     assert got["2026-10-01"][1] * 3600 == pytest.approx(60)  # one GPU-minute observed, not three
     assert got["2026-10-01"][3] == pytest.approx(0.25)
+
+
+def test_coverage_check_names_the_most_unobserved_and_has_no_figure_without_billed_gpu_hours(settings):
+    """sql/checks/gpu_efficiency_daily__coverage_above_threshold.sql, by hand:
+
+    | day        | resource | allocated | observed |
+    | 2026-10-01 | i-a      | 10        | 2        |  unobserved 8
+    | 2026-10-01 | i-b      | 10        | 3        |  unobserved 7
+    | 2026-10-02 | i-a      | 0         | 0        |  nothing billed: no coverage at all
+    coverage of the 1st = 5 / 20 = 0.25 < 0.5: one row naming i-a (8 GPU h), then i-b (7 GPU h).
+    The 2nd alone: no billed GPU hours, coverage NULL (not 0): no warning.
+    """
+    from datetime import date
+
+    from pipelines.gpu.assets import describe_coverage
+    from pipelines.orchestration.checks import check_rows
+    from pipelines.storage import lake
+    from pipelines.storage.tables import TABLES
+
+    con = lake.connect(settings)
+    con.execute(f"CREATE TABLE gpu_efficiency_daily ({TABLES['gpu_efficiency_daily'].empty_columns()})")
+    con.execute(
+        "INSERT INTO gpu_efficiency_daily (usage_date, resource_id, allocated_gpu_hours, observed_gpu_hours) VALUES "
+        "(DATE '2026-10-01', 'i-a', 10, 2), (DATE '2026-10-01', 'i-b', 10, 3), (DATE '2026-10-02', 'i-a', 0, 0)"
+    )
+    first, second = date(2026, 10, 1), date(2026, 10, 2)
+    (row,) = check_rows(
+        con, "gpu_efficiency_daily", "coverage_above_threshold", first, first, min_coverage=0.5
+    )
+    assert row["coverage"] == 0.25 and row["allocated_gpu_hours"] == 20
+    assert [(u["resource_id"], u["gpu_hours"]) for u in row["most_unobserved"]] == [
+        ("i-a", 8.0),
+        ("i-b", 7.0),
+    ]
+    assert describe_coverage([row]) == (
+        "2026-10-01 … 2026-10-01: 25.0% of 20.00 billed GPU hours had utilization samples, below 50%; "
+        "most unobserved: i-a 8.00 GPU h; i-b 7.00 GPU h"
+    )
+    assert (
+        check_rows(con, "gpu_efficiency_daily", "coverage_above_threshold", second, second, min_coverage=0.5)
+        == []
+    )
+    assert (
+        check_rows(con, "gpu_efficiency_daily", "coverage_above_threshold", first, first, min_coverage=0.2)
+        == []
+    )

@@ -19,12 +19,11 @@ from pipelines.gpu.efficiency import (
     publish_samples,
     read_source,
 )
-from pipelines.orchestration.checks import check_rows, judged_days, rows_table, summarize
+from pipelines.orchestration.checks import check_rows, rows_table
 from pipelines.orchestration.data_through import daily_through
-from pipelines.orchestration.lake_assets import lake_asset, lake_asset_body
+from pipelines.orchestration.lake_assets import CheckWords, lake_asset, lake_asset_body
 from pipelines.orchestration.partition_figures import (
     add_per_partition,
-    grouped_by_day,
     money,
     of_run,
     ratio,
@@ -65,134 +64,6 @@ def gpu_samples(context: AssetExecutionContext, mlcost: MlcostResource) -> Mater
             "duplicate_samples_dropped": result.duplicate_samples,
             "rejected": MetadataValue.md(rejected),
         },
-    )
-
-
-@lake_asset_body("gpu_efficiency_daily")
-def gpu_efficiency_daily(context: AssetExecutionContext, mlcost: MlcostResource):
-    """η per GPU resource and day (active / observed GPU time by default; active / allocated with
-    MLCOST_ETA_BASIS=allocated), coverage, and the cost of idle GPU time."""
-    settings = mlcost.settings()
-    start, end = day_range(context)
-    con = lake.connect(settings)
-    written = compute_efficiency(con, settings, start, end, settings.eta_basis)
-    out_of_range: list[dict] = []
-    gpu_mismatch: list[dict] = []
-    totals, top, unobserved = (None, None, None, None, None, None), [], []
-    grouped: dict[str, list[dict]] = {}
-    judged = judged_days(start, end)
-    if lake.has_data(settings, "gpu_efficiency_daily"):
-        lake.register_views(con, settings, ["gpu_efficiency_daily"])
-        out_of_range = check_rows(
-            con, "gpu_efficiency_daily", "eta_in_range_and_active_within_allocated", start, end
-        )
-        gpu_mismatch = check_rows(con, "gpu_efficiency_daily", "gpu_count_matches_bill", start, end)
-        params = [start, end]
-        where = "WHERE usage_date BETWEEN ? AND ?"
-        totals = con.execute(
-            "SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), sum(gpu_cost), "
-            "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0), sum(allocated_gpu_hours), "
-            f"sum(observed_gpu_hours) FROM gpu_efficiency_daily {where}",
-            params,
-        ).fetchone()
-        # The resources a coverage warning names: the most billed GPU hours without samples.
-        unobserved = con.execute(
-            "SELECT resource_id, sum(allocated_gpu_hours - least(observed_gpu_hours, allocated_gpu_hours)) AS h "
-            f"FROM gpu_efficiency_daily {where} GROUP BY 1 HAVING h > 0 ORDER BY h DESC, 1 LIMIT 3",
-            params,
-        ).fetchall()
-        # One grouped query: each day's own figures go on that day's materialization.
-        grouped = grouped_by_day(
-            con,
-            "SELECT usage_date, sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0) AS coverage, "
-            "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) AS eta, sum(idle_cost) AS idle_cost, "
-            f"sum(gpu_cost) AS gpu_cost, sum(allocated_gpu_hours) AS allocated FROM gpu_efficiency_daily {where} "
-            "GROUP BY ALL",
-            params,
-        )
-        top = con.execute(
-            f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
-            "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
-            params,
-        ).fetchall()
-    coverage = float(totals[0] or 0)
-    through, recent = daily_through(settings, "gpu_efficiency_daily")
-    allocated, observed = float(totals[4] or 0), float(totals[5] or 0)
-    add_per_partition(context, written, _efficiency_figures, grouped)
-    yield MaterializeResult(
-        metadata={
-            **through,
-            of_run("rows", start, end): sum(written.values()),
-            of_run("coverage", start, end): coverage,
-            of_run("η active/observed", start, end): float(totals[3]) if totals[3] is not None else None,
-            of_run("idle cost", start, end): money(totals[1]),
-            of_run("GPU cost", start, end): money(totals[2]),
-            of_run("top idle", start, end): MetadataValue.md(
-                "\n".join(
-                    ["| resource | workload | idle cost |", "|---|---|---:|"]
-                    + [f"| {r} | {w} | {c:,.2f} |" for r, w, c in top]
-                )
-            ),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name="eta_in_range_and_active_within_allocated",
-                passed=not out_of_range,
-                description=summarize(
-                    out_of_range,
-                    lambda r: (
-                        f"{r['usage_date']} {r['resource_id']}: η {_ratio(r['eta'])}, active "
-                        f"{_hours(r['active_gpu_hours'])} / observed {_hours(r['observed_gpu_hours'])} / allocated "
-                        f"{_hours(r['allocated_gpu_hours'])} GPU h"
-                    ),
-                    "resource-day(s) out of range",
-                )
-                if out_of_range
-                else "0 ≤ η ≤ 1, and active ≤ observed ≤ allocated GPU hours",
-                metadata={**judged, "rows": len(out_of_range), "examples": rows_table(out_of_range)},
-            ),
-            AssetCheckResult(
-                check_name="coverage_above_threshold",
-                passed=coverage >= COVERAGE_WARN_BELOW,
-                severity=AssetCheckSeverity.WARN,
-                description=f"{start} … {end}: {coverage:.1%} of {_hours(allocated)} billed GPU hours had "
-                f"utilization samples, below {COVERAGE_WARN_BELOW:.0%}; most unobserved: "
-                + ("; ".join(f"{r} {_hours(h)} GPU h" for r, h in unobserved) or "none")
-                if coverage < COVERAGE_WARN_BELOW
-                else None,
-                metadata={
-                    **judged,
-                    "coverage": coverage,
-                    "threshold": COVERAGE_WARN_BELOW,
-                    "allocated_gpu_hours": allocated,
-                    "observed_gpu_hours": observed,
-                },
-            ),
-            AssetCheckResult(
-                check_name="gpu_count_matches_bill",
-                passed=not gpu_mismatch,
-                severity=AssetCheckSeverity.WARN,
-                description=summarize(
-                    gpu_mismatch,
-                    lambda r: (
-                        f"{r['usage_date']} {r['resource_id']} ({r['instance_type']}): {r['gpus_in_log']} "
-                        f"GPUs in the logs, {r['gpus_billed']} billed"
-                    ),
-                    "resource-day(s) whose logs show another GPU count than the bill",
-                )
-                if gpu_mismatch
-                else "the logs show as many GPUs per resource and day as the bill has running at once",
-                metadata={
-                    **judged,
-                    "rows": len(gpu_mismatch),
-                    "observed_beyond_allocated_gpu_hours": float(
-                        sum(r["observed_beyond_allocated_gpu_hours"] or 0 for r in gpu_mismatch)
-                    ),
-                    "examples": rows_table(gpu_mismatch),
-                },
-            ),
-            recent,
-        ],
     )
 
 
@@ -303,3 +174,96 @@ def _efficiency_figures(rows: list[dict]) -> dict:
         this("GPU cost"): money(r["gpu_cost"]),
         this("allocated GPU hours"): round(float(r["allocated"] or 0), 6),
     }
+
+
+def efficiency_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
+    """The run's coverage, η, idle and GPU cost, and the five resources that idled most."""
+    where, params = "WHERE usage_date BETWEEN ? AND ?", [start, end]
+    coverage, idle, gpu, eta = con.execute(
+        "SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), sum(gpu_cost), "
+        f"sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) FROM gpu_efficiency_daily {where}",
+        params,
+    ).fetchone()
+    top = con.execute(
+        f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
+        "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
+        params,
+    ).fetchall()
+    return {
+        "coverage": ratio(coverage),
+        "η active/observed": ratio(eta),
+        "idle cost": money(idle),
+        "GPU cost": money(gpu),
+        "top idle": MetadataValue.md(
+            "\n".join(
+                ["| resource | workload | idle cost |", "|---|---|---:|"]
+                + [f"| {r} | {w} | {c:,.2f} |" for r, w, c in top]
+            )
+        ),
+    }
+
+
+def describe_coverage(rows: list[dict]) -> str | None:
+    """The coverage warning: the run's days, the share of billed GPU hours with samples, the most unobserved."""
+    if not rows:
+        return None
+    (r,) = rows
+    unobserved = "; ".join(
+        f"{u['resource_id']} {_hours(u['gpu_hours'])} GPU h" for u in r["most_unobserved"] or []
+    )
+    return (
+        f"{r['first_day']} … {r['last_day']}: {r['coverage']:.1%} of {_hours(r['allocated_gpu_hours'])} billed GPU "
+        f"hours had utilization samples, below {COVERAGE_WARN_BELOW:.0%}; most unobserved: {unobserved or 'none'}"
+    )
+
+
+gpu_efficiency_daily = lake_asset(
+    "gpu_efficiency_daily",
+    compute=lambda con, settings, start, end: compute_efficiency(
+        con, settings, start, end, settings.eta_basis
+    ),
+    figures=efficiency_figures,
+    # One grouped query: each day's own figures go on that day's materialization.
+    day_figures=(
+        "SELECT usage_date, sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0) AS coverage, "
+        "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) AS eta, sum(idle_cost) AS idle_cost, "
+        "sum(gpu_cost) AS gpu_cost, sum(allocated_gpu_hours) AS allocated FROM gpu_efficiency_daily "
+        "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
+        _efficiency_figures,
+    ),
+    checks={
+        "eta_in_range_and_active_within_allocated": CheckWords(
+            line=lambda r: (
+                f"{r['usage_date']} {r['resource_id']}: η {_ratio(r['eta'])}, active "
+                f"{_hours(r['active_gpu_hours'])} / observed {_hours(r['observed_gpu_hours'])} / allocated "
+                f"{_hours(r['allocated_gpu_hours'])} GPU h"
+            ),
+            what="resource-day(s) out of range",
+            passed="0 ≤ η ≤ 1, and active ≤ observed ≤ allocated GPU hours",
+            rows_key="examples",
+        ),
+        "coverage_above_threshold": CheckWords(
+            describe=describe_coverage,
+            params=lambda settings: {"min_coverage": COVERAGE_WARN_BELOW},
+            rows_key="coverage_below_threshold",
+            figures=lambda rows: {
+                "coverage": ratio(rows[0]["coverage"]) if rows else None,
+                "allocated_gpu_hours": float(rows[0]["allocated_gpu_hours"]) if rows else None,
+            },
+        ),
+        "gpu_count_matches_bill": CheckWords(
+            line=lambda r: (
+                f"{r['usage_date']} {r['resource_id']} ({r['instance_type']}): {r['gpus_in_log']} "
+                f"GPUs in the logs, {r['gpus_billed']} billed"
+            ),
+            what="resource-day(s) whose logs show another GPU count than the bill",
+            passed="the logs show as many GPUs per resource and day as the bill has running at once",
+            rows_key="examples",
+            figures=lambda rows: {
+                "observed_beyond_allocated_gpu_hours": float(
+                    sum(r["observed_beyond_allocated_gpu_hours"] or 0 for r in rows)
+                )
+            },
+        ),
+    },
+)

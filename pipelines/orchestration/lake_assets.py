@@ -97,7 +97,7 @@ class CheckWords:
     line: Callable[[dict], str] | None = None
     what: str = ""
     passed: str | None = None
-    describe: Callable[[list[dict]], str] | None = None
+    describe: Callable[[list[dict]], str | None] | None = None
     params: Callable[[Settings], dict] | None = None
     rows_key: str = "rows"
     figures: Callable[[list[dict]], dict] | None = None

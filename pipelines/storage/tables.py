@@ -582,7 +582,8 @@ _DECLARED = (
         partitioned_by="usage_date",
         description=(
             "GPU efficiency per GPU resource and UTC day: allocated GPU hours from the bill, active GPU hours"
-            " from the logs, η, coverage and the cost of idle GPU time."
+            " from the logs, η (active / observed GPU time by default; active / allocated with"
+            " MLCOST_ETA_BASIS=allocated), coverage and the cost of idle GPU time."
         ),
         reads=(
             "cost_attribution",
@@ -688,9 +689,8 @@ _DECLARED = (
             ),
             Check(
                 "coverage_above_threshold",
-                sql=False,
                 blocking=False,
-                description="At least 50% of the billed GPU hours of the days judged have utilization samples (observed / allocated). A warning: below it, η describes too little of the fleet to act on. When it warns, the resources with the most unobserved GPU hours are listed: ship their DCGM / nvidia-smi / CloudWatch logs to MLCOST_GPU_SOURCE (docs/gpu.md).",
+                description="At least 50% of the billed GPU hours of the days judged have utilization samples (observed / allocated; sql/checks/gpu_efficiency_daily__coverage_above_threshold.sql). A warning: below it, η describes too little of the fleet to act on. When it warns, the resources with the most unobserved GPU hours are listed: ship their DCGM / nvidia-smi / CloudWatch logs to MLCOST_GPU_SOURCE (docs/gpu.md).",
             ),
             Check(
                 "gpu_count_matches_bill",
