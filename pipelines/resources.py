@@ -32,6 +32,9 @@ class MlcostResource(ConfigurableResource):
     partition_start: str | None = None
     pod_workloads: str | None = None
     budgets_path: str | None = None
+    dagster_storage: str | None = None
+    executor: str = "in_process"
+    max_workers: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

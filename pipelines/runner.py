@@ -42,7 +42,7 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     home = os.environ.get("DAGSTER_HOME") or str(settings.home / "dagster_home")
     os.environ["DAGSTER_HOME"] = os.path.abspath(home)
     # The same instance settings as `make ui` (pool limit, run retries, no telemetry), so runs agree with the UI.
-    write_instance_config(home)
+    write_instance_config(home, settings.dagster_storage)
     return DagsterInstance.get()
 
 
