@@ -17,7 +17,7 @@ from pipelines.billing import assets as billing
 from pipelines.config import Settings
 from pipelines.decisions import assets as decisions
 from pipelines.gpu import assets as gpu
-from pipelines.jobs import JOBS
+from pipelines.jobs import JOBS, executor_for
 from pipelines.operations import SCHEDULES, SENSORS, with_freshness
 from pipelines.predictions import assets as predictions
 from pipelines.report import assets as report
@@ -63,6 +63,7 @@ def build_definitions(settings: Settings, *, start: date | None = None) -> Defin
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources={"mlcost": MlcostResource.from_settings(settings)},
+        executor=executor_for(settings),
     )
     # The daily tables turn red in the UI when older than 36 hours (docs/operations.md).
     return with_freshness(defs)
