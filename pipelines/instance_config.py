@@ -1,7 +1,12 @@
 """The Dagster instance settings mlcost relies on, written into $DAGSTER_HOME/dagster.yaml before `make ui`.
 
 - `concurrency.pools.default_limit: 1`: every asset is in pool `mlcost_lake`, the only pool, so one step at a
-  time writes the lake and DuckDB's memory limit holds for the machine, whatever runs the sensors launch.
+  time runs DuckDB and its memory limit holds for the machine, whatever runs the sensors launch. With
+  MLCOST_EXECUTOR=multiprocess, `mlcost run` gives the pool MLCOST_MAX_WORKERS slots (stored in the instance):
+  the pool is a memory budget, not a lock, since parallel runs write different partitions' files.
+- `concurrency.runs.tag_concurrency_limits`: at most one queued run per partition key (`dagster/partition`,
+  applied per value): the lock is per partition, so the daemon runs different days and months side by side,
+  never two runs of the same one.
 - `run_retries` without `retry_on_asset_or_op_failure`: a run whose worker died (killed, out of memory) is
   retried twice; a run that failed on bad input (InputError) is not: the same input fails the same way.
 - `freshness.enabled`: the freshness policies of the daily tables are evaluated (docs/operations.md).
@@ -30,8 +35,18 @@ import yaml
 from pipelines.errors import InputError
 
 POOL = "mlcost_lake"
+PARTITION_TAG = "dagster/partition"
 SETTINGS: dict = {
-    "concurrency": {"pools": {"default_limit": 1}},
+    "concurrency": {
+        "pools": {"default_limit": 1},
+        # One run at a time per partition key (Dagster tags a one-partition run `dagster/partition`): runs of
+        # different days or months, which write different files, run side by side.
+        "runs": {
+            "tag_concurrency_limits": [
+                {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+            ]
+        },
+    },
     "run_retries": {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False},
     "freshness": {"enabled": True},
     "telemetry": {"enabled": False},
