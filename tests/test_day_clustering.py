@@ -123,3 +123,27 @@ def test_every_one_day_rerun_writes_what_the_whole_month_writes_for_that_day(tmp
     ).fetchone()[0]
     hourly = sum(2.0 + d / 100 + 1.0 + d / 10 for d in range(1, 32))
     assert total == round(hourly + 31.0 + 0.5 + 0.25 + 0.125, 6)
+
+
+def test_a_refused_csv_names_its_first_bad_line_with_that_lines_values(tmp_path):
+    """line_items is staged in usage-day order; the error still names the file's first bad line and its times."""
+    import pytest
+
+    from pipelines.errors import InputError
+
+    rows = [
+        corpus.cur1_row(
+            datetime(2026, 10, 20, 6), 1.0, hours=-2
+        ),  # line 2: ends before it starts, on the 20th
+        corpus.cur1_row(datetime(2026, 10, 5, 1), 1.0),
+        corpus.cur1_row(datetime(2026, 10, 2, 6), 1.0, hours=-3),  # line 4: the same, earlier in the month
+    ]
+    source = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, rows)
+    settings = Settings(home=tmp_path / "home")
+    con = lake.connect(settings)
+    with pytest.raises(InputError) as caught:
+        _ingest(con, settings, source)
+    text = str(caught.value)
+    assert "line 2" in text and "2026-10-20 04:00:00" in text and "2026-10-20 06:00:00" in text, text
+    assert "2 lines of the delivery are like it" in text
+    con.close()

@@ -658,7 +658,8 @@ def _validate(
         row = con.execute(
             f"SELECT source_file, source_row, charge_period_start, charge_period_end, "
             f"CAST(billing_period AS VARCHAR) AS billing_period, billing_currency "
-            f"FROM {quote_ident(name)} WHERE {test} LIMIT 1",
+            # The first offending line of the export, not of the file (which is in usage-day order).
+            f"FROM {quote_ident(name)} WHERE {test} ORDER BY source_file, source_row NULLS LAST LIMIT 1",
             used,
         ).fetchone()
         source_file, source_row = row[0], row[1]
@@ -666,17 +667,25 @@ def _validate(
                           row[2:], strict=True))  # fmt: skip
         path = next((f for f in files if str(f) == source_file), Path(source_file))
         if source_row is None:  # a CSV: read that file again with row numbers
-            source_row = _locate_row(con, det, path, test, used)
+            located = _locate_row(con, det, path, test, used)
+            if located is not None:
+                # That line's own values: the staged file is in usage-day order, not the file's.
+                source_row = located[0]
+                values = dict(zip(values, located[1:], strict=True))
         line = _line_number(det, path, source_row) if source_row is not None else None
         more = f"; {count} lines of the delivery are like it" if count > 1 else ""
         message = problem.format(start_column=_source_column(det, "charge_period_start"), **values)
         raise InputError(path, message + more, column=_source_column(det, column), line=line)
 
 
+_VALUE_COLUMNS = "charge_period_start, charge_period_end, CAST(billing_period AS VARCHAR) AS billing_period, billing_currency"
+
+
 def _locate_row(
     con: duckdb.DuckDBPyConnection, det: Detected, path: Path, test: str, params: dict
-) -> int | None:
-    """The first data row (from 1) of one file whose staged line fails `test` (SQL over line_items columns)."""
+) -> tuple | None:
+    """The first data row (from 1) of one file whose staged line fails `test` (SQL over line_items columns),
+    with that line's values of _VALUE_COLUMNS."""
     own = detect(path)
     select = projection(own, csv_row_numbers=True)
     staging = "staging/focus_lines" if det.flavour == "focus" else "staging/cur_lines"
@@ -685,9 +694,10 @@ def _locate_row(
     )
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_lines AS {load_sql(staging)}")
     found = con.execute(
-        f"SELECT source_row FROM staged_lines WHERE {test} ORDER BY source_row LIMIT 1", params
+        f"SELECT source_row, {_VALUE_COLUMNS} FROM staged_lines WHERE {test} ORDER BY source_row LIMIT 1",
+        params,
     ).fetchone()
-    return int(found[0]) if found else None
+    return (int(found[0]), *found[1:]) if found else None
 
 
 @dataclass(frozen=True)
