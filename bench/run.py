@@ -678,8 +678,13 @@ def render(results: dict, analysis: str | None) -> str:
         reason = "pandas was switched off (--no-pandas)" if not cap else f"pandas runs up to {cap:,} lines"
         w(f"The pandas baseline was not run at {', '.join(_size(int(k)) for k in skipped)} lines: {reason}.")
         w("")
+    _render_paper(w, sizes)
     w("## Not measured here")
     w("")
+    w(
+        "- **1B lines**: only on paper (above). A 1B-line month is ~80 GB of CUR Parquet and as much again in "
+        "the lake: more disk and hours than this shared 2-core machine has."
+    )
     if not any(int(k) >= 100_000_000 for k in sizes):
         w(
             "- **100M lines**: not run by default (at this machine's rates each stage would take tens of "
@@ -697,6 +702,71 @@ def render(results: dict, analysis: str | None) -> str:
         w(analysis.rstrip())
         w("")
     return "\n".join(lines_out)
+
+
+# The billion-line month on paper: what each stage costs per million lines at the largest size measured, scaled.
+PAPER_LINES = 1_000_000_000
+PAPER_MONTHS = 12  # a year's backfill: the billing periods are the partitions that run side by side
+PAPER_WORKERS = (1, 2, 8)
+
+
+def paper_month(sizes: dict) -> dict | None:
+    """Seconds of a PAPER_LINES month per stage, from the largest measured size's seconds per line; and the time
+    of a PAPER_MONTHS backfill on W workers (billing periods side by side: MLCOST_EXECUTOR=multiprocess)."""
+    measured = [int(k) for k in sizes if summarize(sizes[k])["compute"] is not None]
+    if not measured:
+        return None
+    base = max(measured)
+    st = sizes[str(base)]["stages"] if str(base) in sizes else sizes[base]["stages"]
+    scale = PAPER_LINES / base
+    stages = {name: st[name]["seconds"] * scale for name in COMPUTE_STAGES}
+    month = sum(stages.values())
+    restate = st.get("restate_day")
+    return {
+        "from_lines": base,
+        "stages": stages,
+        "month": month,
+        # A day's rerun reads a day's row groups: its time scales with the day's lines, like the month's.
+        "restate_day": restate["seconds"] * scale if restate and restate.get("ok") else None,
+        "backfill": {w: month * -(-PAPER_MONTHS // w) for w in PAPER_WORKERS},
+    }
+
+
+def _render_paper(w, sizes: dict) -> None:
+    paper = paper_month(sizes)
+    if paper is None:
+        return
+    w("## A billion-line month, on paper")
+    w("")
+    w(
+        f"Not measured: each stage's seconds per line at {_size(paper['from_lines'])} lines (the largest size "
+        f"measured above) × {PAPER_LINES:,} lines. It holds if the time per line does not grow with the month "
+        "(compare the sizes above: every stage streams the month through DuckDB, whose sort and aggregation "
+        "spill to disk past MLCOST_DUCKDB_MEMORY_LIMIT, so peak memory stays at the limit, not the month). A "
+        "month is one partition (one ingestion, one daily run: its days are checked together), so a single month "
+        "does not get faster with workers; a backfill of months does (MLCOST_EXECUTOR=multiprocess, "
+        "docs/deployment.md), and the DuckDB threads per step (MLCOST_DUCKDB_THREADS) do."
+    )
+    w("")
+    w("| stage | seconds for 1B lines | hours |")
+    w("|---|---:|---:|")
+    for name, secs in paper["stages"].items():
+        w(f"| {name} | {secs:,.0f} | {secs / 3600:.2f} |")
+    w(f"| **month's pipeline compute** | {paper['month']:,.0f} | {paper['month'] / 3600:.2f} |")
+    if paper["restate_day"] is not None:
+        w(
+            f"| one day's rerun (attribution) | {paper['restate_day']:,.0f} | {paper['restate_day'] / 3600:.2f} |"
+        )
+    w("")
+    cells = ", ".join(
+        f"{workers} worker{'s' if workers > 1 else ''}: {secs / 3600:.1f} h"
+        for workers, secs in paper["backfill"].items()
+    )
+    w(
+        f"A {PAPER_MONTHS}-month backfill of 1B-line months (months side by side, each worker a machine like "
+        f"this one or a run pod with its cores): {cells}."
+    )
+    w("")
 
 
 def _render_breakdowns(w, st: dict, s: dict, days: int) -> None:

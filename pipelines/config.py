@@ -197,6 +197,28 @@ def pod_workloads_file(value: str) -> str:
     return str(path)
 
 
+@accepts("a Postgres URL postgresql://user:password@host:port/database")
+def postgres_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+        raise ValueError("not a postgresql:// URL")
+    if not parts.hostname or not parts.path.strip("/"):
+        raise ValueError("no host or no database")
+    return value
+
+
+EXECUTORS = ("in_process", "multiprocess")
+
+
+@accepts(" or ".join(EXECUTORS))
+def executor_name(value: str) -> str:
+    if value not in EXECUTORS:
+        raise ValueError("unknown executor")
+    return value
+
+
 def setting(env: str, default: Any, parse: Callable[[str], Any]) -> Any:
     """A Settings field read from `env` (unset or blank: `default`) and checked by `parse`."""
     return field(default=default, metadata={"env": env, "parse": parse})
@@ -240,6 +262,12 @@ class Settings:
     latency_budget_ms: float = setting("MLCOST_LATENCY_BUDGET_MS", 200.0, positive_ms)
     # Where published generations go for readers (pipelines/storage/object_lake.py); None: only the local lake.
     lake_uri: str | None = setting("MLCOST_LAKE", None, s3_lake)
+    # Dagster's run history in Postgres (production: docs/deployment.md); None: SQLite under DAGSTER_HOME.
+    dagster_storage: str | None = setting("MLCOST_DAGSTER_STORAGE", None, postgres_url)
+    # in_process: one process runs every step; multiprocess: partitions and steps in parallel processes.
+    executor: str = setting("MLCOST_EXECUTOR", "in_process", executor_name)
+    # multiprocess: how many runs (and steps) at once; each holds up to MLCOST_DUCKDB_MEMORY_LIMIT.
+    max_workers: int = setting("MLCOST_MAX_WORKERS", 2, positive_count)
 
     def __post_init__(self) -> None:
         problems = []

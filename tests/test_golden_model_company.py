@@ -305,11 +305,12 @@ def _operators(node):
 
 
 @pytest.mark.parametrize("export", ["cur2", "cur1", "focus", "restatement/step2"])
-def test_normalizing_a_delivery_keeps_its_lines_in_file_order(company, tmp_path, export):
-    """The staging query only reads and projects, so every run writes a delivery's lines in the same order.
+def test_normalizing_a_delivery_writes_its_lines_in_one_order(company, tmp_path, export):
+    """The staging query only reads and projects, and the file is sorted by a total order (usage day, start, then
+    the line's place in the export), so every run writes a delivery's lines in the same order.
 
     A repeat-writes-the-same-bytes test catches a reordering only when the threads happen to race (it did, 1 run
-    in 3, when an IN list of line item types became a join); the plan says it every time.
+    in 3, when an IN list of line item types became a join); the plan and the sort key say it every time.
     """
     out, _ = company
     settings = Settings(home=tmp_path / "home")
@@ -323,8 +324,13 @@ def test_normalizing_a_delivery_keeps_its_lines_in_file_order(company, tmp_path,
     operators = {name for root in json.loads(plan) for name in _operators(root)}
     assert operators <= ORDER_KEEPING, operators - ORDER_KEEPING
     if len(delivery.files) > 1 and str(delivery.files[0]).endswith(".parquet"):
-        rows = duckdb.connect().execute(f"SELECT source_file, source_row FROM '{staged}'").fetchall()
+        rows = (
+            duckdb.connect()
+            .execute(f"SELECT usage_date, charge_period_start, source_file, source_row FROM '{staged}'")
+            .fetchall()
+        )
         assert rows == sorted(rows)
+        assert len(set(rows)) == len(rows)  # a total order: no two lines tie
 
 
 def test_definitions_materialize_line_items_for_one_partition(company, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from pipelines.config import Settings
 from pipelines.decisions import assets as decisions
 from pipelines.gpu import assets as gpu
 from pipelines.orchestration import partitions
-from pipelines.orchestration.jobs import JOBS
+from pipelines.orchestration.jobs import JOBS, executor_for
 from pipelines.orchestration.operations import SCHEDULES, SENSORS, with_freshness
 from pipelines.orchestration.resources import MlcostResource
 from pipelines.predictions import assets as predictions
@@ -63,6 +63,7 @@ def build_definitions(settings: Settings, *, start: date | None = None) -> Defin
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources={"mlcost": MlcostResource.from_settings(settings)},
+        executor=executor_for(settings),
     )
     # The daily tables turn red in the UI when older than 36 hours (docs/operations.md).
     return with_freshness(defs)

@@ -1,21 +1,37 @@
 """Jobs: one per partition scheme, because a Dagster run covers assets of one partitioning.
 
 A nightly or `mlcost run` is three runs in order: billing (months) → daily tables (days) → reconciliation (months).
-Steps run in one process: the lake's pool runs them one at a time anyway, and a process per step would pay
-Dagster's import time (3–4 s) for each of them. Which table runs in which job follows from its partitioning in the
-registry (pipelines/storage/tables.py): a new table joins its job without an edit here.
+Which table runs in which job follows from its partitioning in the registry (pipelines/storage/tables.py): a new
+table joins its job without an edit here.
+
+The jobs name no executor: `executor_for(settings)` gives the Definitions one (MLCOST_EXECUTOR). `in_process`
+(default): every step in the run's process, since a process per step pays Dagster's import time (3–4 s) each.
+`multiprocess`: Dagster's multiprocess executor, up to MLCOST_MAX_WORKERS steps at once (runs the UI, the
+sensors and the schedules launch); `mlcost run` also splits the days and months into that many parallel runs
+(pipelines/orchestration/runner.py).
 """
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    ExecutorDefinition,
+    define_asset_job,
+    in_process_executor,
+    multiprocess_executor,
+)
 
+from pipelines.config import Settings
 from pipelines.storage import tables
 
-ingest_billing = define_asset_job(
-    "ingest_billing", selection=AssetSelection.assets("line_items"), executor_def=in_process_executor
-)
-daily_tables = define_asset_job(
-    "daily_tables", selection=AssetSelection.assets(*tables.daily_tables()), executor_def=in_process_executor
-)
+
+def executor_for(settings: Settings) -> ExecutorDefinition:
+    """The executor every job runs on, from MLCOST_EXECUTOR and MLCOST_MAX_WORKERS."""
+    if settings.executor == "multiprocess":
+        return multiprocess_executor.configured({"max_concurrent": settings.max_workers})
+    return in_process_executor
+
+
+ingest_billing = define_asset_job("ingest_billing", selection=AssetSelection.assets("line_items"))
+daily_tables = define_asset_job("daily_tables", selection=AssetSelection.assets(*tables.daily_tables()))
 monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
     # Every monthly table but line_items; cost_report (unpartitioned) runs after the reconciliation, so every
@@ -23,6 +39,5 @@ monthly_reconciliation = define_asset_job(
     selection=AssetSelection.assets(
         *(t for t in tables.monthly_tables() if t != "line_items"), "cost_report"
     ),
-    executor_def=in_process_executor,
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

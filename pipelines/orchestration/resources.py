@@ -34,6 +34,9 @@ class MlcostResource(ConfigurableResource):
     budgets_path: str | None = None
     latency_budget_ms: float = 200.0
     lake_uri: str | None = None
+    dagster_storage: str | None = None
+    executor: str = "in_process"
+    max_workers: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MlcostResource":

@@ -41,7 +41,7 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     home = os.environ.get("DAGSTER_HOME") or str(settings.home / "dagster_home")
     os.environ["DAGSTER_HOME"] = os.path.abspath(home)
     # The same instance settings as `make ui` (pool limit, run retries, no telemetry), so runs agree with the UI.
-    write_instance_config(home)
+    write_instance_config(home, settings.dagster_storage)
     return DagsterInstance.get()
 
 
@@ -121,7 +121,12 @@ def _execute(
 
 
 def _execute_in_process(
-    job, instance: DagsterInstance, start: str, end: str, progress: Progress | None = None
+    job,
+    instance: DagsterInstance,
+    start: str,
+    end: str,
+    progress: Progress | None = None,
+    asset_selection=None,
 ):
     # The run id is chosen here so that the progress listener is on the instance before the run's first event.
     run_id = str(uuid.uuid4())
@@ -130,6 +135,7 @@ def _execute_in_process(
     return job.execute_in_process(
         run_id=run_id,
         instance=instance,
+        asset_selection=asset_selection,
         # The run's full event log, tracebacks included, is in the Dagster instance (make ui); the terminal
         # gets only this module's one-line summary of a failure.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
@@ -189,6 +195,8 @@ def run_pipeline(settings: Settings, months: list[str], progress: Progress | Non
     release_dead_runs(instance)
     report = RunReport(months=months)
     try:
+        if settings.executor == "multiprocess":
+            return _run_jobs_in_parallel(settings, defs, instance, report, start)
         return _run_jobs(defs, instance, report, start, progress)
     except interrupts.Interrupted as exc:
         exc.finished = list(report.run_ids)
@@ -198,6 +206,18 @@ def run_pipeline(settings: Settings, months: list[str], progress: Progress | Non
         raise
 
 
+def _day_span(report: RunReport, start: date) -> tuple[str, str]:
+    """First and last day of the months of the run (not after the last daily partition: yesterday)."""
+    months = report.months
+    last_partition = days_from(start).get_last_partition_key()
+    first_day = months[0]
+    last_month = date.fromisoformat(months[-1])
+    month_end = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    last_day = min(month_end.isoformat(), last_partition) if last_partition else month_end.isoformat()
+    report.first_day, report.last_day = first_day, last_day
+    return first_day, last_day
+
+
 def _run_jobs(
     defs, instance: DagsterInstance, report: RunReport, start: date, progress: Progress | None = None
 ) -> RunReport:
@@ -205,12 +225,7 @@ def _run_jobs(
     report.run_ids["ingest_billing"] = _execute(
         defs, "ingest_billing", instance, months[0], months[-1], report.warnings, progress
     )
-    last_partition = days_from(start).get_last_partition_key()
-    first_day = months[0]
-    last_month = date.fromisoformat(months[-1])
-    month_end = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    last_day = min(month_end.isoformat(), last_partition) if last_partition else month_end.isoformat()
-    report.first_day, report.last_day = first_day, last_day
+    first_day, last_day = _day_span(report, start)
     if first_day <= last_day:
         report.run_ids["daily_tables"] = _execute(
             defs, "daily_tables", instance, first_day, last_day, report.warnings, progress
@@ -219,6 +234,119 @@ def _run_jobs(
         defs, "monthly_reconciliation", instance, months[0], months[-1], report.warnings, progress
     )
     return report
+
+
+# --- MLCOST_EXECUTOR=multiprocess: partitions in parallel runs --------------------------------------------------
+
+# Daily assets that read other days than their own (cost_anomalies: each day's trailing 28 days): they run once
+# over the whole range after the parallel runs, never beside them.
+CROSS_DAY_ASSETS = ("cost_anomalies",)
+
+
+def chunks(keys: list[str], workers: int) -> list[tuple[str, str]]:
+    """`keys` (in order) cut into at most `workers` contiguous ranges of near-equal length: (first, last) each."""
+    n = max(1, min(workers, len(keys)))
+    size, extra = divmod(len(keys), n)
+    out, i = [], 0
+    for c in range(n):
+        j = i + size + (1 if c < extra else 0)
+        out.append((keys[i], keys[j - 1]))
+        i = j
+    return out
+
+
+def _run_jobs_in_parallel(
+    settings: Settings, defs, instance: DagsterInstance, report: RunReport, start: date
+) -> RunReport:
+    """The three runs of `_run_jobs`, with billing months and day ranges as parallel runs, each in its own process.
+
+    Runs cover whole billing periods (a month's days are checked together against its line_items). Each
+    partition is written by one run only (its range is nobody else's), into its own Parquet file, renamed
+    into place: two runs never write the same file, and DuckDB's one-writer rule is never in play (each step's
+    connection is its own, in memory). The only shared writer is the reconciliation, which publishes the
+    generation and rebuilds warehouse.duckdb: it stays one run, after all the others. The lake pool
+    `mlcost_lake` gets MLCOST_MAX_WORKERS slots (each step holds up to MLCOST_DUCKDB_MEMORY_LIMIT).
+    """
+    from pipelines.orchestration.instance_config import POOL
+
+    instance.event_log_storage.set_concurrency_slots(POOL, settings.max_workers)
+    months = report.months
+    month_ranges = [(m, m) for m in months]
+    report.run_ids.update(_parallel(settings, start, "ingest_billing", month_ranges, None, report))
+    first_day, last_day = _day_span(report, start)
+    if first_day <= last_day:
+        job = defs.resolve_job_def("daily_tables")
+        local = [key for key in job.asset_layer.executable_asset_keys if key.path[-1] not in CROSS_DAY_ASSETS]
+        # Whole billing periods per run: cost_attribution's blocking check compares each period's published days
+        # with its line_items, so a period's days are computed by one run, never split between two.
+        ranges = [
+            (first, min(_month_end(last), last_day))
+            for first, last in chunks(months, settings.max_workers)
+            if first <= last_day
+        ]
+        report.run_ids.update(_parallel(settings, start, "daily_tables", ranges, local, report))
+        cross = [key for key in job.asset_layer.executable_asset_keys if key.path[-1] in CROSS_DAY_ASSETS]
+        if cross:
+            report.run_ids["daily_tables (cross-day)"] = _parallel(
+                settings, start, "daily_tables", [(first_day, last_day)], cross, report
+            )["daily_tables"]
+    report.run_ids["monthly_reconciliation"] = _execute(
+        defs, "monthly_reconciliation", instance, months[0], months[-1], report.warnings
+    )
+    return report
+
+
+def _month_end(month: str) -> str:
+    first = date.fromisoformat(month)
+    return ((first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).isoformat()
+
+
+def _parallel(settings: Settings, start: date, job_name: str, ranges, asset_keys, report: RunReport) -> dict:
+    """Run `job_name` once per (first, last) range, in parallel processes; {job name [#i]: run id}."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    interrupts.raise_if_received()
+    names = [k.path for k in asset_keys] if asset_keys is not None else None
+    if len(ranges) == 1:  # one range: no process to start
+        (first, last), *_ = ranges
+        results = [_range_run(settings, start, job_name, first, last, names)]
+    else:
+        # spawn, not fork: a forked copy of a process holding Dagster's and DuckDB's threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+            futures = [pool.submit(_range_run, settings, start, job_name, a, b, names) for a, b in ranges]
+            results = [f.result() for f in futures]
+    interrupts.raise_if_received()
+    ids = {}
+    for i, ((first, last), (run_id, failure, warnings)) in enumerate(zip(ranges, results, strict=True)):
+        ids[job_name if len(ranges) == 1 else f"{job_name} #{i + 1}"] = run_id
+        for text in warnings:
+            if text not in report.warnings:
+                report.warnings.append(text)
+        if failure is not None:
+            raise RunFailed(f"{job_name} ({first} … {last}): {failure}")
+    return ids
+
+
+def _range_run(settings: Settings, start: date, job_name: str, first: str, last: str, asset_names):
+    """One run of `job_name` over first..last in this process: (run id, failure or None, warning lines)."""
+    from dagster import AssetKey
+
+    from pipelines.orchestration.code_location import build_definitions
+
+    defs = build_definitions(settings, start=start)
+    selection = [AssetKey(path) for path in asset_names] if asset_names is not None else None
+    with DagsterInstance.get() as instance:  # DAGSTER_HOME: set by dagster_instance() in the parent
+        result = _execute_in_process(
+            defs.resolve_job_def(job_name), instance, first, last, asset_selection=selection
+        )
+    warnings = []
+    for check in result.get_asset_check_evaluations():
+        what = check.description or "failed (its rows are in the check's metadata: make ui)"
+        if not check.passed:
+            warnings.append(f"{check.asset_key.to_user_string()} {check.check_name}: {what}")
+    return result.run_id, None if result.success else _failure_message(result), warnings
 
 
 def months_between(start: date, end: date) -> list[str]:

@@ -1,0 +1,149 @@
+"""A day costs a day: line_items is written ordered by usage day, and a one-day rerun reads about a day of lines.
+
+Each row group of a line_items partition spans a few neighbouring usage days (a single one at 10M lines), so its min/max statistics let DuckDB skip
+the rest of the month; sql/staging/attribution_lines.sql asks only one-column comparisons, so it can. And a
+one-day rerun, for every day of a month full of odd lines, writes the rows a whole-month run writes for it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pyarrow.parquet as pq
+from pipelines.model_company.scaled import generate_scaled_month
+
+from pipelines.attribution.compute import attribute, keep_lines_for_days
+from pipelines.attribution.rules import load_rules
+from pipelines.billing.deliveries import discover_deliveries
+from pipelines.billing.ingest import ingest_deliveries
+from pipelines.config import Settings
+from pipelines.storage import lake
+from pipelines.storage.sqlfiles import load_sql
+from tests.corpus import bad_inputs as corpus
+
+
+def _ingest(con, settings: Settings, source) -> None:
+    ingest_deliveries(con, settings, discover_deliveries(str(source), staging_dir=settings.staging))
+
+
+def test_line_items_row_groups_hold_neighbouring_days_and_a_day_reads_a_day(tmp_path):
+    # 400,000 lines of CUR 2.0 Parquet as the model company's export writes them (generated in source order:
+    # every day's lines mixed through the files).
+    generate_scaled_month(tmp_path / "export", lines=400_000, month="2026-10")
+    settings = Settings(home=tmp_path / "home")
+    con = lake.connect(settings)
+    _ingest(con, settings, tmp_path / "export" / "cur2")
+    path = lake.partition_path(settings, "line_items", "2026-10-01")
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("usage_date")
+    groups = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        groups.append((stats.min, stats.max, meta.row_group(i).num_rows))
+    # 400,000 lines in 65,536-line groups: 7 groups, each of a few neighbouring days (a 31-day month has ~12,900
+    # lines a day, so a group holds ~5 days; unsorted, every group would hold all 31). At 10M lines a month a
+    # day is ~320,000 lines: five groups of the one day.
+    assert len(groups) == 7
+    assert sum(rows for *_, rows in groups) == 400_000
+    spans = [(hi - lo).days for lo, hi, _ in groups]
+    assert max(spans) <= 6, spans
+    # Groups follow each other in day order and do not overlap beyond a shared boundary day.
+    assert all(a[1] <= b[0] for a, b in zip(groups, groups[1:], strict=False)), groups
+
+    # What a one-day query over usage day 15 must read, judged by the statistics DuckDB prunes with: the groups
+    # whose min/max range holds the day. One or two groups of seven, instead of all.
+    day = date(2026, 10, 15)
+    read = sum(rows for lo, hi, rows in groups if lo <= day <= hi)
+    assert 0 < read <= 2 * 65_536 < 400_000
+
+    # The lines a one-day rerun keeps are that day's (plus lines spanning it), ~1/31 of the month.
+    lake.register_views(con, settings, ["line_items"])
+    con.execute(load_sql("staging/attribution_lines"))
+    kept = keep_lines_for_days(con, day, day)
+    on_day = con.execute(
+        "SELECT count(*) FROM read_parquet(?) WHERE charge_period_start < ? AND charge_period_end > ?",
+        [str(path), datetime(2026, 10, 16), datetime(2026, 10, 15)],
+    ).fetchone()[0]
+    assert kept == on_day and 0 < kept < 400_000 / 20
+    con.close()
+
+
+def _odd_month() -> list[list[str]]:
+    """October 2026 as a legacy CUR CSV, with every kind of line attribution places on a day."""
+    rows = []
+    for d in range(1, 32):
+        rows.append(corpus.cur1_row(datetime(2026, 10, d, 3), 2.0 + d / 100, resource="i-0a", team="search"))
+        rows.append(
+            corpus.cur1_row(datetime(2026, 10, d, 23), 1.0 + d / 10, resource="i-0b", team="chat", hours=3)
+        )
+    monthly = {"resource": "", "hours": 24 * 31}
+    rows.append(corpus.cur1_row(datetime(2026, 10, 1), 31.0, line_type="Fee", product="AWSSupportBusiness",
+                                usage_type="Dollar", **monthly))  # fmt: skip
+    rows.append(corpus.cur1_row(datetime(2026, 9, 30, 23), 0.5, resource="i-0c", team="chat"))  # late: Oct 1
+    rows.append(corpus.cur1_row(datetime(2026, 10, 15, 6), 0.25, hours=0, resource="i-0d"))  # zero length
+    rows.append(corpus.cur1_row(datetime(2026, 11, 2, 1), 0.125, resource="i-0f"))  # after the period: Oct 1
+    return rows
+
+
+def test_every_one_day_rerun_writes_what_the_whole_month_writes_for_that_day(tmp_path):
+    """Days 1..31 rerun one at a time give the month run's rows, odd lines included (each lands on one day)."""
+    source = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, _odd_month())
+    rules = load_rules()
+
+    def rows(settings: Settings, day: date) -> list[tuple]:
+        path = lake.partition_path(settings, "cost_attribution", day.isoformat())
+        if not path.exists():
+            return []
+        return duckdb.execute(
+            "SELECT category, workload, rule_id, allocation, round(effective_cost, 9), round(billed_cost, 9) "
+            "FROM read_parquet(?) ORDER BY ALL",
+            [str(path)],
+        ).fetchall()
+
+    month = Settings(home=tmp_path / "month")
+    con = lake.connect(month)
+    _ingest(con, month, source)
+    attribute(con, month, rules, date(2026, 10, 1), date(2026, 10, 31))
+    con.close()
+    days = Settings(home=tmp_path / "days")
+    con = lake.connect(days)
+    _ingest(con, days, source)
+    day = date(2026, 10, 1)
+    while day <= date(2026, 10, 31):
+        attribute(con, days, rules, day, day)
+        assert rows(days, day) == rows(month, day), day
+        day += timedelta(days=1)
+    con.close()
+    # Every dollar is on some day: 62 hourly lines + the fee (31.00) + the three odd lines (an end before the start is refused
+    # at ingestion: tests/test_bad_inputs.py).
+    total = duckdb.execute(
+        "SELECT round(sum(effective_cost), 6) FROM read_parquet(?)",
+        [str(lake.table_glob(days, "cost_attribution"))],
+    ).fetchone()[0]
+    hourly = sum(2.0 + d / 100 + 1.0 + d / 10 for d in range(1, 32))
+    assert total == round(hourly + 31.0 + 0.5 + 0.25 + 0.125, 6)
+
+
+def test_a_refused_csv_names_its_first_bad_line_with_that_lines_values(tmp_path):
+    """line_items is staged in usage-day order; the error still names the file's first bad line and its times."""
+    import pytest
+
+    from pipelines.errors import InputError
+
+    rows = [
+        corpus.cur1_row(
+            datetime(2026, 10, 20, 6), 1.0, hours=-2
+        ),  # line 2: ends before it starts, on the 20th
+        corpus.cur1_row(datetime(2026, 10, 5, 1), 1.0),
+        corpus.cur1_row(datetime(2026, 10, 2, 6), 1.0, hours=-3),  # line 4: the same, earlier in the month
+    ]
+    source = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, rows)
+    settings = Settings(home=tmp_path / "home")
+    con = lake.connect(settings)
+    with pytest.raises(InputError) as caught:
+        _ingest(con, settings, source)
+    text = str(caught.value)
+    assert "line 2" in text and "2026-10-20 04:00:00" in text and "2026-10-20 06:00:00" in text, text
+    assert "2 lines of the delivery are like it" in text
+    con.close()
