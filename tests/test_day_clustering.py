@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 import pyarrow.parquet as pq
-from pipelines.model_company.scaled import generate_scaled_month
 
+from fixtures.model_company.scaled import generate_scaled_month
 from pipelines.attribution.compute import attribute, keep_lines_for_days
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries

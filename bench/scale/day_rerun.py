@@ -1,4 +1,4 @@
-# Usage: python bench/scale/day_rerun.py LINES WORK_FOLDER
+# Usage: PYTHONPATH=. python bench/scale/day_rerun.py LINES WORK_FOLDER  (from the repo root: the generator is fixtures/)
 """10M-line month: ingestion (new: ordered by day), the month's attribution, one day's attribution; CPU and wall."""
 
 import resource
@@ -7,8 +7,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipelines.model_company.scaled import generate_scaled_month
-
+from fixtures.model_company.scaled import generate_scaled_month
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
