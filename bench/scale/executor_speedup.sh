@@ -2,7 +2,7 @@
 # Usage: bench/scale/executor_speedup.sh HOME (a finished mlcost run of the demo, copied for each mode).
 # Rerun of the demo's two months (daily tables of 61 days recomputed; deliveries already published) in each mode.
 set -u
-cd /work/wt/scale
+cd "$(dirname "$0")/../.."  # the repository root: the fixtures and .venv are there
 for mode in in_process multiprocess in_process multiprocess; do
   home=/tmp/scale_rerun_$mode
   rm -rf $home && cp -a "${1:?usage: executor_speedup.sh MLCOST_HOME-of-a-finished-demo-run}" $home

@@ -121,6 +121,146 @@ def daily_tables() -> list[str]:
     return [t.name for t in lake_tables() if t.partitioned_by == DAILY]
 
 
+# line_items and its history view (the superseded versions of its lines) share these columns.
+_LINE_ITEMS_COLUMNS = (
+    col("billing_period", "DATE", "First day of the billing period (month) the line is billed in."),
+    col("charge_period_start", "TIMESTAMP", "Start of the period the charge covers (UTC)."),
+    col("charge_period_end", "TIMESTAMP", "End (exclusive) of the period the charge covers (UTC)."),
+    col("usage_date", "DATE", "UTC date of charge_period_start."),
+    col("provider", "VARCHAR", "Cloud provider (AWS for CUR; ProviderName for FOCUS)."),
+    col("billing_account_id", "VARCHAR", "Payer / billing account."),
+    col("sub_account_id", "VARCHAR", "Usage (linked) account."),
+    col(
+        "service_code",
+        "VARCHAR",
+        "Product code (AmazonEC2, AmazonSageMaker, ...); FOCUS x_ServiceCode or ServiceName.",
+    ),
+    col(
+        "usage_type",
+        "VARCHAR",
+        "AWS usage type (BoxUsage:p4d.24xlarge, USE1-Train:ml.p4d.24xlarge, ...).",
+    ),
+    col("operation", "VARCHAR", "AWS operation (RunInstances, ...)."),
+    col(
+        "resource_id",
+        "VARCHAR",
+        "Resource the line is for (instance id, ARN, bucket); NULL when the bill has none.",
+    ),
+    col("region", "VARCHAR", "Region code (us-east-1)."),
+    col("availability_zone", "VARCHAR", "Availability zone, when the bill has it."),
+    col("instance_type", "VARCHAR", "Instance type for compute lines (p4d.24xlarge, ml.g5.2xlarge)."),
+    col("product_family", "VARCHAR", "Product family (Compute Instance, Data Transfer, Storage, ...)."),
+    col(
+        "line_item_type",
+        "VARCHAR",
+        "CUR line item type (Usage, SavingsPlanCoveredUsage, RIFee, Tax, ...); FOCUS x_LineItemType when present.",
+    ),
+    col(
+        "charge_category",
+        "VARCHAR",
+        "FOCUS charge category: Usage, Purchase, Tax, Credit, Adjustment.",
+    ),
+    col("charge_class", "VARCHAR", "FOCUS charge class (Correction or NULL)."),
+    col(
+        "commitment_status",
+        "VARCHAR",
+        "FOCUS CommitmentDiscountStatus (Used / Unused) where the export has it.",
+    ),
+    col("commitment_id", "VARCHAR", "Reserved Instance or Savings Plan ARN the line relates to."),
+    col("charge_description", "VARCHAR", "The line's description as billed."),
+    col("usage_quantity", "DOUBLE", "Usage amount in pricing_unit."),
+    col("pricing_unit", "VARCHAR", "Unit of usage_quantity (Hrs, GB-Mo, ...)."),
+    col(
+        "billed_cost",
+        "DOUBLE",
+        "What the invoice shows for the line (unblended), in the billing currency.",
+    ),
+    col(
+        "effective_cost",
+        "DOUBLE",
+        "Amortized cost: commitments spread onto the usage they cover, in the billing currency.",
+    ),
+    col("list_cost", "DOUBLE", "Public on-demand equivalent, in the billing currency."),
+    col(
+        "billing_currency",
+        "VARCHAR",
+        "Currency of the money columns; never summed across currencies.",
+    ),
+    col("invoice_id", "VARCHAR", "Invoice id; empty until the month is invoiced."),
+    col(
+        "product_gpu_count",
+        "INTEGER",
+        "GPUs per instance as the bill states it (product gpu), when present.",
+    ),
+    col(
+        "tags",
+        "MAP(VARCHAR, VARCHAR)",
+        "Resource tags as a MAP; keys normalized like CUR 2.0 (user:workload-type → user_workload_type).",
+    ),
+    col("source_file", "VARCHAR", "File the line was read from."),
+    col(
+        "source_row",
+        "BIGINT",
+        "Row of the line in its Parquet source file (1-based); NULL for CSV sources.",
+    ),
+    col(
+        "delivery_id",
+        "VARCHAR",
+        "Delivery (CUR 2.0 executionId, legacy assemblyId, or file hash) the line came from.",
+    ),
+    col("source_format", "VARCHAR", "Export flavour: cur2, cur1 or focus."),
+    col(
+        "service_category",
+        "VARCHAR",
+        "FOCUS ServiceCategory (Compute, Storage, Networking, ...); NULL for CUR.",
+    ),
+    col(
+        "service_subcategory",
+        "VARCHAR",
+        "FOCUS ServiceSubcategory (Object Storage, Virtual Machines, ...; FOCUS 1.1+); NULL for CUR.",
+    ),
+    col(
+        "service_name",
+        "VARCHAR",
+        "FOCUS ServiceName (Virtual Machines, Cloud Storage, ...); for CUR the product's service code (product servicecode, else the line's product code).",
+    ),
+    col(
+        "sku_meter",
+        "VARCHAR",
+        "FOCUS SkuMeter (Data Transfer, Compute, ...; FOCUS 1.1+); NULL for CUR.",
+    ),
+    col(
+        "sku_price_details",
+        "MAP(VARCHAR, VARCHAR)",
+        "FOCUS SkuPriceDetails as a MAP of property → text value (InstanceType, GpuCount, x_TransferType, ...); NULL for CUR and when the export's value is not a JSON object.",
+    ),
+    col(
+        "pricing_category",
+        "VARCHAR",
+        "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
+    ),
+    col(
+        "resource_type",
+        "VARCHAR",
+        "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
+    ),
+    col(
+        "commitment_type",
+        "VARCHAR",
+        "Reserved Instance or Savings Plan (CUR: which ARN the line carries; FOCUS CommitmentDiscountType).",
+    ),
+    col(
+        "commitment_cost",
+        "DOUBLE",
+        "Fee lines of a CUR commitment: what it costs for the line's period as the bill states it (RIFee: recurring + amortized upfront fee; SavingsPlanRecurringFee: TotalCommitmentToDate), in the billing currency; NULL otherwise and for FOCUS.",
+    ),
+    col(
+        "commitment_unused_quantity",
+        "DOUBLE",
+        "RIFee lines: the reservation's unused hours of the period (reservation/UnusedQuantity); NULL otherwise.",
+    ),
+)
+
 _DECLARED = (
     Table(
         "line_items",
@@ -132,151 +272,17 @@ _DECLARED = (
         ),
         reads=(),
         inputs=("staged_lines",),
-        columns=(
-            col("billing_period", "DATE", "First day of the billing period (month) the line is billed in."),
-            col("charge_period_start", "TIMESTAMP", "Start of the period the charge covers (UTC)."),
-            col("charge_period_end", "TIMESTAMP", "End (exclusive) of the period the charge covers (UTC)."),
-            col("usage_date", "DATE", "UTC date of charge_period_start."),
-            col("provider", "VARCHAR", "Cloud provider (AWS for CUR; ProviderName for FOCUS)."),
-            col("billing_account_id", "VARCHAR", "Payer / billing account."),
-            col("sub_account_id", "VARCHAR", "Usage (linked) account."),
-            col(
-                "service_code",
-                "VARCHAR",
-                "Product code (AmazonEC2, AmazonSageMaker, ...); FOCUS x_ServiceCode or ServiceName.",
-            ),
-            col(
-                "usage_type",
-                "VARCHAR",
-                "AWS usage type (BoxUsage:p4d.24xlarge, USE1-Train:ml.p4d.24xlarge, ...).",
-            ),
-            col("operation", "VARCHAR", "AWS operation (RunInstances, ...)."),
-            col(
-                "resource_id",
-                "VARCHAR",
-                "Resource the line is for (instance id, ARN, bucket); NULL when the bill has none.",
-            ),
-            col("region", "VARCHAR", "Region code (us-east-1)."),
-            col("availability_zone", "VARCHAR", "Availability zone, when the bill has it."),
-            col("instance_type", "VARCHAR", "Instance type for compute lines (p4d.24xlarge, ml.g5.2xlarge)."),
-            col(
-                "product_family", "VARCHAR", "Product family (Compute Instance, Data Transfer, Storage, ...)."
-            ),
-            col(
-                "line_item_type",
-                "VARCHAR",
-                "CUR line item type (Usage, SavingsPlanCoveredUsage, RIFee, Tax, ...); FOCUS x_LineItemType when present.",
-            ),
-            col(
-                "charge_category",
-                "VARCHAR",
-                "FOCUS charge category: Usage, Purchase, Tax, Credit, Adjustment.",
-            ),
-            col("charge_class", "VARCHAR", "FOCUS charge class (Correction or NULL)."),
-            col(
-                "commitment_status",
-                "VARCHAR",
-                "FOCUS CommitmentDiscountStatus (Used / Unused) where the export has it.",
-            ),
-            col("commitment_id", "VARCHAR", "Reserved Instance or Savings Plan ARN the line relates to."),
-            col("charge_description", "VARCHAR", "The line's description as billed."),
-            col("usage_quantity", "DOUBLE", "Usage amount in pricing_unit."),
-            col("pricing_unit", "VARCHAR", "Unit of usage_quantity (Hrs, GB-Mo, ...)."),
-            col(
-                "billed_cost",
-                "DOUBLE",
-                "What the invoice shows for the line (unblended), in the billing currency.",
-            ),
-            col(
-                "effective_cost",
-                "DOUBLE",
-                "Amortized cost: commitments spread onto the usage they cover, in the billing currency.",
-            ),
-            col("list_cost", "DOUBLE", "Public on-demand equivalent, in the billing currency."),
-            col(
-                "billing_currency",
-                "VARCHAR",
-                "Currency of the money columns; never summed across currencies.",
-            ),
-            col("invoice_id", "VARCHAR", "Invoice id; empty until the month is invoiced."),
-            col(
-                "product_gpu_count",
-                "INTEGER",
-                "GPUs per instance as the bill states it (product gpu), when present.",
-            ),
-            col(
-                "tags",
-                "MAP(VARCHAR, VARCHAR)",
-                "Resource tags as a MAP; keys normalized like CUR 2.0 (user:workload-type → user_workload_type).",
-            ),
-            col("source_file", "VARCHAR", "File the line was read from."),
-            col(
-                "source_row",
-                "BIGINT",
-                "Row of the line in its Parquet source file (1-based); NULL for CSV sources.",
-            ),
-            col(
-                "delivery_id",
-                "VARCHAR",
-                "Delivery (CUR 2.0 executionId, legacy assemblyId, or file hash) the line came from.",
-            ),
-            col("source_format", "VARCHAR", "Export flavour: cur2, cur1 or focus."),
-            col(
-                "service_category",
-                "VARCHAR",
-                "FOCUS ServiceCategory (Compute, Storage, Networking, ...); NULL for CUR.",
-            ),
-            col(
-                "service_subcategory",
-                "VARCHAR",
-                "FOCUS ServiceSubcategory (Object Storage, Virtual Machines, ...; FOCUS 1.1+); NULL for CUR.",
-            ),
-            col(
-                "service_name",
-                "VARCHAR",
-                "FOCUS ServiceName (Virtual Machines, Cloud Storage, ...); for CUR the product's service code (product servicecode, else the line's product code).",
-            ),
-            col(
-                "sku_meter",
-                "VARCHAR",
-                "FOCUS SkuMeter (Data Transfer, Compute, ...; FOCUS 1.1+); NULL for CUR.",
-            ),
-            col(
-                "sku_price_details",
-                "MAP(VARCHAR, VARCHAR)",
-                "FOCUS SkuPriceDetails as a MAP of property → text value (InstanceType, GpuCount, x_TransferType, ...); NULL for CUR and when the export's value is not a JSON object.",
-            ),
-            col(
-                "pricing_category",
-                "VARCHAR",
-                "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
-            ),
-            col(
-                "resource_type",
-                "VARCHAR",
-                "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
-            ),
-            col(
-                "commitment_type",
-                "VARCHAR",
-                "Reserved Instance or Savings Plan (CUR: which ARN the line carries; FOCUS CommitmentDiscountType).",
-            ),
-            col(
-                "commitment_cost",
-                "DOUBLE",
-                "Fee lines of a CUR commitment: what it costs for the line's period as the bill states it (RIFee: recurring + amortized upfront fee; SavingsPlanRecurringFee: TotalCommitmentToDate), in the billing currency; NULL otherwise and for FOCUS.",
-            ),
-            col(
-                "commitment_unused_quantity",
-                "DOUBLE",
-                "RIFee lines: the reservation's unused hours of the period (reservation/UnusedQuantity); NULL otherwise.",
-            ),
-        ),
+        columns=_LINE_ITEMS_COLUMNS,
         checks=(
             Check(
                 "plausible_line_costs",
                 blocking=False,
-                description="No line costs more than 1,000,000,000, nor more than 10,000 and 1,000 x the rest of its billing period and currency (sql/checks/line_items__plausible_line_costs.sql). A warning: the line is published as billed. When it warns, open the file and line named (a 1e300 typo, cents read as dollars) and have the export corrected; docs/ingestion.md.",
+                description=(
+                    "No line costs more than 1,000,000,000, nor more than 10,000 and 1,000 x the rest of its billing "
+                    "period and currency (sql/checks/line_items__plausible_line_costs.sql). A warning: the line is "
+                    "published as billed. When it warns, open the file and line named (a 1e300 typo, cents read as "
+                    "dollars) and have the export corrected; docs/ingestion.md."
+                ),
             ),
         ),
     ),
@@ -373,22 +379,44 @@ _DECLARED = (
             Check(
                 "every_line_has_one_category",
                 blocking=True,
-                description="Every attributed row has a category, a workload and the rule that decided them (sql/checks/cost_attribution__every_line_has_one_category.sql). Blocking: the day's downstream tables are not computed. When it fails, the rules file let a line through undecided: run `mlcost rules check`, make the last rule a catch-all, and rerun the days listed.",
+                description=(
+                    "Every attributed row has a category, a workload and the rule that decided them "
+                    "(sql/checks/cost_attribution__every_line_has_one_category.sql). Blocking: the day's downstream "
+                    "tables are not computed. When it fails, the rules file let a line through undecided: run `mlcost"
+                    " rules check`, make the last rule a catch-all, and rerun the days listed."
+                ),
             ),
             Check(
                 "attributed_equals_source_per_day",
                 blocking=True,
-                description="For each billing period the run touched, Σ effective cost attributed over the period's published days equals Σ effective cost of its line_items, to the cent (sql/checks/cost_attribution__attributed_equals_source_per_day.sql). Blocking. When it fails, some of the period's days were computed from an older delivery or not at all: rerun daily_tables over the whole period; if the difference stays, a rule drops or duplicates lines (the periods and differences are listed).",
+                description=(
+                    "For each billing period the run touched, Σ effective cost attributed over the period's published"
+                    " days equals Σ effective cost of its line_items, to the cent "
+                    "(sql/checks/cost_attribution__attributed_equals_source_per_day.sql). Blocking. When it fails, "
+                    "some of the period's days were computed from an older delivery or not at all: rerun daily_tables"
+                    " over the whole period; if the difference stays, a rule drops or duplicates lines (the periods "
+                    "and differences are listed)."
+                ),
             ),
             Check(
                 "no_negative_usage_quantity",
                 blocking=False,
-                description="No usage line of the days judged has a negative quantity (sql/checks/cost_attribution__no_negative_usage_quantity.sql; Savings Plan negation lines excepted). A warning: corrections on real bills carry negative usage; the lines are kept. When it warns, check that the lines listed are corrections of earlier usage.",
+                description=(
+                    "No usage line of the days judged has a negative quantity "
+                    "(sql/checks/cost_attribution__no_negative_usage_quantity.sql; Savings Plan negation lines "
+                    "excepted). A warning: corrections on real bills carry negative usage; the lines are kept. When "
+                    "it warns, check that the lines listed are corrections of earlier usage."
+                ),
             ),
             Check(
                 "unattributed_share",
                 blocking=False,
-                description="At most 10% of the non-shared effective cost of the days judged has workload `unattributed` (sql/checks/cost_attribution__unattributed_share.sql). A warning. When it warns, run sql/examples/unattributed_spend_by_service.sql to see which services lack the workload tag, then tag the resources or add a mapping rule (docs/attribution.md).",
+                description=(
+                    "At most 10% of the non-shared effective cost of the days judged has workload `unattributed` "
+                    "(sql/checks/cost_attribution__unattributed_share.sql). A warning. When it warns, run "
+                    "sql/examples/unattributed_spend_by_service.sql to see which services lack the workload tag, then"
+                    " tag the resources or add a mapping rule (docs/attribution.md)."
+                ),
             ),
         ),
     ),
@@ -497,7 +525,12 @@ _DECLARED = (
                 "attributed_equals_billed",
                 sql=False,
                 blocking=True,
-                description="Per billing period and currency, the effective cost attributed equals the bill's effective cost to the cent, and at least one period was reconciled. Blocking. When it fails, the period's days were not all recomputed after its latest delivery: rerun daily_tables over the period, then reconciliation; a difference that stays means a rule drops or duplicates lines.",
+                description=(
+                    "Per billing period and currency, the effective cost attributed equals the bill's effective cost "
+                    "to the cent, and at least one period was reconciled. Blocking. When it fails, the period's days "
+                    "were not all recomputed after its latest delivery: rerun daily_tables over the period, then "
+                    "reconciliation; a difference that stays means a rule drops or duplicates lines."
+                ),
             ),
         ),
     ),
@@ -685,17 +718,35 @@ _DECLARED = (
             Check(
                 "eta_in_range_and_active_within_allocated",
                 blocking=True,
-                description="Every η of the days judged is within 0–1, and active ≤ observed ≤ allocated GPU hours (sql/checks/gpu_efficiency_daily__eta_in_range_and_active_within_allocated.sql). Blocking. When it fails, a log claims more GPU time than the bill: a log mapped to the wrong resource, two loggers on one GPU, or more GPUs in the log than on the instance (see gpu_count_matches_bill); fix the log's mapping (docs/gpu.md) and rerun the days.",
+                description=(
+                    "Every η of the days judged is within 0–1, and active ≤ observed ≤ allocated GPU hours "
+                    "(sql/checks/gpu_efficiency_daily__eta_in_range_and_active_within_allocated.sql). Blocking. When "
+                    "it fails, a log claims more GPU time than the bill: a log mapped to the wrong resource, two "
+                    "loggers on one GPU, or more GPUs in the log than on the instance (see gpu_count_matches_bill); "
+                    "fix the log's mapping (docs/gpu.md) and rerun the days."
+                ),
             ),
             Check(
                 "coverage_above_threshold",
                 blocking=False,
-                description="At least 50% of the billed GPU hours of the days judged have utilization samples (observed / allocated; sql/checks/gpu_efficiency_daily__coverage_above_threshold.sql). A warning: below it, η describes too little of the fleet to act on. When it warns, the resources with the most unobserved GPU hours are listed: ship their DCGM / nvidia-smi / CloudWatch logs to MLCOST_GPU_SOURCE (docs/gpu.md).",
+                description=(
+                    "At least 50% of the billed GPU hours of the days judged have utilization samples (observed / "
+                    "allocated; sql/checks/gpu_efficiency_daily__coverage_above_threshold.sql). A warning: below it, "
+                    "η describes too little of the fleet to act on. When it warns, the resources with the most "
+                    "unobserved GPU hours are listed: ship their DCGM / nvidia-smi / CloudWatch logs to "
+                    "MLCOST_GPU_SOURCE (docs/gpu.md)."
+                ),
             ),
             Check(
                 "gpu_count_matches_bill",
                 blocking=False,
-                description="The logs show as many GPUs per resource and day as the bill has running at once (sql/checks/gpu_efficiency_daily__gpu_count_matches_bill.sql). A warning. More GPUs in the logs than billed is a log mapped to the wrong resource; fewer is a logger that misses GPUs (they count as unobserved). When it warns, map the listed resources' logs to the right instance, or enable every GPU in the logger (docs/gpu.md).",
+                description=(
+                    "The logs show as many GPUs per resource and day as the bill has running at once "
+                    "(sql/checks/gpu_efficiency_daily__gpu_count_matches_bill.sql). A warning. More GPUs in the logs "
+                    "than billed is a log mapped to the wrong resource; fewer is a logger that misses GPUs (they "
+                    "count as unobserved). When it warns, map the listed resources' logs to the right instance, or "
+                    "enable every GPU in the logger (docs/gpu.md)."
+                ),
             ),
         ),
     ),
@@ -776,7 +827,13 @@ _DECLARED = (
             Check(
                 "prediction_files_unusable",
                 blocking=False,
-                description="Every prediction file read gave successful predictions with at most half of its lines skipped (sql/checks/predictions_daily__prediction_files_unusable.sql). A warning: otherwise cost per prediction is NULL or built on a sliver of the traffic. When it warns, the files are named with their first problem: fix the export or the header aliases (docs/predictions.md) and rerun the days.",
+                description=(
+                    "Every prediction file read gave successful predictions with at most half of its lines skipped "
+                    "(sql/checks/predictions_daily__prediction_files_unusable.sql). A warning: otherwise cost per "
+                    "prediction is NULL or built on a sliver of the traffic. When it warns, the files are named with "
+                    "their first problem: fix the export or the header aliases (docs/predictions.md) and rerun the "
+                    "days."
+                ),
             ),
         ),
     ),
@@ -830,12 +887,21 @@ _DECLARED = (
             Check(
                 "cost_without_predictions",
                 blocking=False,
-                description="Every workload with inference cost on a day judged has predictions that day (sql/checks/cost_per_prediction_daily__cost_without_predictions.sql). A warning: its cost per prediction is NULL. When it warns, the workload's counts are missing or named differently from its cost: check MLCOST_PREDICTIONS_SOURCE and the workload mapping (docs/predictions.md).",
+                description=(
+                    "Every workload with inference cost on a day judged has predictions that day "
+                    "(sql/checks/cost_per_prediction_daily__cost_without_predictions.sql). A warning: its cost per "
+                    "prediction is NULL. When it warns, the workload's counts are missing or named differently from "
+                    "its cost: check MLCOST_PREDICTIONS_SOURCE and the workload mapping (docs/predictions.md)."
+                ),
             ),
             Check(
                 "predictions_not_negative",
                 blocking=True,
-                description="No day and workload has a negative prediction count. Blocking. When it fails, a counter reset or a failed-request count above its invocations made the count negative: check the source files of the rows listed.",
+                description=(
+                    "No day and workload has a negative prediction count. Blocking. When it fails, a counter reset or"
+                    " a failed-request count above its invocations made the count negative: check the source files of"
+                    " the rows listed."
+                ),
             ),
         ),
     ),
@@ -881,7 +947,11 @@ _DECLARED = (
             Check(
                 "unmatched_share",
                 blocking=False,
-                description="At most 5% of each billing period's effective cost is left to rule `unmatched` (category other) (sql/checks/rule_coverage__unmatched_share.sql). A warning. When it warns, add rules for the services listed, largest first (docs/attribution.md), and rerun the period.",
+                description=(
+                    "At most 5% of each billing period's effective cost is left to rule `unmatched` (category other) "
+                    "(sql/checks/rule_coverage__unmatched_share.sql). A warning. When it warns, add rules for the "
+                    "services listed, largest first (docs/attribution.md), and rerun the period."
+                ),
             ),
         ),
     ),
@@ -895,145 +965,9 @@ _DECLARED = (
             "version current at time T is the one with the smallest superseded after T, else line_items."
         ),
         reads=("line_items",),
+        # The same columns as line_items (the superseded versions' lines), and when each version was superseded.
         columns=(
-            col("billing_period", "DATE", "First day of the billing period (month) the line is billed in."),
-            col("charge_period_start", "TIMESTAMP", "Start of the period the charge covers (UTC)."),
-            col("charge_period_end", "TIMESTAMP", "End (exclusive) of the period the charge covers (UTC)."),
-            col("usage_date", "DATE", "UTC date of charge_period_start."),
-            col("provider", "VARCHAR", "Cloud provider (AWS for CUR; ProviderName for FOCUS)."),
-            col("billing_account_id", "VARCHAR", "Payer / billing account."),
-            col("sub_account_id", "VARCHAR", "Usage (linked) account."),
-            col(
-                "service_code",
-                "VARCHAR",
-                "Product code (AmazonEC2, AmazonSageMaker, ...); FOCUS x_ServiceCode or ServiceName.",
-            ),
-            col(
-                "usage_type",
-                "VARCHAR",
-                "AWS usage type (BoxUsage:p4d.24xlarge, USE1-Train:ml.p4d.24xlarge, ...).",
-            ),
-            col("operation", "VARCHAR", "AWS operation (RunInstances, ...)."),
-            col(
-                "resource_id",
-                "VARCHAR",
-                "Resource the line is for (instance id, ARN, bucket); NULL when the bill has none.",
-            ),
-            col("region", "VARCHAR", "Region code (us-east-1)."),
-            col("availability_zone", "VARCHAR", "Availability zone, when the bill has it."),
-            col("instance_type", "VARCHAR", "Instance type for compute lines (p4d.24xlarge, ml.g5.2xlarge)."),
-            col(
-                "product_family", "VARCHAR", "Product family (Compute Instance, Data Transfer, Storage, ...)."
-            ),
-            col(
-                "line_item_type",
-                "VARCHAR",
-                "CUR line item type (Usage, SavingsPlanCoveredUsage, RIFee, Tax, ...); FOCUS x_LineItemType when present.",
-            ),
-            col(
-                "charge_category",
-                "VARCHAR",
-                "FOCUS charge category: Usage, Purchase, Tax, Credit, Adjustment.",
-            ),
-            col("charge_class", "VARCHAR", "FOCUS charge class (Correction or NULL)."),
-            col(
-                "commitment_status",
-                "VARCHAR",
-                "FOCUS CommitmentDiscountStatus (Used / Unused) where the export has it.",
-            ),
-            col("commitment_id", "VARCHAR", "Reserved Instance or Savings Plan ARN the line relates to."),
-            col("charge_description", "VARCHAR", "The line's description as billed."),
-            col("usage_quantity", "DOUBLE", "Usage amount in pricing_unit."),
-            col("pricing_unit", "VARCHAR", "Unit of usage_quantity (Hrs, GB-Mo, ...)."),
-            col(
-                "billed_cost",
-                "DOUBLE",
-                "What the invoice shows for the line (unblended), in the billing currency.",
-            ),
-            col(
-                "effective_cost",
-                "DOUBLE",
-                "Amortized cost: commitments spread onto the usage they cover, in the billing currency.",
-            ),
-            col("list_cost", "DOUBLE", "Public on-demand equivalent, in the billing currency."),
-            col(
-                "billing_currency",
-                "VARCHAR",
-                "Currency of the money columns; never summed across currencies.",
-            ),
-            col("invoice_id", "VARCHAR", "Invoice id; empty until the month is invoiced."),
-            col(
-                "product_gpu_count",
-                "INTEGER",
-                "GPUs per instance as the bill states it (product gpu), when present.",
-            ),
-            col(
-                "tags",
-                "MAP(VARCHAR, VARCHAR)",
-                "Resource tags as a MAP; keys normalized like CUR 2.0 (user:workload-type → user_workload_type).",
-            ),
-            col("source_file", "VARCHAR", "File the line was read from."),
-            col(
-                "source_row",
-                "BIGINT",
-                "Row of the line in its Parquet source file (1-based); NULL for CSV sources.",
-            ),
-            col(
-                "delivery_id",
-                "VARCHAR",
-                "Delivery (CUR 2.0 executionId, legacy assemblyId, or file hash) the line came from.",
-            ),
-            col("source_format", "VARCHAR", "Export flavour: cur2, cur1 or focus."),
-            col(
-                "service_category",
-                "VARCHAR",
-                "FOCUS ServiceCategory (Compute, Storage, Networking, ...); NULL for CUR.",
-            ),
-            col(
-                "service_subcategory",
-                "VARCHAR",
-                "FOCUS ServiceSubcategory (Object Storage, Virtual Machines, ...; FOCUS 1.1+); NULL for CUR.",
-            ),
-            col(
-                "service_name",
-                "VARCHAR",
-                "FOCUS ServiceName (Virtual Machines, Cloud Storage, ...); for CUR the product's service code (product servicecode, else the line's product code).",
-            ),
-            col(
-                "sku_meter",
-                "VARCHAR",
-                "FOCUS SkuMeter (Data Transfer, Compute, ...; FOCUS 1.1+); NULL for CUR.",
-            ),
-            col(
-                "sku_price_details",
-                "MAP(VARCHAR, VARCHAR)",
-                "FOCUS SkuPriceDetails as a MAP of property → text value (InstanceType, GpuCount, x_TransferType, ...); NULL for CUR and when the export's value is not a JSON object.",
-            ),
-            col(
-                "pricing_category",
-                "VARCHAR",
-                "FOCUS PricingCategory (Standard, Committed, Dynamic, Other); NULL for CUR.",
-            ),
-            col(
-                "resource_type",
-                "VARCHAR",
-                "FOCUS ResourceType (Virtual Machine, Disk, Storage Account, ...); NULL for CUR.",
-            ),
-            col(
-                "commitment_type",
-                "VARCHAR",
-                "Reserved Instance or Savings Plan (CUR: which ARN the line carries; FOCUS CommitmentDiscountType).",
-            ),
-            col(
-                "commitment_cost",
-                "DOUBLE",
-                "Fee lines of a CUR commitment: what it costs for the line's period as the bill states it (RIFee: recurring + amortized upfront fee; SavingsPlanRecurringFee: TotalCommitmentToDate), in the billing currency; NULL otherwise and for FOCUS.",
-            ),
-            col(
-                "commitment_unused_quantity",
-                "DOUBLE",
-                "RIFee lines: the reservation's unused hours of the period (reservation/UnusedQuantity); NULL otherwise.",
-            ),
+            *_LINE_ITEMS_COLUMNS,
             col(
                 "superseded",
                 "TIMESTAMP",
@@ -1152,7 +1086,13 @@ _DECLARED = (
             Check(
                 "commitment_used_plus_unused",
                 blocking=False,
-                description="Per billing period and commitment, used plus unused commitment equals its stated cost to the cent (sql/checks/commitment_utilization__commitment_used_plus_unused.sql). A warning. When it warns, the export lacks covered usage lines or unused-commitment lines for the commitment named: check that the delivery is whole and that its commitment columns (reservation / savingsPlan ARNs, CommitmentDiscountId) are filled.",
+                description=(
+                    "Per billing period and commitment, used plus unused commitment equals its stated cost to the "
+                    "cent (sql/checks/commitment_utilization__commitment_used_plus_unused.sql). A warning. When it "
+                    "warns, the export lacks covered usage lines or unused-commitment lines for the commitment named:"
+                    " check that the delivery is whole and that its commitment columns (reservation / savingsPlan "
+                    "ARNs, CommitmentDiscountId) are filled."
+                ),
             ),
         ),
     ),
@@ -1284,13 +1224,23 @@ _DECLARED = (
             Check(
                 "pod_split_adds_up_to_node_cost",
                 blocking=True,
-                description="Per node and day, the pods' GPU cost plus the __idle__ and __unobserved__ rows equals the node's GPU cost to the cent (sql/checks/gpu_cost_by_pod_daily__pod_split_adds_up_to_node_cost.sql). Blocking. When it fails, a pod's GPU fraction or a sample's holder count split a GPU second more or less than once: the failing nodes and days are named; check MLCOST_POD_WORKLOADS's gpu_fraction column and the DCGM pod labels.",
+                description=(
+                    "Per node and day, the pods' GPU cost plus the __idle__ and __unobserved__ rows equals the node's"
+                    " GPU cost to the cent (sql/checks/gpu_cost_by_pod_daily__pod_split_adds_up_to_node_cost.sql). "
+                    "Blocking. When it fails, a pod's GPU fraction or a sample's holder count split a GPU second more"
+                    " or less than once: the failing nodes and days are named; check MLCOST_POD_WORKLOADS's "
+                    "gpu_fraction column and the DCGM pod labels."
+                ),
             ),
             Check(
                 "pods_found_for_pod_workloads",
                 sql=False,
                 blocking=False,
-                description="When MLCOST_POD_WORKLOADS is set, some GPU sample names a Kubernetes pod. A warning. When it warns, the DCGM exporter runs without pod labels (enable its Kubernetes mode, or keep Prometheus's exported_pod labels in the export): without them no GPU cost can be split by pod.",
+                description=(
+                    "When MLCOST_POD_WORKLOADS is set, some GPU sample names a Kubernetes pod. A warning. When it "
+                    "warns, the DCGM exporter runs without pod labels (enable its Kubernetes mode, or keep "
+                    "Prometheus's exported_pod labels in the export): without them no GPU cost can be split by pod."
+                ),
             ),
         ),
     ),
@@ -1356,7 +1306,13 @@ _DECLARED = (
             Check(
                 "anomalous_days",
                 blocking=False,
-                description="No day of the days judged departs from its own series' trailing 28 days (robust z ≥ 3.5 and an impact of at least 50 in the billing currency; docs/decisions.md). A warning. When it warns, read each anomaly's top contributors (rule ids, services, predictions, GPU hours) in cost_anomalies: an idle GPU left running, a traffic drop or a transfer spike; a planned change needs no action.",
+                description=(
+                    "No day of the days judged departs from its own series' trailing 28 days (robust z ≥ 3.5 and an "
+                    "impact of at least 50 in the billing currency; docs/decisions.md). A warning. When it warns, "
+                    "read each anomaly's top contributors (rule ids, services, predictions, GPU hours) in "
+                    "cost_anomalies: an idle GPU left running, a traffic drop or a transfer spike; a planned change "
+                    "needs no action."
+                ),
             ),
         ),
     ),
@@ -1454,7 +1410,12 @@ _DECLARED = (
             Check(
                 "budget_thresholds_crossed",
                 blocking=False,
-                description="No budget of MLCOST_BUDGETS has its actual or forecast month-end cost past one of its thresholds (docs/decisions.md). A warning. When it warns, the scope, the threshold and the figures are named: look at cost_anomalies and the scope's workloads, or raise the budget if the spend is planned.",
+                description=(
+                    "No budget of MLCOST_BUDGETS has its actual or forecast month-end cost past one of its thresholds"
+                    " (docs/decisions.md). A warning. When it warns, the scope, the threshold and the figures are "
+                    "named: look at cost_anomalies and the scope's workloads, or raise the budget if the spend is "
+                    "planned."
+                ),
             ),
         ),
     ),
