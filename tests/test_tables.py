@@ -170,3 +170,18 @@ def test_partition_folders_come_from_the_registry():
     assert {t.name: t.partitioned_by for t in TABLES.values() if t.partitioned_by} == lake.PARTITION_COLUMNS
     assert lake.PARTITION_COLUMNS["line_items"] == "billing_period"
     assert lake.PARTITION_COLUMNS["cost_per_prediction_daily"] == "usage_date"
+
+
+def test_each_table_runs_in_the_job_of_its_partitioning():
+    """By hand: the bill's months are ingested alone; days in daily_tables; the rest of the months reconcile."""
+    assert tables.tables_of_job("ingest_billing") == ["line_items"]
+    assert set(tables.tables_of_job("daily_tables")) == set(tables.daily_tables())
+    assert "reconciliation" in tables.tables_of_job("monthly_reconciliation")
+    assert "line_items" not in tables.tables_of_job("monthly_reconciliation")
+    assert tables.job_of("line_items_history") is None
+    every = [
+        t
+        for job in ("ingest_billing", "daily_tables", "monthly_reconciliation")
+        for t in tables.tables_of_job(job)
+    ]
+    assert sorted(every) == sorted(t.name for t in tables.lake_tables())

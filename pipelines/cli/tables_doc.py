@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.storage.tables import DAILY, TABLES, Table
+from pipelines.storage.tables import TABLES, Table, job_of
 
 
 def _codes(names) -> str:
@@ -10,12 +10,8 @@ def _codes(names) -> str:
 
 
 def _flow_row(table: Table) -> str:
-    if table.view:
-        job, sql = "– (a view of the warehouse)", "–"
-    else:
-        job = "daily_tables" if table.partitioned_by == DAILY else "monthly_reconciliation"
-        job = "ingest_billing" if table.name == "line_items" else job
-        sql = f"`sql/{table.name}.sql`"
+    job = job_of(table.name) or "– (a view of the warehouse)"
+    sql = "–" if table.view else f"`sql/{table.name}.sql`"
     checks = [f"`{c.name}`" + ("" if c.blocking else " (warning)") for c in table.checks]
     checks += ["`data_is_recent` (warning)"] if table.data_is_recent else []
     reads = _codes((*table.reads, *table.python_reads))

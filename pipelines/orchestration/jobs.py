@@ -1,8 +1,8 @@
 """Jobs: one per partition scheme, because a Dagster run covers assets of one partitioning.
 
 A nightly or `mlcost run` is three runs in order: billing (months) → daily tables (days) → reconciliation (months).
-Which table runs in which job follows from its partitioning in the registry (pipelines/storage/tables.py): a new
-table joins its job without an edit here.
+Which table runs in which job is `tables.job_of` in the registry (pipelines/storage/tables.py), which docs/tables.md's
+data flow shows too: a new table joins its job without an edit here.
 
 The jobs name no executor: `executor_for(settings)` gives the Definitions one (MLCOST_EXECUTOR). `in_process`
 (default): every step in the run's process, since a process per step pays Dagster's import time (3–4 s) each.
@@ -30,14 +30,16 @@ def executor_for(settings: Settings) -> ExecutorDefinition:
     return in_process_executor
 
 
-ingest_billing = define_asset_job("ingest_billing", selection=AssetSelection.assets("line_items"))
-daily_tables = define_asset_job("daily_tables", selection=AssetSelection.assets(*tables.daily_tables()))
+ingest_billing = define_asset_job(
+    "ingest_billing", selection=AssetSelection.assets(*tables.tables_of_job("ingest_billing"))
+)
+daily_tables = define_asset_job(
+    "daily_tables", selection=AssetSelection.assets(*tables.tables_of_job("daily_tables"))
+)
 monthly_reconciliation = define_asset_job(
     "monthly_reconciliation",
-    # Every monthly table but line_items; cost_report (unpartitioned) runs after the reconciliation, so every
-    # run chain ends with a fresh report.
-    selection=AssetSelection.assets(
-        *(t for t in tables.monthly_tables() if t != "line_items"), "cost_report"
-    ),
+    # cost_report (unpartitioned, not a lake table) runs after the reconciliation: every run chain ends with a
+    # fresh report.
+    selection=AssetSelection.assets(*tables.tables_of_job("monthly_reconciliation"), "cost_report"),
 )
 JOBS = [ingest_billing, daily_tables, monthly_reconciliation]

@@ -121,6 +121,23 @@ def daily_tables() -> list[str]:
     return [t.name for t in lake_tables() if t.partitioned_by == DAILY]
 
 
+def job_of(table: str) -> str | None:
+    """The Dagster job that computes a table (a Dagster run covers one partitioning): the bill's months are
+    ingested by `ingest_billing`, the days by `daily_tables`, the other monthly tables by
+    `monthly_reconciliation`; None for a warehouse view."""
+    declared = TABLES[table]
+    if declared.view:
+        return None
+    if table == "line_items":
+        return "ingest_billing"
+    return "daily_tables" if declared.partitioned_by == DAILY else "monthly_reconciliation"
+
+
+def tables_of_job(job: str) -> list[str]:
+    """The tables `job` computes, in the registry's order."""
+    return [t.name for t in lake_tables() if job_of(t.name) == job]
+
+
 # line_items and its history view (the superseded versions of its lines) share these columns.
 _LINE_ITEMS_COLUMNS = (
     col("billing_period", "DATE", "First day of the billing period (month) the line is billed in."),
