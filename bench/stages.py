@@ -145,6 +145,8 @@ FLOOR_COLUMNS = (
     "CAST(pricing_public_on_demand_cost AS DOUBLE) AS list_cost",
     "line_item_currency_code AS billing_currency",
     "NULLIF(bill_invoice_id, '') AS invoice_id",
+    "NULLIF(bill_invoicing_entity, '') AS invoice_issuer",
+    "NULLIF(line_item_legal_entity, '') AS publisher",
     "TRY_CAST(product['gpu'] AS INTEGER) AS product_gpu_count",
     "coalesce(NULLIF(reservation_reservation_a_r_n, ''), NULLIF(savings_plan_savings_plan_a_r_n, '')) "
     "AS commitment_id",

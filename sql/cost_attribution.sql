@@ -377,7 +377,16 @@ final as (
         pricing_unit,
         charge_period_start,
         charge_period_end,
-        delivery_id
+        delivery_id,
+        -- Invoice and commitment of the source line: what the FOCUS export (sql/exports/focus.sql) states.
+        invoice_id,
+        invoice_issuer,
+        publisher,
+        commitment_id,
+        commitment_type,
+        commitment_status,
+        commitment_cost * fraction * share as commitment_cost,
+        commitment_unused_quantity * fraction * share as commitment_unused_quantity
     from attributed
     where day between cast($start_date as date) and cast($end_date as date)
 )

@@ -52,7 +52,10 @@ final as (
         -- Commitments (sql/commitment_utilization.sql).
         commitment_type,
         commitment_cost,
-        commitment_unused_quantity
+        commitment_unused_quantity,
+        -- Who invoices and who sells the line (the FOCUS export's InvoiceIssuerName and PublisherName).
+        invoice_issuer,
+        publisher
     from staged
 )
 

@@ -227,3 +227,66 @@ def test_focus_service_subcategory_and_units_are_focus_1_2_values(lake, tmp_path
     )
     units = set(frame["PricingUnit"].drop_nulls().unique())
     assert "GB-Months" in units and "GB-Mo" not in units
+
+
+@pytest.mark.parametrize("period", sorted(BILL))
+def test_commitment_fees_are_a_purchase_and_an_unused_row_with_the_bills_invoice(lake, tmp_path, period):
+    """FOCUS 1.2: a commitment's purchase has EffectiveCost 0, its unused part is a Usage row with status Unused;
+    the issuer of the invoice is the provider; InvoiceId is the bill's. Expected values come from the raw CUR 2.0
+    files of the delivery (columns the export never reads), not from the lake."""
+    import duckdb
+
+    files = [str(p) for p in Path(lake.settings.cur_source).rglob(f"BILLING_PERIOD={period}/*.parquet")]
+    assert files
+    raw = duckdb.sql(
+        """
+        select
+            sum(case line_item_line_item_type
+                when 'SavingsPlanRecurringFee'
+                    then savings_plan_total_commitment_to_date - savings_plan_used_commitment
+                when 'RIFee'
+                    then reservation_unused_amortized_upfront_fee_for_billing_period + reservation_unused_recurring_fee
+                else 0 end) as unused_cost,
+            sum(case when line_item_line_item_type = 'RIFee' then reservation_unused_quantity else 0 end)
+                as unused_hours,
+            -- Every commitment fee: recurring, and upfront (a Savings Plan's, or an RI's Fee line).
+            sum(case when line_item_line_item_type in ('SavingsPlanRecurringFee', 'RIFee', 'SavingsPlanUpfrontFee')
+                or (line_item_line_item_type = 'Fee' and coalesce(reservation_reservation_a_r_n, '') <> '')
+                then line_item_unblended_cost else 0 end) as fees_billed,
+            list(distinct bill_invoice_id) as invoices,
+            list(distinct bill_invoicing_entity) as issuers
+        from read_parquet($files)
+        """,
+        params={"files": files},
+    ).fetchone()
+    unused_cost, unused_hours, fees_billed, invoices, issuers = raw
+    assert unused_cost > 0 and len(invoices) == 1 and invoices[0] and len(issuers) == 1
+
+    frame = pl.read_parquet(export_focus(lake.settings, _period(period), tmp_path).parquet)
+    commitment = frame.filter(pl.col("CommitmentDiscountId").is_not_null())
+    purchases = commitment.filter(pl.col("ChargeCategory") == "Purchase")
+    unused = commitment.filter(pl.col("CommitmentDiscountStatus") == "Unused")
+    used = commitment.filter(pl.col("CommitmentDiscountStatus") == "Used")
+    assert frame.filter(pl.col("ChargeCategory") == "Purchase")["EffectiveCost"].abs().max() == 0
+    assert round(purchases["BilledCost"].sum(), 2) == round(fees_billed, 2)
+    assert unused.height > 0 and set(unused["ChargeCategory"]) == {"Usage"}
+    assert unused["BilledCost"].abs().max() == 0 and unused["ConsumedQuantity"].null_count() == unused.height
+    assert round(unused["EffectiveCost"].sum(), 2) == round(unused_cost, 2)
+    reserved = unused.filter(pl.col("CommitmentDiscountCategory") == "Usage")
+    assert set(reserved["CommitmentDiscountUnit"]) == {"Hours"}
+    assert round(reserved["CommitmentDiscountQuantity"].sum(), 6) == round(unused_hours, 6)
+    assert used.height > 0 and set(used["ChargeCategory"]) == {"Usage"}
+    # Every commitment row says what it is; no other row names a commitment.
+    for column in ("CommitmentDiscountCategory", "CommitmentDiscountType", "CommitmentDiscountQuantity"):
+        assert commitment[column].null_count() == 0, column
+    rest = frame.filter(pl.col("CommitmentDiscountId").is_null())
+    assert rest["CommitmentDiscountStatus"].null_count() == rest.height
+    # A support plan's monthly fee covers no future charges: a Usage row of its period, with its cost.
+    support = frame.filter((pl.col("x_LineItemType") == "Fee") & pl.col("CommitmentDiscountId").is_null())
+    assert support.height > 0 and set(support["ChargeCategory"]) == {"Usage"}
+    assert support["EffectiveCost"].sum() == pytest.approx(support["BilledCost"].sum())
+    # The bill's invoice and issuer; the provider is the issuer (not a third party paid), AWS kept in x_Provider.
+    assert set(frame["InvoiceId"]) == {invoices[0]}
+    assert set(frame["InvoiceIssuerName"]) == {issuers[0]}
+    assert (frame["ProviderName"] == frame["InvoiceIssuerName"]).all()
+    assert set(frame["x_Provider"]) == {"AWS"}

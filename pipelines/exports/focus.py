@@ -25,6 +25,9 @@ class FocusExport:
     csv: Path
     rows: int
     sums: dict[str, tuple[float, float]]  # currency -> (Σ BilledCost, Σ EffectiveCost)
+    # Rows whose source line carries no invoice id: the period is not invoiced yet (CUR writes the id once the
+    # invoice is issued, early in the next month). FOCUS wants InvoiceId null on them, and not null once invoiced.
+    uninvoiced_rows: int = 0
 
 
 def export_focus(settings: Settings, period: date, out: Path | None = None) -> FocusExport:
@@ -41,7 +44,9 @@ def export_focus(settings: Settings, period: date, out: Path | None = None) -> F
             [str(REFERENCE / "focus_service_categories.csv")],
         )
         con.execute(f"CREATE TEMP TABLE focus AS {load_sql('exports/focus')}", {"period": period})
-        rows = con.execute("SELECT count(*) FROM focus").fetchone()[0]
+        rows, uninvoiced = con.execute(
+            "SELECT count(*), count(*) FILTER (InvoiceId IS NULL) FROM focus"
+        ).fetchone()
         sums = {
             c: (b, e)
             for c, b, e in con.execute(
@@ -71,4 +76,4 @@ def export_focus(settings: Settings, period: date, out: Path | None = None) -> F
             tmp_csv.unlink(missing_ok=True)
     finally:
         con.close()
-    return FocusExport(parquet, csv, int(rows), sums)
+    return FocusExport(parquet, csv, int(rows), sums, int(uninvoiced))

@@ -34,6 +34,12 @@ def cmd_export_focus(args: argparse.Namespace, settings) -> int:
         print(
             f"  {currency}: Σ BilledCost {billed:,.2f}, Σ EffectiveCost {effective:,.2f} (equal to the bill)"
         )
+    if result.uninvoiced_rows:
+        print(
+            f"  note: {result.uninvoiced_rows:,} of {result.rows:,} rows have no InvoiceId: their lines are not "
+            f"invoiced yet (CUR writes bill/InvoiceId once the month's invoice is issued); export the period "
+            f"again after that. FOCUS validators that check InvoiceId on every row report these."
+        )
     return 0
 
 

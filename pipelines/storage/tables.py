@@ -276,6 +276,18 @@ _LINE_ITEMS_COLUMNS = (
         "DOUBLE",
         "RIFee lines: the reservation's unused hours of the period (reservation/UnusedQuantity); NULL otherwise.",
     ),
+    col(
+        "invoice_issuer",
+        "VARCHAR",
+        "Legal entity that issues the invoice (CUR bill/InvoicingEntity, FOCUS InvoiceIssuerName); NULL when the"
+        " export does not say.",
+    ),
+    col(
+        "publisher",
+        "VARCHAR",
+        "Entity that sells the service: the seller of record (CUR lineItem/LegalEntity, a Marketplace seller's"
+        " name for its lines; FOCUS PublisherName); NULL when the export does not say.",
+    ),
 )
 
 _DECLARED = (
@@ -390,6 +402,35 @@ _DECLARED = (
             col("charge_period_start", "TIMESTAMP", "Charge period start of the source line."),
             col("charge_period_end", "TIMESTAMP", "Charge period end of the source line."),
             col("delivery_id", "VARCHAR", "Delivery of the source line."),
+            col("invoice_id", "VARCHAR", "Invoice of the source line; NULL until its month is invoiced."),
+            col(
+                "invoice_issuer",
+                "VARCHAR",
+                "Legal entity that invoices the source line, when the export says.",
+            ),
+            col("publisher", "VARCHAR", "Seller of record of the source line, when the export says."),
+            col("commitment_id", "VARCHAR", "Reserved Instance or Savings Plan the source line relates to."),
+            col(
+                "commitment_type",
+                "VARCHAR",
+                "Reserved Instance or Savings Plan (FOCUS CommitmentDiscountType).",
+            ),
+            col(
+                "commitment_status",
+                "VARCHAR",
+                "FOCUS CommitmentDiscountStatus of the source line (Used / Unused).",
+            ),
+            col(
+                "commitment_cost",
+                "DOUBLE",
+                "Commitment fee lines: the share of what the commitment costs for the period (RI fee with its "
+                "amortized upfront part; a Savings Plan's total commitment).",
+            ),
+            col(
+                "commitment_unused_quantity",
+                "DOUBLE",
+                "RIFee lines: the share of the reservation's unused hours.",
+            ),
         ),
         data_is_recent=True,
         checks=(

@@ -29,7 +29,10 @@ typed as (
         -- Currency codes are compared as written, so `usd` and ` USD` would be two currencies: upper-cased and
         -- trimmed here; a blank code is USD (CUR writes one currency per payer, and older exports omit it).
         coalesce(nullif(upper(trim(line_item_currency_code)), ''), 'USD') as billing_currency,
-        bill_invoice_id as invoice_id,
+        -- Empty until the month is invoiced: CUR writes '' where FOCUS writes NULL.
+        nullif(bill_invoice_id, '') as invoice_id,
+        nullif(bill_invoicing_entity, '') as invoice_issuer,
+        nullif(line_item_legal_entity, '') as publisher,
         try_cast(product_gpu as integer) as product_gpu_count,
         coalesce(reservation_reservation_a_r_n, savings_plan_savings_plan_a_r_n) as commitment_id,
         case
@@ -135,5 +138,7 @@ select
     cast(null as varchar) as resource_type,
     commitment_type,
     commitment_cost,
-    commitment_unused_quantity
+    commitment_unused_quantity,
+    invoice_issuer,
+    publisher
 from typed

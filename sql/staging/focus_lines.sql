@@ -66,7 +66,9 @@ final as (
         -- FOCUS states a commitment's cost as its Used and Unused rows' EffectiveCost, not as one figure.
         "CommitmentDiscountType" as commitment_type,
         cast(null as double) as commitment_cost,
-        cast(null as double) as commitment_unused_quantity
+        cast(null as double) as commitment_unused_quantity,
+        "InvoiceIssuerName" as invoice_issuer,
+        "PublisherName" as publisher
     from raw
 )
 
