@@ -46,6 +46,27 @@ DATETIME = ["BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "Charge
 ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 
 
+# FOCUS 1.2's unit format, as focus-validator 2.2.1 checks it (PricingUnit-C-003-O; its FormatUnitGenerator):
+# a data size, a time, or a count word (letters and digits, starting with a letter, words separated by spaces);
+# <unit>-<plural time>; <unit>/<singular time>; <number> <unit>; <unit>/<number> <plural time>.
+_SIZE = "|".join(
+    [p + u for u in ("b", "B") for p in ("", "K", "M", "G", "T", "P", "E")]
+    + [p + "i" + u for u in ("b", "B") for p in ("K", "M", "G", "T", "P", "E")]
+)
+_TIME1 = "Year|Month|Day|Hour|Minute|Second"
+_TIMES = "Years|Months|Days|Hours|Minutes|Seconds"
+_COUNT = r"[A-Za-z][A-Za-z0-9]*(?:\s+[A-Za-z][A-Za-z0-9]*)*"
+UNIT_FORMAT = "|".join(
+    [
+        f"^(?:{_SIZE}|{_TIME1}|{_TIMES}|{_COUNT})$",
+        f"^(?:{_SIZE}|{_COUNT})-(?:{_TIMES})$",
+        f"^(?:{_SIZE}|{_COUNT}|{_TIMES})/(?:{_TIME1})$",
+        f"^[0-9]+ (?:{_SIZE}|{_TIME1}|{_TIMES}|{_COUNT})$",
+        f"^(?:{_SIZE}|{_COUNT}|{_TIMES})/[0-9]+ (?:{_TIMES})$",
+    ]
+)
+
+
 def typed(frame: pl.DataFrame) -> pl.DataFrame:
     """A CSV read as text, typed as the spec says (empty cell = null); a Parquet frame passes through."""
     if frame.schema["BilledCost"] != pl.String:
@@ -109,6 +130,10 @@ def focus12_errors(frame: pl.DataFrame) -> list[str]:
             "PricingUnit"
         ).str.contains("-")
         & ~pl.col("PricingUnit").str.contains(r"-(Years|Months|Days|Hours|Minutes|Seconds)$"),
+        "PricingUnit in FOCUS unit format": pl.col("PricingUnit").is_not_null()
+        & ~pl.col("PricingUnit").str.contains(UNIT_FORMAT),
+        "ConsumedUnit in FOCUS unit format": pl.col("ConsumedUnit").is_not_null()
+        & ~pl.col("ConsumedUnit").str.contains(UNIT_FORMAT),
         # Each category has its own "Other (<category>)" subcategory; another category's is wrong.
         "ServiceSubcategory Other (...) names the row's ServiceCategory": pl.col(
             "ServiceSubcategory"

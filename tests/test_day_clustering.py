@@ -147,3 +147,39 @@ def test_a_refused_csv_names_its_first_bad_line_with_that_lines_values(tmp_path)
     assert "line 2" in text and "2026-10-20 04:00:00" in text and "2026-10-20 06:00:00" in text, text
     assert "2 lines of the delivery are like it" in text
     con.close()
+
+
+def test_a_large_delivery_written_day_by_day_is_the_one_sort_write_row_for_row(tmp_path, monkeypatch):
+    """Above ONE_SORT_MAX_LINES a delivery is written in two passes (one folder per day, then each day sorted on its
+    own), so that its sort never holds the month: the published partition has the same rows in the same order and
+    the same column types as the one-sort write, and each row group holds one usage day."""
+    import pipelines.billing.ingest as ingest
+
+    generate_scaled_month(tmp_path / "export", lines=150_000, month="2026-10")
+    # Plus the odd lines of a legacy CSV (a late line, a zero-length one, one after the period, a monthly fee).
+    odd = corpus.write_csv(tmp_path / "odd" / "cur.csv", corpus.CUR1_HEADER, _odd_month())
+    paths = {}
+    for name, limit in (("one_sort", 10**12), ("by_day", 0)):
+        monkeypatch.setattr(ingest, "ONE_SORT_MAX_LINES", limit)
+        for source in (tmp_path / "export" / "cur2", odd.parent):
+            settings = Settings(home=tmp_path / name / source.name)
+            con = lake.connect(settings)
+            _ingest(con, settings, source)
+            con.close()
+            paths[name, source.name] = lake.partition_path(settings, "line_items", "2026-10-01")
+            assert not list(settings.home.rglob("*.days")), "the per-day folders are removed"
+    for source in ("cur2", "odd"):
+        one, by_day = paths["one_sort", source], paths["by_day", source]
+        con = duckdb.connect()
+        select = "SELECT row_number() OVER () AS rn, * REPLACE (CAST(tags AS VARCHAR) AS tags) FROM read_parquet(?)"
+        assert con.execute(f"SELECT count(*) FROM ({select})", [str(one)]).fetchone()[0] > 0
+        for a, b in ((one, by_day), (by_day, one)):
+            left = con.execute(f"{select} EXCEPT ALL {select}", [str(a), str(b)]).fetchall()
+            assert left == [], (source, left[:3])
+        describe = "DESCRIBE SELECT * FROM read_parquet(?)"
+        assert con.execute(describe, [str(one)]).fetchall() == con.execute(describe, [str(by_day)]).fetchall()
+        meta = pq.ParquetFile(by_day).metadata
+        column = meta.schema.to_arrow_schema().get_field_index("usage_date")
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(column).statistics
+            assert stats.min == stats.max, (source, i, stats)

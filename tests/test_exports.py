@@ -290,3 +290,50 @@ def test_commitment_fees_are_a_purchase_and_an_unused_row_with_the_bills_invoice
     assert set(frame["InvoiceIssuerName"]) == {issuers[0]}
     assert (frame["ProviderName"] == frame["InvoiceIssuerName"]).all()
     assert set(frame["x_Provider"]) == {"AWS"}
+
+
+# Units as real exports write them: the legacy CUR of realdata/cur1-parquet (2018), AWS's FOCUS 1.0 export and the
+# Microsoft and Oracle rows of realdata/focus-1.0, and CUR units of services the fixtures lack.
+REAL_UNITS = {
+    "GB": "GB",
+    "GB-Mo": "GB-Months",
+    "Hrs": "Hours",
+    "Events": "Events",
+    "Requests": "Requests",
+    "DPU-Hour": "DPU-Hours",
+    "User": "User",
+    "IOPS-Mo": "IOPS-Months",
+    "IOs": "IOs",
+    "ConfigurationItemRecorded": "ConfigurationItemRecorded",
+    "Terabytes": "Terabytes",
+    "days": "Days",
+    "GiB/Second-Months": "GiBps-Months",
+    "Lambda-GB-Seconds": "Lambda GB-Seconds",
+    "Lambda-GB-Second": "Lambda GB-Seconds",
+    "ReadCapacityUnit-Hrs": "ReadCapacityUnit-Hours",
+    "vCPU-Hours": "vCPU-Hours",
+    "LCU-Hours": "LCU-Hours",
+    "API Requests": "API Requests",
+    "GB/Month": "GB/Month",
+    "Units/Hour": "Units/Hour",
+    "GB Hours": "GB Hours",
+    "Gigabyte Per Hour": "Gigabyte Per Hour",
+    "": None,
+    # EventBridge bills per 64 KB chunk: no FOCUS spelling keeps that meaning, so it stays the provider's word.
+    "64K-Chunks": "64K-Chunks",
+}
+
+
+def test_units_are_respelled_in_the_focus_unit_format():
+    import duckdb
+    from focus12 import UNIT_FORMAT
+
+    from pipelines.storage.sqlfiles import load_sql
+
+    con = duckdb.connect()
+    con.execute(load_sql("exports/focus_unit"))
+    got = {unit: con.execute("SELECT focus_unit(?)", [unit]).fetchone()[0] for unit in REAL_UNITS}
+    assert got == REAL_UNITS
+    frame = pl.DataFrame({"unit": [u for u in got.values() if u is not None]})
+    bad = frame.filter(~pl.col("unit").str.contains(UNIT_FORMAT))["unit"].to_list()
+    assert bad == ["64K-Chunks"]

@@ -238,12 +238,14 @@ def stage_delivery(
         # Clustered by usage day: each row group then holds a day or a few, and its min/max statistics let a
         # one-day rerun of the attribution skip the rest of the month (sql/staging/attribution_lines.sql).
         # A total order (ties broken by the line's place in the export): every run writes the same bytes.
-        con.execute(
-            f"COPY (FROM ({load_sql('line_items')}) "
-            "ORDER BY usage_date, charge_period_start, source_file, source_row) "
-            f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
-            params,
-        )
+        if estimated_lines(detected) <= ONE_SORT_MAX_LINES:
+            con.execute(
+                f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
+                f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+                params,
+            )
+        else:
+            _write_by_day(con, params, out)
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
@@ -277,6 +279,77 @@ def stage_delivery(
     if len(files) > 1:
         _refuse_repeated_lines(con, detected, files, tuple(all_columns), name)
     return name, first
+
+
+# The order line_items is written in: by usage day, then start, then the line's place in the export.
+DAY_ORDER = "usage_date, charge_period_start, source_file, source_row"
+_DAY_ORDER_WITHIN_A_DAY = "charge_period_start, source_file, source_row"
+# Above this many lines a delivery is clustered by day in two passes (_write_by_day) instead of one ORDER BY.
+# DuckDB's sort spills every row it holds uncompressed (about 150 bytes a line): a 300M-line month filled the 45 GB
+# left on this machine's disk within four minutes (docs/benchmarks.md, "300M lines").
+ONE_SORT_MAX_LINES = 20_000_000
+# What a CSV line weighs at least, to guess a CSV delivery's lines from its bytes (a CUR line is 300 bytes or
+# more; a guess too high only sends a delivery to the two-pass write, which gives the same rows in the same order).
+_CSV_BYTES_PER_LINE = 100
+
+
+def estimated_lines(detected: list[Detected]) -> int:
+    """The delivery's lines: exact for Parquet (its footer), guessed from the size for CSV."""
+    total = 0
+    for det in detected:
+        if det.container == "parquet":
+            total += pq.ParquetFile(det.path).metadata.num_rows
+        else:
+            total += det.path.stat().st_size // _CSV_BYTES_PER_LINE
+    return total
+
+
+def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
+    """Write line_items to `out` in DAY_ORDER without sorting the whole delivery at once.
+
+    Pass 1 streams the normalized lines into one folder per usage day (DuckDB's partitioned write: no sort, memory
+    bounded by its flush threshold). Pass 2 sorts each day on its own (a month's 1/31) and appends it to `out`
+    through one Parquet writer, 65,536-line row groups, so each row group holds one day. The rows and their order
+    are those of the one-pass ORDER BY; temporary space is one compressed copy of the delivery instead of an
+    uncompressed one.
+    """
+    days = out.with_name(out.name + ".days")
+    shutil.rmtree(days, ignore_errors=True)
+    con.execute("SET partitioned_write_flush_threshold = 65536")
+    try:
+        con.execute(
+            f"COPY (SELECT *, coalesce(strftime(usage_date, '%Y-%m-%d'), 'none') AS _day "
+            f"FROM ({load_sql('line_items')})) TO {quote_literal(str(days))} "
+            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, PARTITION_BY (_day), WRITE_PARTITION_COLUMNS false)",
+            params,
+        )
+        # 'YYYY-MM-DD' folders sort as dates; lines with no usage day ('none') come last, as NULLS LAST does.
+        folders = sorted(days.glob("_day=*"), key=lambda f: (f.name == "_day=none", f.name))
+        if not folders:  # no lines: the one-pass write of an empty result
+            con.execute(
+                f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
+                f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+                params,
+            )
+            return
+        writer = None
+        try:
+            for folder in folders:
+                files = sorted(str(f) for f in folder.glob("*.parquet"))
+                batches = con.execute(
+                    f"SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY {_DAY_ORDER_WITHIN_A_DAY}",
+                    [files],
+                ).to_arrow_reader(65_536)
+                for batch in batches:
+                    if writer is None:
+                        writer = pq.ParquetWriter(out, batch.schema, compression="zstd", compression_level=3)
+                    writer.write_batch(batch, row_group_size=65_536)
+        finally:
+            if writer is not None:
+                writer.close()
+    finally:
+        con.execute("RESET partitioned_write_flush_threshold")
+        shutil.rmtree(days, ignore_errors=True)
 
 
 def _refuse_repeated_lines(

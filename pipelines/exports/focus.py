@@ -43,6 +43,7 @@ def export_focus(settings: Settings, period: date, out: Path | None = None) -> F
             "CREATE TEMP TABLE service_categories AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
             [str(REFERENCE / "focus_service_categories.csv")],
         )
+        con.execute(load_sql("exports/focus_unit"))
         con.execute(f"CREATE TEMP TABLE focus AS {load_sql('exports/focus')}", {"period": period})
         rows, uninvoiced = con.execute(
             "SELECT count(*), count(*) FILTER (InvoiceId IS NULL) FROM focus"

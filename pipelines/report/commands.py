@@ -36,9 +36,10 @@ def cmd_export_focus(args: argparse.Namespace, settings) -> int:
         )
     if result.uninvoiced_rows:
         print(
-            f"  note: {result.uninvoiced_rows:,} of {result.rows:,} rows have no InvoiceId: their lines are not "
-            f"invoiced yet (CUR writes bill/InvoiceId once the month's invoice is issued); export the period "
-            f"again after that. FOCUS validators that check InvoiceId on every row report these."
+            f"  note: {result.uninvoiced_rows:,} of {result.rows:,} rows have no InvoiceId: the billing export "
+            f"gives none for their lines, because the month is not invoiced yet (CUR writes bill/InvoiceId once "
+            f"the invoice is issued: export the period again then) or because its format has none (FOCUS 1.0 and "
+            f"1.1). FOCUS validators that check InvoiceId on every row report these."
         )
     return 0
 

@@ -9,7 +9,8 @@
 --     CommitmentDiscountStatus 'Unused' and BilledCost 0, so Σ BilledCost and Σ EffectiveCost are unchanged;
 --   * a purchase that covers no future charges (no commitment: a support plan's monthly fee) is a Usage row of
 --     its period, since FOCUS keeps EffectiveCost 0 for purchases and this cost is the period's own.
--- Reads: cost_attribution (view), region_names and service_categories (temp tables, pipelines/exports/focus.py).
+-- Reads: cost_attribution (view), region_names and service_categories (temp tables, pipelines/exports/focus.py),
+-- and the focus_unit macro (exports/focus_unit.sql).
 -- Parameters: $period (first day of the billing period).
 with rows as (
     select
@@ -44,6 +45,8 @@ classified as (
             when commitment_type ilike '%savings%' then 'Spend'
             else 'Usage'
         end as commitment_category,
+        -- The usage unit in FOCUS's unit format; NULL for a blank one (CUR writes '' where a line has no unit).
+        focus_unit(pricing_unit) as unit,
         -- Who invoices the line: the bill's invoicing entity, else the provider's own (AWS's main entity).
         coalesce(invoice_issuer, case when provider = 'AWS' then 'Amazon Web Services, Inc.' else provider end)
             as invoice_issuer_name
@@ -120,10 +123,11 @@ final as (
             else 'Hours'
         end as CommitmentDiscountUnit,
         case
-            when r.charge_category = 'Usage' and r.allocation = 'direct' and not r.unused_part then r.usage_quantity
+            when r.charge_category = 'Usage' and r.allocation = 'direct' and not r.unused_part and r.unit is not null
+                then r.usage_quantity
         end as ConsumedQuantity,
         case
-            when r.charge_category = 'Usage' and r.allocation = 'direct' and not r.unused_part then r.pricing_unit
+            when r.charge_category = 'Usage' and r.allocation = 'direct' and not r.unused_part then r.unit
         end as ConsumedUnit,
         case when r.unused_part then 0 else coalesce(r.list_cost, r.billed_cost) end as ContractedCost,
         cast(null as double) as ContractedUnitPrice,
@@ -146,13 +150,10 @@ final as (
         cast(null as double) as PricingCurrencyContractedUnitPrice,
         cast(null as double) as PricingCurrencyEffectiveCost,
         cast(null as double) as PricingCurrencyListUnitPrice,
-        case when r.allocation = 'direct' and r.pricing_unit is not null and not r.unused_part then r.usage_quantity end
+        case when r.allocation = 'direct' and r.unit is not null and not r.unused_part then r.usage_quantity end
             as PricingQuantity,
-        -- FOCUS's unit format spells a time suffix out in the plural: AWS's GB-Mo is GB-Months, ...-Hrs is ...-Hours.
-        case
-            when r.allocation = 'direct' and r.pricing_unit is not null and not r.unused_part
-                then regexp_replace(regexp_replace(r.pricing_unit, '-Mo$', '-Months'), '-Hrs$', '-Hours')
-        end as PricingUnit,
+        -- FOCUS's unit format (sql/exports/focus_unit.sql): AWS's GB-Mo is GB-Months, Hrs is Hours.
+        case when r.allocation = 'direct' and not r.unused_part then r.unit end as PricingUnit,
         -- The invoice issuer: on a cloud's bill the cloud sells and invoices every line, Marketplace included (it is
         -- the merchant of record), and FOCUS validators read ProviderName <> InvoiceIssuerName as "paid to a third
         -- party" (BilledCost 0). AWS's own FOCUS export writes 'AWS' beside 'Amazon Web Services, Inc.'; mlcost's
