@@ -52,7 +52,9 @@ def _print_table(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             "SELECT billing_period, billing_currency, source_lines, source_billed_cost, source_effective_cost, "
             "difference FROM reconciliation ORDER BY 1, 2"
         ).fetchall():
-            print(f"{row[0]!s:<15}{row[1]:<9}{row[2]:>10,}{row[3]:>16,.2f}{row[4]:>16,.2f}{_cents(row[5]):>12,.2f}")
+            print(
+                f"{row[0]!s:<15}{row[1]:<9}{row[2]:>10,}{row[3]:>16,.2f}{row[4]:>16,.2f}{_cents(row[5]):>12,.2f}"
+            )
     elif "line_items" in views:
         for row in con.execute(
             "SELECT billing_period, count(*), sum(billed_cost), sum(effective_cost) FROM line_items GROUP BY 1 ORDER BY 1"
