@@ -239,11 +239,7 @@ def stage_delivery(
         # one-day rerun of the attribution skip the rest of the month (sql/staging/attribution_lines.sql).
         # A total order (ties broken by the line's place in the export): every run writes the same bytes.
         if estimated_lines(detected) <= ONE_SORT_MAX_LINES:
-            con.execute(
-                f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
-                f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
-                params,
-            )
+            _write_in_one_sort(con, params, out)
         else:
             _write_by_day(con, params, out)
     except duckdb.ConversionException as exc:
@@ -304,6 +300,15 @@ def estimated_lines(detected: list[Detected]) -> int:
     return total
 
 
+def _write_in_one_sort(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
+    """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES)."""
+    con.execute(
+        f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
+        f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+        params,
+    )
+
+
 def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
     """Write line_items to `out` in DAY_ORDER without sorting the whole delivery at once.
 
@@ -326,11 +331,7 @@ def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> No
         # 'YYYY-MM-DD' folders sort as dates; lines with no usage day ('none') come last, as NULLS LAST does.
         folders = sorted(days.glob("_day=*"), key=lambda f: (f.name == "_day=none", f.name))
         if not folders:  # no lines: the one-pass write of an empty result
-            con.execute(
-                f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
-                f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
-                params,
-            )
+            _write_in_one_sort(con, params, out)
             return
         writer = None
         try:
