@@ -312,14 +312,28 @@ def _write_in_one_sort(con: duckdb.DuckDBPyConnection, params: dict, out: Path) 
 def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
     """Write line_items to `out` in DAY_ORDER without sorting the whole delivery at once.
 
-    Pass 1 streams the normalized lines into one folder per usage day (DuckDB's partitioned write: no sort, memory
-    bounded by its flush threshold). Pass 2 sorts each day on its own (a month's 1/31) and appends it to `out`
-    through one Parquet writer, 65,536-line row groups, so each row group holds one day. The rows and their order
-    are those of the one-pass ORDER BY; temporary space is one compressed copy of the delivery instead of an
-    uncompressed one.
+    Pass 1 (`_split_by_day`) streams the normalized lines into one folder per usage day. Pass 2
+    (`_append_days_in_order`) sorts each day on its own (a month's 1/31) and appends it to `out`, so each row group
+    holds one day. The rows and their order are those of the one-pass ORDER BY; temporary space is one compressed
+    copy of the delivery instead of an uncompressed one.
     """
     days = out.with_name(out.name + ".days")
     shutil.rmtree(days, ignore_errors=True)
+    try:
+        folders = _split_by_day(con, params, days)
+        if not folders:  # no lines: the one-pass write of an empty result
+            _write_in_one_sort(con, params, out)
+            return
+        _append_days_in_order(con, folders, out)
+    finally:
+        shutil.rmtree(days, ignore_errors=True)
+
+
+def _split_by_day(con: duckdb.DuckDBPyConnection, params: dict, days: Path) -> list[Path]:
+    """Pass 1: the delivery's normalized lines into `days/_day=YYYY-MM-DD/`, in day order ('none' last).
+
+    DuckDB's partitioned write: no sort, and memory bounded by its 65,536-row flush threshold per day.
+    """
     con.execute("SET partitioned_write_flush_threshold = 65536")
     try:
         con.execute(
@@ -328,29 +342,30 @@ def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> No
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, PARTITION_BY (_day), WRITE_PARTITION_COLUMNS false)",
             params,
         )
-        # 'YYYY-MM-DD' folders sort as dates; lines with no usage day ('none') come last, as NULLS LAST does.
-        folders = sorted(days.glob("_day=*"), key=lambda f: (f.name == "_day=none", f.name))
-        if not folders:  # no lines: the one-pass write of an empty result
-            _write_in_one_sort(con, params, out)
-            return
-        writer = None
-        try:
-            for folder in folders:
-                files = sorted(str(f) for f in folder.glob("*.parquet"))
-                batches = con.execute(
-                    f"SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY {_DAY_ORDER_WITHIN_A_DAY}",
-                    [files],
-                ).to_arrow_reader(65_536)
-                for batch in batches:
-                    if writer is None:
-                        writer = pq.ParquetWriter(out, batch.schema, compression="zstd", compression_level=3)
-                    writer.write_batch(batch, row_group_size=65_536)
-        finally:
-            if writer is not None:
-                writer.close()
     finally:
         con.execute("RESET partitioned_write_flush_threshold")
-        shutil.rmtree(days, ignore_errors=True)
+    # 'YYYY-MM-DD' folders sort as dates; lines with no usage day ('none') come last, as NULLS LAST does.
+    return sorted(days.glob("_day=*"), key=lambda f: (f.name == "_day=none", f.name))
+
+
+def _append_days_in_order(con: duckdb.DuckDBPyConnection, folders: list[Path], out: Path) -> None:
+    """Pass 2: each day's lines sorted by _DAY_ORDER_WITHIN_A_DAY, appended to `out` through one Parquet writer,
+    65,536-line row groups (a day's last row group is short, so no row group spans two days)."""
+    writer = None
+    try:
+        for folder in folders:
+            files = sorted(str(f) for f in folder.glob("*.parquet"))
+            batches = con.execute(
+                f"SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY {_DAY_ORDER_WITHIN_A_DAY}",
+                [files],
+            ).to_arrow_reader(65_536)
+            for batch in batches:
+                if writer is None:
+                    writer = pq.ParquetWriter(out, batch.schema, compression="zstd", compression_level=3)
+                writer.write_batch(batch, row_group_size=65_536)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _refuse_repeated_lines(
