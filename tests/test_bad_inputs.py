@@ -753,3 +753,32 @@ def test_a_linked_folder_in_the_source_is_read(tmp_path, settings, con):
     written = ingest(con, settings, folder)
     assert written["2026-10-01"]["rows"] == 10
     assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == 12.50
+
+
+@pytest.mark.parametrize("name", ["repeated_lines_across_files", "repeated_lines_across_parquet_parts"])
+def test_repeated_lines_are_found_when_the_hashes_are_split_into_slices(
+    tmp_path, settings, con, name, monkeypatch
+):
+    """Above LINES_PER_SLICE lines the hashes are written into one folder per slice and grouped slice by slice
+    (a large delivery's path): with a slice of one line, the same repeat is refused with the same message, and
+    the slices' scratch folders are gone afterwards."""
+    from pipelines.billing import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "LINES_PER_SLICE", 1)
+    grouped = []
+    original = ingest_module._hashes_in_several_files
+
+    def counting(con, table, out):
+        grouped.append(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return original(con, table, out)
+
+    monkeypatch.setattr(ingest_module, "_hashes_in_several_files", counting)
+    case = corpus.BUILDERS[name](tmp_path / "corpus")
+    with pytest.raises(InputError) as info:
+        ingest(con, settings, case.source)
+    assert grouped and grouped[0] > 1  # more lines than one slice: the sliced path ran
+    for fragment in case.says:
+        assert fragment in str(info.value)
+    assert info.value.line == case.line
+    assert not list((settings.tmp / "duckdb_spill").glob("hash-slices-*"))
+    assert not lake.has_data(settings, "line_items")

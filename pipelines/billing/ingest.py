@@ -18,6 +18,7 @@ import math
 import os
 import re
 import shutil
+import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -420,20 +421,42 @@ def _hashes_in_several_files(con: duckdb.DuckDBPyConnection, table: str, out: st
     """Create temp table `out` (h, first_hf, last_hf): the hashes of `table` (h, hf) that occur in two files.
 
     `hf` is a number per file (hash of its name). min <> max of it, not count(DISTINCT file), which keeps a set
-    per hash; numbers, not names, which keep a string per hash.
+    per hash; numbers, not names, which keep a string per hash. Above LINES_PER_SLICE lines, one pass writes the
+    hashes into one Parquet folder per slice (h modulo the number of slices) under DuckDB's spill folder, and
+    each slice is grouped from its own folder. Filtering the whole table once per slice instead reads every line
+    once per slice: the slices grow with the lines, so that is quadratic in the delivery's size.
     """
     lines = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
     slices = 1 << max(0, math.ceil(math.log2(max(lines, 1) / LINES_PER_SLICE)))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(out)} (h UBIGINT, first_hf UBIGINT, last_hf UBIGINT)"
     )
-    for i in range(slices):
+    group = "SELECT h, min(hf), max(hf) FROM {source} GROUP BY h HAVING min(hf) <> max(hf)"
+    if slices == 1:
+        con.execute(f"INSERT INTO {quote_ident(out)} {group.format(source=quote_ident(table))}")
+        return
+    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0] or ".tmp")
+    folder = spill.resolve() / f"hash-slices-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates its spill folder only when it spills
+    # 16 bytes a line and one open partition per slice: a small flush threshold bounds the buffers.
+    con.execute("SET partitioned_write_flush_threshold = 65536")
+    try:
         con.execute(
-            # Typed parameters: an untyped one made DuckDB widen every hash for the modulo (20x slower).
-            f"INSERT INTO {quote_ident(out)} SELECT h, min(hf), max(hf) FROM {quote_ident(table)} "
-            "WHERE h % CAST(? AS UBIGINT) = CAST(? AS UBIGINT) GROUP BY h HAVING min(hf) <> max(hf)",
-            [slices, i],
+            # Typed parameter: an untyped one made DuckDB widen every hash for the modulo (20x slower).
+            f"COPY (SELECT h, hf, h % CAST(? AS UBIGINT) AS s FROM {quote_ident(table)}) "
+            f"TO {quote_literal(str(folder))} (FORMAT parquet, PARTITION_BY (s), WRITE_PARTITION_COLUMNS false)",
+            [slices],
         )
+        for part in sorted(folder.glob("s=*")):
+            files = sorted(str(f) for f in part.glob("*.parquet"))
+            con.execute(
+                f"INSERT INTO {quote_ident(out)} "
+                + group.format(source="read_parquet(?, hive_partitioning = false)"),
+                [files],
+            )
+    finally:
+        con.execute("RESET partitioned_write_flush_threshold")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str) -> None:
