@@ -183,3 +183,37 @@ def test_a_large_delivery_written_day_by_day_is_the_one_sort_write_row_for_row(t
         for i in range(meta.num_row_groups):
             stats = meta.row_group(i).column(column).statistics
             assert stats.min == stats.max, (source, i, stats)
+
+
+def test_a_month_attributed_in_passes_of_a_few_days_writes_what_one_pass_writes(tmp_path, monkeypatch):
+    """Above ATTRIBUTE_PASS_LINES lines the month is attributed in passes of consecutive days (a 300M-line month
+    in one pass filled the disk with DuckDB's spill). With a limit of 5 lines the odd month takes many passes,
+    and every day's file holds the rows one pass writes, every column, and the month reconciles the same."""
+    from pipelines.attribution import compute
+
+    source = corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, _odd_month())
+    rules = load_rules()
+    october = (date(2026, 10, 1), date(2026, 10, 31))
+
+    def attributed(name: str) -> tuple[list[tuple], int]:
+        settings = Settings(home=tmp_path / name)
+        con = lake.connect(settings)
+        _ingest(con, settings, source)
+        passes = []
+        original = compute.day_passes
+        monkeypatch.setattr(compute, "day_passes", lambda *a: passes.extend(original(*a)) or passes)
+        written = attribute(con, settings, rules, *october)
+        con.close()
+        rows = duckdb.execute(
+            "SELECT * EXCLUDE (effective_cost, billed_cost, list_cost, usage_quantity), round(effective_cost, 9), "
+            "round(billed_cost, 9) FROM read_parquet(?) ORDER BY ALL",
+            [str(lake.table_glob(settings, "cost_attribution"))],
+        ).fetchall()
+        assert sum(written.values()) == len(rows)
+        return rows, len(passes)
+
+    one, one_passes = attributed("one")
+    monkeypatch.setattr(compute, "ATTRIBUTE_PASS_LINES", 5)
+    many, many_passes = attributed("many")
+    assert one_passes == 1 and many_passes > 5
+    assert many == one

@@ -4,7 +4,7 @@ and rule_coverage."""
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -30,7 +30,8 @@ KEEP_MAX_SHARE = 0.10
 def attribute(
     con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, start: date, end: date
 ) -> dict[str, int]:
-    """Publish cost_attribution for the days start..end (one pass over their billing periods). Rows per day."""
+    """Publish cost_attribution for the days start..end (in passes of at most ATTRIBUTE_PASS_LINES lines when no
+    cost is spread over the billing period). Rows per day."""
     register(con, rules)
     lake.register_views(con, settings, ["line_items"])
     con.execute(load_sql("staging/attribution_lines"))
@@ -42,16 +43,53 @@ def attribute(
         "spreading": any(strategy != "keep" for strategy in rules.strategies.values()),
         **{f"{dimension}_tags": keys for dimension, keys in rules.owners.items()},
     }
-    kept = not params["spreading"] and keep_lines_for_days(con, start, end) is not None
-    try:
-        return lake.publish_days(
-            con, settings, "cost_attribution", load_sql("cost_attribution"), params, start, end
-        )
-    finally:
-        if kept:
-            # Later steps on this connection read the lake's line_items again, and the memory is freed.
-            lake.register_views(con, settings, ["line_items"])
-            con.execute("DROP TABLE IF EXISTS lines_for_days")
+    # Spreading weighs every day of the billing period, so each pass would read the whole period: one pass.
+    passes = [(start, end)] if params["spreading"] else day_passes(con, start, end)
+    query = load_sql("cost_attribution")
+    with lake.PartitionWriter(con, settings, "cost_attribution") as writer:
+        for first, last in passes:
+            kept = not params["spreading"] and keep_lines_for_days(con, first, last) is not None
+            try:
+                writer.stage_many(query, {**params, "start_date": first, "end_date": last})
+            finally:
+                if kept:
+                    # The next pass and later steps on this connection read the lake's line_items again.
+                    lake.register_views(con, settings, ["line_items"])
+                    con.execute("DROP TABLE IF EXISTS lines_for_days")
+        for day in lake.days_between(start, end):
+            if day not in writer.staged:
+                writer.remove(day)
+        return writer.publish()
+
+
+# The most lines one pass of the attribution query handles. In one pass over a 300M-line month DuckDB's spill
+# grew past the 40 GB the disk had left within four minutes (docs/benchmarks.md, section 9); line_items is
+# clustered by usage day, so a pass over a few days reads those days' row groups only. A 20M-line month or
+# smaller is one pass, as before.
+ATTRIBUTE_PASS_LINES = 20_000_000
+
+
+def day_passes(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[tuple[date, date]]:
+    """start..end cut into runs of consecutive days of at most ATTRIBUTE_PASS_LINES lines of line_items each
+    (a day over the limit is a pass of its own). Counting reads only the usage day column."""
+    per_day = dict(
+        con.execute(
+            "SELECT usage_date, count(*) FROM line_items WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
+            [start, end],
+        ).fetchall()
+    )
+    if sum(per_day.values()) <= ATTRIBUTE_PASS_LINES:
+        return [(start, end)]
+    passes: list[tuple[date, date]] = []
+    first, lines = start, 0
+    for day in (date.fromisoformat(d) for d in lake.days_between(start, end)):
+        n = per_day.get(day, 0)
+        if lines and lines + n > ATTRIBUTE_PASS_LINES:
+            passes.append((first, day - timedelta(days=1)))
+            first, lines = day, 0
+        lines += n
+    passes.append((first, end))
+    return passes
 
 
 def keep_lines_for_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int | None:

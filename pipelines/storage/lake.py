@@ -141,6 +141,7 @@ class PartitionWriter:
         self.rows: dict[str, int] = {}
         self.removed: set[str] = set()
         self.checksums: dict[str, str] = {}  # partition -> SHA-256 of the file published, after publish()
+        self.passes = 0  # stage_many calls so far
 
     def __enter__(self) -> PartitionWriter:
         return self
@@ -169,7 +170,9 @@ class PartitionWriter:
     def stage_many(self, query: str, params: dict | Sequence | None = None) -> dict[str, int]:
         """Write the rows of `query` split by the table's partition column, in one pass over the query."""
         publish_step(f"stage {self.table}")
-        out = self.scratch / "many"
+        # A folder per call: a writer may stage a table in several passes (cost_attribution of a large month).
+        self.passes += 1
+        out = self.scratch / f"many-{self.passes}"
         self.con.execute(
             f"COPY ({query}) TO {quote_literal(str(out))} "
             f"({PARQUET_OPTIONS}, PARTITION_BY ({quote_ident(self.column)}), "
