@@ -4,7 +4,9 @@
 -- currency (a 1e300 typo, a value written in cents or with a misplaced decimal point).
 -- Grain: one row per flagged line. Parameters: $start_date, $end_date (billing periods), the bounds above
 -- (pipelines/billing/plausibility.py, documented in docs/ingestion.md).
-with lines as (
+-- `lines` is read twice (the totals, then the filter), not materialized: a materialized copy of a 300M-line
+-- month spilled over 13 GB to disk.
+with lines as not materialized (
     select
         source_file,
         source_row,
