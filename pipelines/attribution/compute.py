@@ -4,6 +4,7 @@ and rule_coverage."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import duckdb
@@ -50,7 +51,8 @@ def attribute(
         for first, last in passes:
             kept = not params["spreading"] and keep_lines_for_days(con, first, last) is not None
             try:
-                writer.stage_many(query, {**params, "start_date": first, "end_date": last})
+                with joins_as_written(con):
+                    writer.stage_many(query, {**params, "start_date": first, "end_date": last})
             finally:
                 if kept:
                     # The next pass and later steps on this connection read the lake's line_items again.
@@ -64,9 +66,27 @@ def attribute(
 
 # The most lines one pass of the attribution query handles. In one pass over a 300M-line month DuckDB's spill
 # grew past the 40 GB the disk had left within four minutes (docs/benchmarks.md, section 9); line_items is
-# clustered by usage day, so a pass over a few days reads those days' row groups only. A 20M-line month or
-# smaller is one pass, as before.
-ATTRIBUTE_PASS_LINES = 20_000_000
+# clustered by usage day, so a pass over a few days reads those days' row groups only. A 10M-line month or
+# smaller is one pass, as before; a day of a 300M-line month (9.7M lines) is a pass of its own, the size
+# measured (56 s, peak 4.5 GB).
+ATTRIBUTE_PASS_LINES = 10_000_000
+
+
+@contextlib.contextmanager
+def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the attribution query with its joins in the order written: the lines probe, the classes and the
+    workloads are built.
+
+    DuckDB estimates the distinct classes and workloads as many as line_items' rows (120M-300M for a 300M-line
+    month; there are 90 and 6), so it built its hash table on the pass's lines, every column of 9.7M lines
+    of a day: a one-day pass ran out of memory (5.4 GB resident, DuckDB's 2 GB full) with 2 threads and with 1.
+    As written, the same day takes 56 s (docs/benchmarks.md, section 9).
+    """
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")
 
 
 def day_passes(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[tuple[date, date]]:
