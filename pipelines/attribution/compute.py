@@ -48,16 +48,30 @@ def attribute(
     passes = [(start, end)] if params["spreading"] else day_passes(con, start, end)
     query = load_sql("cost_attribution")
     with lake.PartitionWriter(con, settings, "cost_attribution") as writer:
-        for first, last in passes:
-            kept = not params["spreading"] and keep_lines_for_days(con, first, last) is not None
+        if len(passes) == 1:
+            kept = not params["spreading"] and keep_lines_for_days(con, start, end) is not None
             try:
                 with joins_as_written(con):
-                    writer.stage_many(query, {**params, "start_date": first, "end_date": last})
+                    writer.stage_many(query, params)
             finally:
                 if kept:
-                    # The next pass and later steps on this connection read the lake's line_items again.
+                    # Later steps on this connection read the lake's line_items again, and the memory is freed.
                     lake.register_views(con, settings, ["line_items"])
                     con.execute("DROP TABLE IF EXISTS lines_for_days")
+        else:
+            for first, last in passes:
+                # Each pass on a connection of its own: on one connection the 300M month's tenth one-day pass was still
+                # running after 11 min, spilling, where that day alone in a new process took 76 s (docs/benchmarks.md
+                # section 10): what a pass leaves in DuckDB's memory slows the next ones.
+                with contextlib.closing(lake.connect(settings)) as pass_con:
+                    register(pass_con, rules)
+                    lake.register_views(pass_con, settings, ["line_items"])
+                    pass_con.execute(load_sql("staging/attribution_lines"))
+                    keep_lines_for_days(pass_con, first, last)
+                    with joins_as_written(pass_con):
+                        writer.stage_many(
+                            query, {**params, "start_date": first, "end_date": last}, con=pass_con
+                        )
         for day in lake.days_between(start, end):
             if day not in writer.staged:
                 writer.remove(day)

@@ -167,13 +167,17 @@ class PartitionWriter:
         self.staged[value] = path
         self.rows[value] = int(rows)
 
-    def stage_many(self, query: str, params: dict | Sequence | None = None) -> dict[str, int]:
-        """Write the rows of `query` split by the table's partition column, in one pass over the query."""
+    def stage_many(
+        self, query: str, params: dict | Sequence | None = None, con: duckdb.DuckDBPyConnection | None = None
+    ) -> dict[str, int]:
+        """Write the rows of `query` split by the table's partition column, in one pass over the query (on `con`,
+        default the writer's connection)."""
+        con = con or self.con
         publish_step(f"stage {self.table}")
         # A folder per call: a writer may stage a table in several passes (cost_attribution of a large month).
         self.passes += 1
         out = self.scratch / f"many-{self.passes}"
-        self.con.execute(
+        con.execute(
             f"COPY ({query}) TO {quote_literal(str(out))} "
             f"({PARQUET_OPTIONS}, PARTITION_BY ({quote_ident(self.column)}), "
             "WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true)",
@@ -188,7 +192,7 @@ class PartitionWriter:
                 target = files[0]
             else:  # several writer threads: merge into one file per partition
                 target = folder / "merged.parquet"
-                self.con.execute(
+                con.execute(
                     f"COPY (SELECT * FROM read_parquet({quote_literal(str(folder))} || '/*.parquet')) "
                     f"TO {quote_literal(str(target))} ({PARQUET_OPTIONS})"
                 )
