@@ -33,9 +33,7 @@ def attribute(
 ) -> dict[str, int]:
     """Publish cost_attribution for the days start..end (in passes of at most ATTRIBUTE_PASS_LINES lines when no
     cost is spread over the billing period). Rows per day."""
-    register(con, rules)
-    lake.register_views(con, settings, ["line_items"])
-    con.execute(load_sql("staging/attribution_lines"))
+    _read_lines_and_rules(con, settings, rules)
     params = {
         "start_date": start,
         "end_date": end,
@@ -64,9 +62,7 @@ def attribute(
                 # running after 11 min, spilling, where that day alone in a new process took 76 s (docs/benchmarks.md
                 # section 10): what a pass leaves in DuckDB's memory slows the next ones.
                 with contextlib.closing(lake.connect(settings)) as pass_con:
-                    register(pass_con, rules)
-                    lake.register_views(pass_con, settings, ["line_items"])
-                    pass_con.execute(load_sql("staging/attribution_lines"))
+                    _read_lines_and_rules(pass_con, settings, rules)
                     keep_lines_for_days(pass_con, first, last)
                     with joins_as_written(pass_con):
                         writer.stage_many(
@@ -76,6 +72,13 @@ def attribute(
             if day not in writer.staged:
                 writer.remove(day)
         return writer.publish()
+
+
+def _read_lines_and_rules(con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules) -> None:
+    """What the attribution query reads on `con`: the rules' tables, the line_items view, the attribution_lines macro."""
+    register(con, rules)
+    lake.register_views(con, settings, ["line_items"])
+    con.execute(load_sql("staging/attribution_lines"))
 
 
 # The most lines one pass of the attribution query handles. In one pass over a 300M-line month DuckDB's spill
@@ -94,7 +97,7 @@ def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     DuckDB estimates the distinct classes and workloads as many as line_items' rows (120M-300M for a 300M-line
     month; there are 90 and 6), so it built its hash table on the pass's lines, every column of 9.7M lines
     of a day: a one-day pass ran out of memory (5.4 GB resident, DuckDB's 2 GB full) with 2 threads and with 1.
-    As written, the same day takes 56 s (docs/benchmarks.md, section 9).
+    As written, the same day takes 56 s (docs/benchmarks.md, section 10).
     """
     con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
     try:
