@@ -341,6 +341,20 @@ def test_a_reconciliation_row_names_the_files_it_was_computed_from(sources, sett
     assert lake.checksum_path(data).read_text() == f"{lake.file_sha256(data)}  data.parquet\n"
 
 
+def test_a_restatement_computed_on_the_same_connection_reads_the_new_files(sources, settings, con):
+    # lake.connect caches each Parquet footer for the connection's life (parquet_metadata_cache): a partition the
+    # lake replaced (a new file renamed into place) must be read anew, not through the old file's footer.
+    for version in (1, 2, 1):
+        _ingest(con, settings, sources[version])
+        (row,) = _compute(con, settings)
+        lines, total = EXPECTED[version]
+        assert (row["source_lines"], round(row["source_effective_cost"], 2)) == (lines, total), version
+        assert abs(row["attributed_effective_cost"] - total) < CENT and abs(row["difference"]) < CENT, version
+        lake.register_views(con, settings, ["cost_by_category_daily"])
+        by_category = con.execute("SELECT sum(effective_cost) FROM cost_by_category_daily").fetchone()[0]
+        assert abs(by_category - total) < CENT, version
+
+
 def test_a_file_changed_after_its_step_wrote_it_is_not_published(sources, settings, con):
     _ingest(con, settings, sources[1])
     _compute(con, settings)
