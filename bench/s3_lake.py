@@ -22,7 +22,7 @@ from pipelines.storage import generations, object_lake
 
 REPO = Path(__file__).resolve().parent.parent
 QUERY = (
-    "SELECT billing_period, count(*) AS lines, round(sum(effective_cost), 2) AS effective "
+    "SELECT billing_period, count(*) AS lines, round(fsum(effective_cost), 2) AS effective "
     "FROM line_items GROUP BY 1 ORDER BY 1"
 )
 

@@ -308,7 +308,7 @@ def stage_attribute(args: argparse.Namespace) -> Result:
     lake.register_views(con, settings, ["cost_by_category_daily"])
     by_category = dict(
         con.execute(
-            "SELECT category, round(sum(effective_cost), 2) FROM cost_by_category_daily GROUP BY 1"
+            "SELECT category, round(fsum(effective_cost), 2) FROM cost_by_category_daily GROUP BY 1"
         ).fetchall()
     )
     return {

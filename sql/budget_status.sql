@@ -13,7 +13,7 @@ with bounds as (
 ),
 
 actual as (
-    select b.budget, sum(c.effective_cost) as actual_cost, max(c.usage_date) as last_cost_day
+    select b.budget, fsum(c.effective_cost) as actual_cost, max(c.usage_date) as last_cost_day
     from budgets as b
     cross join bounds as m
     inner join cost_by_category_daily as c
@@ -26,7 +26,7 @@ actual as (
 ),
 
 forecast as (
-    select b.budget, sum(f.forecast_cost) as forecast_cost, max(f.as_of) as as_of
+    select b.budget, fsum(f.forecast_cost) as forecast_cost, max(f.as_of) as as_of
     from budgets as b
     inner join month_end_forecast as f
         on

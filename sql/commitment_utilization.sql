@@ -56,9 +56,9 @@ commitments as (
             end
         ) as commitment_type,
         any_value(provider) as provider,
-        sum(effective_cost) filter (where part = 'used') as used_cost,
-        sum(effective_cost) filter (where part in ('fee', 'unused')) as unused_cost,
-        sum(commitment_cost) filter (where part = 'fee') as stated_cost,
+        fsum(effective_cost) filter (where part = 'used') as used_cost,
+        fsum(effective_cost) filter (where part in ('fee', 'unused')) as unused_cost,
+        fsum(commitment_cost) filter (where part = 'fee') as stated_cost,
         -- RI hours: the RIFee line's usage is the reservation hours bought for the period.
         sum(usage_quantity) filter (where line_item_type = 'RIFee') as purchased_hours,
         sum(commitment_unused_quantity) filter (where line_item_type = 'RIFee') as unused_hours,
@@ -111,7 +111,7 @@ eligible_totals as (
         billing_currency,
         sum(hours) as eligible_hours,
         sum(gpu_hours) as eligible_gpu_hours,
-        sum(on_demand_cost) as eligible_on_demand_cost
+        fsum(on_demand_cost) as eligible_on_demand_cost
     from eligible
     group by billing_period, billing_currency
 ),
@@ -123,7 +123,7 @@ covered as (
         covered_by as commitment_id,
         sum(hours) as covered_hours,
         sum(gpu_hours) as covered_gpu_hours,
-        sum(on_demand_cost) as covered_on_demand_cost
+        fsum(on_demand_cost) as covered_on_demand_cost
     from eligible
     where covered_by is not null
     group by billing_period, billing_currency, covered_by

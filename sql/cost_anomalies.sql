@@ -26,7 +26,7 @@ with series as (
         cast(null as varchar) as resource_id,
         billing_currency,
         usage_date,
-        sum(effective_cost) as value,
+        fsum(effective_cost) as value,
         1.0 as weight,
         cast(null as double) as aux1,
         cast(null as double) as aux2,
@@ -128,8 +128,8 @@ contributions as (
     select
         f.usage_date, f.workload, f.category, f.billing_currency, f.dollar_impact, f.history_days,
         a.rule_id || ' (' || coalesce(a.service_code, '(none)') || ')' as contributor,
-        sum(a.effective_cost) filter (where a.usage_date = f.usage_date)
-        - coalesce(sum(a.effective_cost) filter (where a.usage_date < f.usage_date), 0) / f.history_days as delta
+        fsum(a.effective_cost) filter (where a.usage_date = f.usage_date)
+        - coalesce(fsum(a.effective_cost) filter (where a.usage_date < f.usage_date), 0) / f.history_days as delta
     from flagged as f
     inner join cost_attribution as a
         on

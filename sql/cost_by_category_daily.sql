@@ -17,11 +17,11 @@ final as (
         project,
         environment,
         billing_currency,
-        sum(billed_cost) as billed_cost,
-        sum(effective_cost) as effective_cost,
-        sum(effective_cost) filter (where allocation = 'direct') as direct_effective_cost,
-        sum(effective_cost) filter (where allocation = 'spread') as spread_effective_cost,
-        sum(list_cost) as list_cost,
+        fsum(billed_cost) as billed_cost,
+        fsum(effective_cost) as effective_cost,
+        fsum(effective_cost) filter (where allocation = 'direct') as direct_effective_cost,
+        fsum(effective_cost) filter (where allocation = 'spread') as spread_effective_cost,
+        fsum(list_cost) as list_cost,
         count(*) as attribution_rows
     from attribution
     group by usage_date, category, workload, model, team, project, environment, billing_currency

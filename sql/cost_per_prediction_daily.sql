@@ -11,13 +11,13 @@ with costs as (
     select
         usage_date,
         workload,
-        sum(effective_cost) filter (where category = 'inference' and allocation = 'direct') as inference_cost,
-        sum(effective_cost) filter (where category in ('inference', 'storage', 'egress')) as loaded_cost,
+        fsum(effective_cost) filter (where category = 'inference' and allocation = 'direct') as inference_cost,
+        fsum(effective_cost) filter (where category in ('inference', 'storage', 'egress')) as loaded_cost,
         billing_currency
     from cost_attribution
     where usage_date between cast($start_date as date) and cast($end_date as date)
     group by usage_date, workload, billing_currency
-    having sum(effective_cost) filter (where category = 'inference') <> 0
+    having fsum(effective_cost) filter (where category = 'inference') <> 0
 ),
 
 predictions as (
@@ -37,7 +37,7 @@ gpu as (
         usage_date,
         workload,
         sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) as eta,
-        sum(idle_cost) as idle_cost
+        fsum(idle_cost) as idle_cost
     from gpu_efficiency_daily
     where usage_date between cast($start_date as date) and cast($end_date as date) and category = 'inference'
     group by usage_date, workload

@@ -50,7 +50,7 @@ billed as (
         usage_date,
         resource_id,
         sum(billed_seconds * gpu_count) as allocated_seconds,
-        sum(gpu_cost) as gpu_cost
+        fsum(gpu_cost) as gpu_cost
     from gpu_billed_intervals($start_date, $end_date)
     group by usage_date, resource_id
 ),

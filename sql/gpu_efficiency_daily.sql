@@ -41,7 +41,7 @@ per_day as (
         max(gpu_count * ceil(billed_seconds / nullif(epoch(interval_end) - epoch(interval_start), 0) - 1e-9))
             as gpus_billed,
         sum(billed_seconds * gpu_count) as allocated_seconds,
-        sum(gpu_cost) as gpu_cost
+        fsum(gpu_cost) as gpu_cost
     from billed
     group by usage_date, resource_id
 ),

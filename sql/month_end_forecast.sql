@@ -38,7 +38,7 @@ window_days as (
 ),
 
 month_to_date as (
-    select c.category, c.workload, c.billing_currency, sum(c.effective_cost) as mtd_cost
+    select c.category, c.workload, c.billing_currency, fsum(c.effective_cost) as mtd_cost
     from cost_by_category_daily as c, window_days as w
     where c.usage_date between w.month_start and w.as_of
     group by c.category, c.workload, c.billing_currency
@@ -50,7 +50,7 @@ calendar as (
 ),
 
 recent as (
-    select m.category, m.workload, m.billing_currency, k.usage_date, coalesce(sum(c.effective_cost), 0) as cost
+    select m.category, m.workload, m.billing_currency, k.usage_date, coalesce(fsum(c.effective_cost), 0) as cost
     from month_to_date as m
     cross join calendar as k
     left join cost_by_category_daily as c

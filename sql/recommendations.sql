@@ -46,8 +46,8 @@ per_resource as (
         sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) as eta,
         least(sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), 1) as coverage,
         min(coverage) as min_day_coverage,
-        sum(gpu_cost) as gpu_cost,
-        sum(idle_cost) as idle_cost
+        fsum(gpu_cost) as gpu_cost,
+        fsum(idle_cost) as idle_cost
     from window_rows
     group by resource_id
 ),
@@ -237,14 +237,14 @@ storage as (
         l.region,
         string_agg(distinct l.workload, ', ' order by l.workload) as workload,
         sum(l.usage_quantity) as gb_months,
-        sum(l.effective_cost) as storage_cost,
+        fsum(l.effective_cost) as storage_cost,
         count(distinct l.usage_date) as days,
         -- The day's GB-Mo × days in month = GB stored that day.
         arg_min(l.usage_quantity, l.usage_date) as first_day_gb_mo,
         arg_max(l.usage_quantity, l.usage_date) as last_day_gb_mo
     from (
         select resource_id, region, usage_date, string_agg(distinct workload, ', ') as workload,
-            sum(usage_quantity) as usage_quantity, sum(effective_cost) as effective_cost
+            sum(usage_quantity) as usage_quantity, fsum(effective_cost) as effective_cost
         from period_lines
         where regexp_matches(coalesce(usage_type, ''), '(^|-)TimedStorage-ByteHrs$')
         group by all
@@ -253,7 +253,7 @@ storage as (
 ),
 
 reads as (
-    select resource_id, sum(effective_cost) as read_cost
+    select resource_id, fsum(effective_cost) as read_cost
     from period_lines
     where regexp_matches(coalesce(usage_type, ''), '(^|-)(Requests-Tier2|Retrieval-[A-Za-z]+|Select-[A-Za-z-]+)')
     group by all
@@ -297,7 +297,7 @@ transfer as (
         usage_type,
         string_agg(distinct workload, ', ' order by workload) as workload,
         sum(usage_quantity) as gb,
-        sum(effective_cost) as cost,
+        fsum(effective_cost) as cost,
         count(distinct usage_date) as days,
         case
             when regexp_matches(usage_type, '^[A-Z0-9]+-[A-Z0-9]+-AWS-Out-Bytes$') then 'inter-region'
@@ -308,7 +308,7 @@ transfer as (
     from period_lines
     where usage_type is not null
     group by all
-    having path is not null and sum(effective_cost) > 0
+    having path is not null and fsum(effective_cost) > 0
 ),
 
 egress_path as (

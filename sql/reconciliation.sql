@@ -8,8 +8,8 @@ with source as (
         billing_period,
         billing_currency,
         count(*) as source_lines,
-        sum(billed_cost) as source_billed_cost,
-        sum(effective_cost) as source_effective_cost,
+        fsum(billed_cost) as source_billed_cost,
+        fsum(effective_cost) as source_effective_cost,
         any_value(delivery_id) as delivery_id
     from line_items
     where billing_period between cast($start_period as date) and cast($end_period as date)
@@ -20,9 +20,9 @@ attributed as (
     select
         billing_period,
         billing_currency,
-        sum(billed_cost) as attributed_billed_cost,
-        sum(effective_cost) as attributed_effective_cost,
-        sum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared')
+        fsum(billed_cost) as attributed_billed_cost,
+        fsum(effective_cost) as attributed_effective_cost,
+        fsum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared')
             as unattributed_effective_cost,
         count(distinct usage_date) as attributed_days
     from cost_attribution

@@ -25,7 +25,7 @@ by_service as (
         rule_id,
         service,
         count(*) as attribution_rows,
-        sum(effective_cost) as effective_cost
+        fsum(effective_cost) as effective_cost
     from direct
     group by all
 ),
@@ -40,10 +40,10 @@ final as (
         attribution_rows,
         effective_cost,
         -- Shares of the period's effective cost in the currency; NULL when that total is 0 (no denominator).
-        effective_cost / nullif(sum(effective_cost) over (partition by billing_period, billing_currency), 0)
+        effective_cost / nullif(fsum(effective_cost) over (partition by billing_period, billing_currency), 0)
             as share,
-        sum(effective_cost) over (partition by billing_period, billing_currency, rule_id)
-        / nullif(sum(effective_cost) over (partition by billing_period, billing_currency), 0) as rule_share
+        fsum(effective_cost) over (partition by billing_period, billing_currency, rule_id)
+        / nullif(fsum(effective_cost) over (partition by billing_period, billing_currency), 0) as rule_share
     from by_service
 )
 

@@ -21,7 +21,7 @@ with lines as (
 
 grouped as (
     select billing_period, billing_currency, service, account, carries,
-        count(*) as lines, sum(effective_cost) as effective_cost
+        count(*) as lines, fsum(effective_cost) as effective_cost
     from lines
     group by all
 ),
@@ -45,10 +45,10 @@ final as (
         account,
         cast(sum(lines) as bigint) as lines,
         cast(coalesce(sum(lines) filter (where tagged), 0) as bigint) as tagged_lines,
-        sum(effective_cost) as effective_cost,
-        coalesce(sum(effective_cost) filter (where tagged), 0) as tagged_effective_cost,
+        fsum(effective_cost) as effective_cost,
+        coalesce(fsum(effective_cost) filter (where tagged), 0) as tagged_effective_cost,
         -- NULL when the service's effective cost is 0 in the period (no denominator).
-        coalesce(sum(effective_cost) filter (where tagged), 0) / nullif(sum(effective_cost), 0) as tagged_share
+        coalesce(fsum(effective_cost) filter (where tagged), 0) / nullif(fsum(effective_cost), 0) as tagged_share
     from keyed
     group by billing_period, billing_currency, i, service, account
 )

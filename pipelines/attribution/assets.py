@@ -65,7 +65,7 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
     judged = judged_days(start, end)
     grouped = grouped_by_day(
         con,
-        "SELECT usage_date, sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost "
+        "SELECT usage_date, fsum(effective_cost) AS effective_cost, fsum(billed_cost) AS billed_cost "
         "FROM cost_attribution WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
         [start, end],
     )
@@ -165,7 +165,7 @@ def cost_attribution(context: AssetExecutionContext, mlcost: MlcostResource):
 def category_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     """Effective cost per category over the run's days."""
     top = con.execute(
-        "SELECT category, round(sum(effective_cost), 2) FROM cost_by_category_daily "
+        "SELECT category, round(fsum(effective_cost), 2) FROM cost_by_category_daily "
         "WHERE usage_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
         [start, end],
     ).fetchall()
@@ -197,7 +197,7 @@ cost_by_category_daily = lake_asset(
     compute=summarize_by_category,
     figures=category_figures,
     day_figures=(
-        "SELECT usage_date, category, sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost "
+        "SELECT usage_date, category, fsum(effective_cost) AS effective_cost, fsum(billed_cost) AS billed_cost "
         "FROM cost_by_category_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
         one_day_by_category,
     ),
@@ -265,7 +265,7 @@ def reconciliation(context: AssetExecutionContext, mlcost: MlcostResource):
 def rule_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     """Effective cost per rule over the run's periods, with its largest share of a period."""
     top = con.execute(
-        "SELECT rule_id, round(sum(effective_cost), 2), round(100 * max(rule_share), 2) FROM rule_coverage "
+        "SELECT rule_id, round(fsum(effective_cost), 2), round(100 * max(rule_share), 2) FROM rule_coverage "
         "WHERE billing_period BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC LIMIT 20",
         [start, end],
     ).fetchall()

@@ -45,8 +45,8 @@ def cover_tags(
 def tag_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     """Per period and tag key: tagged cost, effective cost and the tagged share."""
     rows = con.execute(
-        "SELECT billing_period, tag_key, round(sum(tagged_effective_cost), 2), round(sum(effective_cost), 2), "
-        "round(100 * sum(tagged_effective_cost) / nullif(sum(effective_cost), 0), 1) FROM tag_coverage "
+        "SELECT billing_period, tag_key, round(fsum(tagged_effective_cost), 2), round(fsum(effective_cost), 2), "
+        "round(100 * fsum(tagged_effective_cost) / nullif(fsum(effective_cost), 0), 1) FROM tag_coverage "
         "WHERE billing_period BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2",
         [start, end],
     ).fetchall()

@@ -858,7 +858,7 @@ def period_totals(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, dict]:
     """Rows and billed/effective totals per billing period and currency of a staged delivery."""
     out: dict[str, dict] = {}
     rows = con.execute(
-        f"SELECT CAST(billing_period AS VARCHAR), billing_currency, count(*), sum(billed_cost), sum(effective_cost) "
+        f"SELECT CAST(billing_period AS VARCHAR), billing_currency, count(*), fsum(billed_cost), fsum(effective_cost) "
         f"FROM {quote_ident(name)} GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     for period, currency, n, billed, effective in rows:

@@ -57,7 +57,7 @@ def _print_table(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             )
     elif "line_items" in views:
         for row in con.execute(
-            "SELECT billing_period, count(*), sum(billed_cost), sum(effective_cost) FROM line_items GROUP BY 1 ORDER BY 1"
+            "SELECT billing_period, count(*), fsum(billed_cost), fsum(effective_cost) FROM line_items GROUP BY 1 ORDER BY 1"
         ).fetchall():
             print(f"{row[0]!s:<15}{row[1]:>10,}{row[2]:>16,.2f}{row[3]:>16,.2f}")
     if "cost_by_category_daily" in views:
@@ -65,7 +65,7 @@ def _print_table(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         # Per currency: a sum of USD and EUR amounts is no amount at all.
         for row in con.execute(
             "SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month, billing_currency, category, "
-            "sum(effective_cost) FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 2, 4 DESC"
+            "fsum(effective_cost) FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 2, 4 DESC"
         ).fetchall():
             print(f"  {row[0]}  {row[2]:<10}{row[3]:>16,.2f} {row[1]}")
     for table in ("gpu_efficiency_daily", "cost_per_prediction_daily"):
@@ -100,7 +100,7 @@ def summary_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
             )
     elif "line_items" in views:
         for row in con.execute(
-            "SELECT billing_period, count(*), sum(billed_cost), sum(effective_cost) FROM line_items GROUP BY 1 ORDER BY 1"
+            "SELECT billing_period, count(*), fsum(billed_cost), fsum(effective_cost) FROM line_items GROUP BY 1 ORDER BY 1"
         ).fetchall():
             periods.append(
                 {
@@ -116,7 +116,7 @@ def summary_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
     if "cost_by_category_daily" in views:
         for row in con.execute(
             "SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month, billing_currency, category, "
-            "sum(effective_cost) FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 2, 4 DESC"
+            "fsum(effective_cost) FROM cost_by_category_daily GROUP BY ALL ORDER BY 1, 2, 4 DESC"
         ).fetchall():
             categories.append(
                 {"month": row[0], "currency": row[1], "category": row[2], "effective_cost": _cents(row[3])}

@@ -32,7 +32,7 @@ def _monthly(compute):
 
 def forecast_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     totals = con.execute(
-        "SELECT billing_period, billing_currency, max(as_of), sum(mtd_cost), sum(forecast_cost) "
+        "SELECT billing_period, billing_currency, max(as_of), fsum(mtd_cost), fsum(forecast_cost) "
         "FROM month_end_forecast WHERE billing_period BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
         [start, end],
     ).fetchall()

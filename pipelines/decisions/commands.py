@@ -76,7 +76,7 @@ def cmd_forecast(args: argparse.Namespace, settings) -> int:
     )
     if args.format == "table":
         totals = con.execute(
-            "SELECT billing_currency, max(as_of), sum(mtd_cost), sum(forecast_cost) FROM month_end_forecast "
+            "SELECT billing_currency, max(as_of), fsum(mtd_cost), fsum(forecast_cost) FROM month_end_forecast "
             "WHERE billing_period = $period GROUP BY ALL ORDER BY ALL",
             params,
         ).fetchall()

@@ -70,7 +70,7 @@ def backtest(con: duckdb.DuckDBPyConnection, periods: list[date], cut_days: list
         actual = {
             (c, w, cur): cost
             for c, w, cur, cost in con.execute(
-                "SELECT category, workload, billing_currency, sum(effective_cost) FROM cost_by_category_daily "
+                "SELECT category, workload, billing_currency, fsum(effective_cost) FROM cost_by_category_daily "
                 "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
                 [period, month_end],
             ).fetchall()

@@ -115,7 +115,7 @@ def gpu_cost_by_pod_daily(context: AssetExecutionContext, mlcost: MlcostResource
         lake.register_views(con, settings, ["gpu_cost_by_pod_daily"])
         mismatched = check_rows(con, "gpu_cost_by_pod_daily", "pod_split_adds_up_to_node_cost", start, end)
         top = con.execute(
-            "SELECT workload, round(sum(gpu_cost), 2) AS cost, round(sum(gpu_hours), 2) AS hours "
+            "SELECT workload, round(fsum(gpu_cost), 2) AS cost, round(sum(gpu_hours), 2) AS hours "
             "FROM gpu_cost_by_pod_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY cost DESC LIMIT 10",
             [start, end],
         ).fetchall()
@@ -180,12 +180,12 @@ def efficiency_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start
     """The run's coverage, η, idle and GPU cost, and the five resources that idled most."""
     where, params = "WHERE usage_date BETWEEN ? AND ?", [start, end]
     coverage, idle, gpu, eta = con.execute(
-        "SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), sum(idle_cost), sum(gpu_cost), "
+        "SELECT sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0), fsum(idle_cost), fsum(gpu_cost), "
         f"sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) FROM gpu_efficiency_daily {where}",
         params,
     ).fetchone()
     top = con.execute(
-        f"SELECT resource_id, workload, round(sum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
+        f"SELECT resource_id, workload, round(fsum(idle_cost), 2) AS idle FROM gpu_efficiency_daily {where} "
         "GROUP BY ALL HAVING idle IS NOT NULL ORDER BY idle DESC LIMIT 5",
         params,
     ).fetchall()
@@ -226,8 +226,8 @@ gpu_efficiency_daily = lake_asset(
     # One grouped query: each day's own figures go on that day's materialization.
     day_figures=(
         "SELECT usage_date, sum(observed_gpu_hours) / nullif(sum(allocated_gpu_hours), 0) AS coverage, "
-        "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) AS eta, sum(idle_cost) AS idle_cost, "
-        "sum(gpu_cost) AS gpu_cost, sum(allocated_gpu_hours) AS allocated FROM gpu_efficiency_daily "
+        "sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) AS eta, fsum(idle_cost) AS idle_cost, "
+        "fsum(gpu_cost) AS gpu_cost, sum(allocated_gpu_hours) AS allocated FROM gpu_efficiency_daily "
         "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
         _efficiency_figures,
     ),

@@ -79,7 +79,7 @@ def predictions_daily(context: AssetExecutionContext, mlcost: MlcostResource) ->
 def workload_figures(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
     """The run's predictions and inference cost, and per workload its $ per 1,000 predictions."""
     table = con.execute(
-        "SELECT workload, sum(predictions), sum(inference_cost), sum(loaded_cost) FROM cost_per_prediction_daily "
+        "SELECT workload, sum(predictions), fsum(inference_cost), fsum(loaded_cost) FROM cost_per_prediction_daily "
         "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
         [start, end],
     ).fetchall()
@@ -139,9 +139,9 @@ cost_per_prediction_daily = lake_asset(
     figures=workload_figures,
     # One grouped query: per day and workload; each day's own figures go on that day's materialization.
     day_figures=(
-        "SELECT usage_date, workload, sum(predictions) AS predictions, sum(inference_cost) AS inference_cost, "
-        "sum(loaded_cost) AS loaded_cost, sum(inference_idle_gpu_cost) AS idle_cost, "
-        "coalesce(sum(eta * inference_cost) / nullif(sum(inference_cost) FILTER (WHERE eta IS NOT NULL), 0), "
+        "SELECT usage_date, workload, sum(predictions) AS predictions, fsum(inference_cost) AS inference_cost, "
+        "fsum(loaded_cost) AS loaded_cost, fsum(inference_idle_gpu_cost) AS idle_cost, "
+        "coalesce(sum(eta * inference_cost) / nullif(fsum(inference_cost) FILTER (WHERE eta IS NOT NULL), 0), "
         "avg(eta)) AS eta "
         "FROM cost_per_prediction_daily WHERE usage_date BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL",
         _prediction_figures,

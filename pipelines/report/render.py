@@ -88,8 +88,8 @@ def _summary(con: duckdb.DuckDBPyConnection, as_of: date, sections: dict[str, Se
     movers = sections["top_movers_workload"].rows
     lines = [f"**Cost report as of {as_of}** — `{path}`", ""]
     totals = con.execute(
-        "SELECT billing_currency, sum(effective_cost) FILTER (WHERE usage_date >= date_trunc('month', ?::DATE)),"
-        " sum(effective_cost) FILTER (WHERE usage_date < date_trunc('month', ?::DATE)"
+        "SELECT billing_currency, fsum(effective_cost) FILTER (WHERE usage_date >= date_trunc('month', ?::DATE)),"
+        " fsum(effective_cost) FILTER (WHERE usage_date < date_trunc('month', ?::DATE)"
         " AND usage_date <= ?::DATE - INTERVAL 1 MONTH) FROM cost_by_category_daily"
         " WHERE usage_date BETWEEN date_trunc('month', ?::DATE) - INTERVAL 1 MONTH AND ?::DATE GROUP BY 1 ORDER BY 1",
         [as_of] * 5,

@@ -8,14 +8,14 @@ with periods as (
 ),
 
 source as (
-    select billing_period, billing_currency, sum(effective_cost) as source_effective_cost
+    select billing_period, billing_currency, fsum(effective_cost) as source_effective_cost
     from line_items
     where billing_period in (select p.billing_period from periods as p)
     group by all
 ),
 
 attributed as (
-    select billing_period, billing_currency, sum(effective_cost) as attributed_effective_cost
+    select billing_period, billing_currency, fsum(effective_cost) as attributed_effective_cost
     from cost_attribution
     where billing_period in (select p.billing_period from periods as p)
     group by all

@@ -5,9 +5,9 @@
 select *
 from (
     select
-        sum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared')
-        / nullif(sum(effective_cost) filter (where category <> 'shared'), 0) as unattributed_share,
-        coalesce(sum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared'), 0)
+        fsum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared')
+        / nullif(fsum(effective_cost) filter (where category <> 'shared'), 0) as unattributed_share,
+        coalesce(fsum(effective_cost) filter (where workload = 'unattributed' and category <> 'shared'), 0)
             as unattributed_effective_cost
     from cost_attribution
     where usage_date between $start_date and $end_date

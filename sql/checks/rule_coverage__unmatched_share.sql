@@ -6,8 +6,8 @@ with periods as (
     select
         billing_period,
         billing_currency,
-        sum(effective_cost) filter (where rule_id = 'unmatched') as unmatched_effective_cost,
-        sum(effective_cost) as effective_cost
+        fsum(effective_cost) filter (where rule_id = 'unmatched') as unmatched_effective_cost,
+        fsum(effective_cost) as effective_cost
     from rule_coverage
     where billing_period between cast($start_date as date) and cast($end_date as date)
     group by all

@@ -7,7 +7,7 @@ WITH daily AS (
         inference_cost,
         cost_per_1k_predictions,
         -- Rolling ratio of sums: a quiet day does not weigh as much as a busy one.
-        1000 * sum(inference_cost) OVER w7 / nullif(sum(predictions) OVER w7, 0) AS cost_per_1k_7d
+        1000 * fsum(inference_cost) OVER w7 / nullif(sum(predictions) OVER w7, 0) AS cost_per_1k_7d
     FROM cost_per_prediction_daily
     WHERE workload IN (SELECT p.workload FROM cost_per_prediction_daily AS p WHERE p.predictions > 0)
     WINDOW w7 AS (PARTITION BY workload, billing_currency ORDER BY usage_date

@@ -9,9 +9,9 @@ SELECT
     g.instance_type,
     min(g.usage_date) AS first_day,
     max(g.usage_date) AS last_day,
-    round(sum(g.idle_cost), 2) AS idle_cost,
-    round(sum(g.gpu_cost), 2) AS gpu_cost,
-    round(sum(g.unobserved_cost), 2) AS unobserved_cost,
+    round(fsum(g.idle_cost), 2) AS idle_cost,
+    round(fsum(g.gpu_cost), 2) AS gpu_cost,
+    round(fsum(g.unobserved_cost), 2) AS unobserved_cost,
     -- η over the window weights each day by its GPU hours: a ratio of sums, not an average of ratios.
     round(sum(g.active_gpu_hours) / nullif(sum(g.observed_gpu_hours), 0), 3) AS eta,
     round(sum(g.observed_gpu_hours) / nullif(sum(g.allocated_gpu_hours), 0), 3) AS coverage

@@ -17,12 +17,12 @@ SELECT
     c.billing_currency,
     w.month_start,
     w.day AS through,
-    round(sum(c.effective_cost) FILTER (WHERE c.usage_date >= w.month_start), 2) AS month_to_date,
-    round(sum(c.effective_cost) FILTER (WHERE c.usage_date BETWEEN w.last_month_start AND w.last_month_same_day), 2)
+    round(fsum(c.effective_cost) FILTER (WHERE c.usage_date >= w.month_start), 2) AS month_to_date,
+    round(fsum(c.effective_cost) FILTER (WHERE c.usage_date BETWEEN w.last_month_start AND w.last_month_same_day), 2)
         AS last_month_to_same_day,
-    round(sum(c.effective_cost) FILTER (WHERE c.usage_date < w.month_start), 2) AS last_month_total,
-    round(100 * (sum(c.effective_cost) FILTER (WHERE c.usage_date >= w.month_start)
-        / nullif(sum(c.effective_cost) FILTER (WHERE c.usage_date BETWEEN w.last_month_start AND w.last_month_same_day), 0)
+    round(fsum(c.effective_cost) FILTER (WHERE c.usage_date < w.month_start), 2) AS last_month_total,
+    round(100 * (fsum(c.effective_cost) FILTER (WHERE c.usage_date >= w.month_start)
+        / nullif(fsum(c.effective_cost) FILTER (WHERE c.usage_date BETWEEN w.last_month_start AND w.last_month_same_day), 0)
         - 1), 1) AS pct_change
 FROM cost_by_category_daily AS c, windows AS w
 WHERE c.usage_date BETWEEN w.last_month_start AND w.day

@@ -8,12 +8,12 @@ SET VARIABLE as_of = coalesce(
 WITH versions AS (
     -- Every version we still hold: the kept superseded ones, and the current one (superseded NULL).
     SELECT billing_period, superseded, delivery_id, billing_currency,
-           count(*) AS lines, sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost
+           count(*) AS lines, fsum(billed_cost) AS billed_cost, fsum(effective_cost) AS effective_cost
     FROM line_items_history
     GROUP BY ALL
     UNION ALL
     SELECT billing_period, CAST(NULL AS TIMESTAMP), delivery_id, billing_currency,
-           count(*), sum(billed_cost), sum(effective_cost)
+           count(*), fsum(billed_cost), fsum(effective_cost)
     FROM line_items
     GROUP BY ALL
 ),

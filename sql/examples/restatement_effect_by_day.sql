@@ -7,13 +7,13 @@ WITH previous AS (
 ),
 before AS (
     SELECT billing_period, usage_date, billing_currency,
-           count(*) AS lines, sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost
+           count(*) AS lines, fsum(billed_cost) AS billed_cost, fsum(effective_cost) AS effective_cost
     FROM previous
     GROUP BY ALL
 ),
 after AS (
     SELECT billing_period, usage_date, billing_currency,
-           count(*) AS lines, sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost
+           count(*) AS lines, fsum(billed_cost) AS billed_cost, fsum(effective_cost) AS effective_cost
     FROM line_items
     WHERE billing_period IN (SELECT p.billing_period FROM previous AS p)
     GROUP BY ALL

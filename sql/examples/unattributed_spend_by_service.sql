@@ -4,8 +4,8 @@ SELECT
     service_code,
     category,
     billing_currency,
-    round(sum(effective_cost), 2) AS effective_cost,
-    round(sum(billed_cost), 2) AS billed_cost,
+    round(fsum(effective_cost), 2) AS effective_cost,
+    round(fsum(billed_cost), 2) AS billed_cost,
     count(DISTINCT resource_id) AS resources,
     -- The rules that matched tell where to add a tag or a mapping.
     string_agg(DISTINCT rule_id, ', ' ORDER BY rule_id) AS rules

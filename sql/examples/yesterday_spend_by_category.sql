@@ -4,8 +4,8 @@ WITH latest AS (
 ),
 by_day AS (
     SELECT c.usage_date, c.category, c.billing_currency,
-           sum(c.effective_cost) AS effective_cost,
-           sum(c.billed_cost) AS billed_cost
+           fsum(c.effective_cost) AS effective_cost,
+           fsum(c.billed_cost) AS billed_cost
     FROM cost_by_category_daily AS c, latest
     WHERE c.usage_date BETWEEN latest.day - 1 AND latest.day
     GROUP BY ALL
@@ -16,7 +16,7 @@ SELECT
     t.billing_currency,
     round(t.effective_cost, 2) AS effective_cost,
     round(t.billed_cost, 2) AS billed_cost,
-    round(100 * t.effective_cost / sum(t.effective_cost) OVER (PARTITION BY t.billing_currency), 1) AS pct_of_day,
+    round(100 * t.effective_cost / fsum(t.effective_cost) OVER (PARTITION BY t.billing_currency), 1) AS pct_of_day,
     round(coalesce(d.effective_cost, 0), 2) AS day_before_effective_cost,
     round(t.effective_cost - coalesce(d.effective_cost, 0), 2) AS change
 FROM latest

@@ -2,8 +2,8 @@
 -- export's sums must equal. Reads: line_items (view). Parameters: $period.
 select
     billing_currency,
-    sum(billed_cost) as billed_cost,
-    sum(effective_cost) as effective_cost,
+    fsum(billed_cost) as billed_cost,
+    fsum(effective_cost) as effective_cost,
     string_agg(distinct delivery_id, ', ' order by delivery_id) as delivery_id
 from line_items
 where billing_period = cast($period as date)

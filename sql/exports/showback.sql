@@ -45,10 +45,10 @@ select
     category,
     billing_currency,
     -- To a millionth: a parallel sum's last bits vary between runs, and the same inputs should give the same file.
-    round(coalesce(sum(effective_cost) filter (where allocation = 'direct'), 0), 6) as direct_cost,
-    round(coalesce(sum(effective_cost) filter (where allocation = 'spread'), 0), 6) as spread_cost,
-    round(sum(effective_cost), 6) as total_cost,
-    round(sum(billed_cost), 6) as billed_cost
+    round(coalesce(fsum(effective_cost) filter (where allocation = 'direct'), 0), 6) as direct_cost,
+    round(coalesce(fsum(effective_cost) filter (where allocation = 'spread'), 0), 6) as spread_cost,
+    round(fsum(effective_cost), 6) as total_cost,
+    round(fsum(billed_cost), 6) as billed_cost
 from attributed
 group by all
 order by billing_currency, owner, category

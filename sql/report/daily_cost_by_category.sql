@@ -7,7 +7,7 @@ select
     day(usage_date) as day_of_month,
     category,
     billing_currency,
-    sum(effective_cost) as effective_cost
+    fsum(effective_cost) as effective_cost
 from cost_by_category_daily
 where usage_date between cast(date_trunc('month', cast($as_of as date)) - interval 1 month as date)
     and cast($as_of as date)

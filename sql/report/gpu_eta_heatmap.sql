@@ -11,7 +11,7 @@ with month as (
 costliest as (
     select resource_id from month
     group by resource_id
-    order by sum(gpu_cost) desc, resource_id
+    order by fsum(gpu_cost) desc, resource_id
     limit $limit
 )
 

@@ -6,9 +6,9 @@ select
     regexp_replace(resource_id, '^arn:aws:sagemaker:[^:]*:[^:]*:', '') as resource,
     workload,
     instance_type,
-    sum(gpu_cost) as gpu_cost,
-    coalesce(sum(idle_cost), 0) as idle_cost,
-    sum(unobserved_cost) as unobserved_cost,
+    fsum(gpu_cost) as gpu_cost,
+    coalesce(fsum(idle_cost), 0) as idle_cost,
+    fsum(unobserved_cost) as unobserved_cost,
     sum(active_gpu_hours) / nullif(sum(observed_gpu_hours), 0) as eta
 from gpu_efficiency_daily
 where usage_date between cast(date_trunc('month', cast($as_of as date)) as date) and cast($as_of as date)

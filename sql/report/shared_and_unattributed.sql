@@ -8,7 +8,7 @@ select
     end as kind,
     case when allocation = 'spread' then 'spread onto workloads' else 'not spread' end as treatment,
     billing_currency,
-    sum(effective_cost) as effective_cost
+    fsum(effective_cost) as effective_cost
 from cost_attribution
 where usage_date between cast(date_trunc('month', cast($as_of as date)) as date) and cast($as_of as date)
     and (category = 'shared' or allocation = 'spread' or workload = 'unattributed')

@@ -6,7 +6,7 @@ select
     workload,
     coalesce(shared_kind, 'other') as shared_kind,
     billing_currency,
-    sum(effective_cost) as effective_cost
+    fsum(effective_cost) as effective_cost
 from cost_attribution
 where usage_date between cast(date_trunc('month', cast($as_of as date)) as date) and cast($as_of as date)
     and allocation = 'spread'

@@ -12,8 +12,8 @@ with windows as (
 select
     coalesce(c.service_code, '(none)') as service,
     c.billing_currency,
-    coalesce(sum(c.effective_cost) filter (where c.usage_date between w.last_start and w.last_end), 0) as last_month,
-    coalesce(sum(c.effective_cost) filter (where c.usage_date between w.this_start and w.this_end), 0) as this_month,
+    coalesce(fsum(c.effective_cost) filter (where c.usage_date between w.last_start and w.last_end), 0) as last_month,
+    coalesce(fsum(c.effective_cost) filter (where c.usage_date between w.this_start and w.this_end), 0) as this_month,
     this_month - last_month as change
 from cost_attribution as c, windows as w
 where c.usage_date between w.last_start and w.this_end

@@ -17,7 +17,7 @@ with gpu as (
     select
         workload,
         count(distinct usage_date) as gpu_days,
-        sum(gpu_cost) as gpu_cost,
+        fsum(gpu_cost) as gpu_cost,
         sum(active_gpu_hours) as active_gpu_hours,
         sum(observed_gpu_hours) as observed_gpu_hours,
         string_agg(distinct resource_id, ', ' order by resource_id) as resources,

@@ -63,7 +63,7 @@ select
     max(gpu_count) as gpu_count,
     -- Instance hours, not wall time: an endpoint of two instances bills two hours per hour.
     sum(usage_quantity) * 3600 as billed_seconds,
-    sum(effective_cost) as gpu_cost,
+    fsum(effective_cost) as gpu_cost,
     arg_max(workload, effective_cost) as workload,
     arg_max(category, effective_cost) as category
 from gpu_lines
