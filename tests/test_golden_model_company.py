@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -354,3 +354,49 @@ def test_definitions_materialize_line_items_for_one_partition(company, tmp_path,
     assert not lake.has_data(replace(settings), "cost_attribution")
     # Every asset is a lake table, but cost_report (an HTML page under reports/, unpartitioned).
     assert len(defs.resolve_all_asset_keys()) == len(lake.PARTITION_COLUMNS) + 1
+
+
+DAILY_AFTER_ATTRIBUTION = (
+    "cost_by_category_daily",
+    "gpu_samples",
+    "gpu_efficiency_daily",
+    "gpu_efficiency_by_device_daily",
+    "gpu_cost_by_pod_daily",
+    "predictions_daily",
+    "cost_per_prediction_daily",
+)
+
+
+def test_daily_tables_computed_a_day_at_a_time_equal_one_pass(pipeline, tmp_path, monkeypatch):
+    """Above lake.DAY_PASS_ROWS attribution rows a daily table is computed in passes of a few days (a 300M-line
+    month in one pass spilled 16 GB in four minutes): with every day a pass of its own, each table is the one-pass
+    table, row for row."""
+    from tests.test_crash_safety import assert_same_content, table_content
+
+    settings = pipeline[0]
+    copy = replace(settings, home=tmp_path / "home")
+    shutil.copytree(settings.home, copy.home)
+    monkeypatch.setattr(lake, "DAY_PASS_ROWS", 1)
+    passes: dict[str, list] = {}
+    stage_many = lake.PartitionWriter.stage_many
+
+    def record_pass(writer, query, params=None, con=None):
+        passes.setdefault(writer.table, []).append((params["start_date"], params["end_date"]))
+        return stage_many(writer, query, params, con=con)
+
+    monkeypatch.setattr(lake.PartitionWriter, "stage_many", record_pass)
+    con = lake.connect(copy)
+    summarize_by_category(con, copy, FIRST, LAST)
+    lake.register_views(con, copy, ["cost_attribution"])
+    publish_samples(con, copy, read_source(copy, gpu_counts_from_bill(con)), FIRST, LAST)
+    compute_efficiency(con, copy, FIRST, LAST)
+    compute_device_efficiency(con, copy, FIRST, LAST)
+    compute_pod_costs(con, copy, FIRST, LAST)
+    publish_predictions(con, copy, read_predictions_source(copy), FIRST, LAST)
+    compute_cost_per_prediction(con, copy, FIRST, LAST)
+    con.close()
+    days = (LAST - FIRST).days + 1
+    for table in DAILY_AFTER_ATTRIBUTION:
+        assert passes[table] == [(d, d) for d in (FIRST + timedelta(days=i) for i in range(days))], table
+        assert lake.published_partitions(copy, table) == lake.published_partitions(settings, table), table
+        assert_same_content(table_content(copy, table), table_content(settings, table), table)

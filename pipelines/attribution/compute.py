@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 
@@ -115,18 +115,7 @@ def day_passes(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[t
             [start, end],
         ).fetchall()
     )
-    if sum(per_day.values()) <= ATTRIBUTE_PASS_LINES:
-        return [(start, end)]
-    passes: list[tuple[date, date]] = []
-    first, lines = start, 0
-    for day in (date.fromisoformat(d) for d in lake.days_between(start, end)):
-        n = per_day.get(day, 0)
-        if lines and lines + n > ATTRIBUTE_PASS_LINES:
-            passes.append((first, day - timedelta(days=1)))
-            first, lines = day, 0
-        lines += n
-    passes.append((first, end))
-    return passes
+    return lake.cut_days(per_day, start, end, ATTRIBUTE_PASS_LINES)
 
 
 def keep_lines_for_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int | None:

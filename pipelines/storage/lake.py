@@ -317,6 +317,41 @@ def days_between(start: date, end: date) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
+# The most cost_attribution rows a daily table's query reads in one pass. Every daily table after attribution reads
+# the days' attribution rows; over a 300M-line month in one query, gpu_cost_by_pod_daily's grouping of the GPU
+# intervals had spilled 16 GB within four minutes when it was stopped before the disk filled (docs/benchmarks.md,
+# section 11). A daily table's rows of a day depend on that day's inputs only (a one-day rerun computes a day), so
+# passes of a few days write what one pass over the month writes. A month of up to 10M lines is one pass.
+DAY_PASS_ROWS = 10_000_000
+
+
+def cut_days(per_day: dict[date, int], start: date, end: date, limit: int) -> list[tuple[date, date]]:
+    """start..end cut into runs of consecutive days of at most `limit` rows (`per_day`) each; a day over the limit
+    is a pass of its own, and a range of at most `limit` rows is one pass."""
+    if sum(per_day.get(date.fromisoformat(d), 0) for d in days_between(start, end)) <= limit:
+        return [(start, end)]
+    passes: list[tuple[date, date]] = []
+    first, rows = start, 0
+    for day in (date.fromisoformat(d) for d in days_between(start, end)):
+        n = per_day.get(day, 0)
+        if rows and rows + n > limit:
+            passes.append((first, day - timedelta(days=1)))
+            first, rows = day, 0
+        rows += n
+    passes.append((first, end))
+    return passes
+
+
+def attribution_rows_per_day(settings: Settings, start: date, end: date) -> dict[date, int]:
+    """The rows of each published cost_attribution day of start..end, from the files' footers (no data read)."""
+    rows = {}
+    for day in days_between(start, end):
+        path = partition_path(settings, "cost_attribution", day)
+        if path.exists():
+            rows[date.fromisoformat(day)] = pq.ParquetFile(path).metadata.num_rows
+    return rows
+
+
 def publish_days(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -326,9 +361,12 @@ def publish_days(
     start: date,
     end: date,
 ) -> dict[str, int]:
-    """Publish a daily table for start..end in one pass of `query`; days it returns no row for are removed."""
+    """Publish a daily table for start..end (`query` over $start_date..$end_date), in passes of at most DAY_PASS_ROWS
+    cost_attribution rows, one writer and one publish; days it returns no row for are removed."""
+    passes = cut_days(attribution_rows_per_day(settings, start, end), start, end, DAY_PASS_ROWS)
     with PartitionWriter(con, settings, table) as writer:
-        writer.stage_many(query, params)
+        for first, last in passes:
+            writer.stage_many(query, {**params, "start_date": first, "end_date": last})
         for day in days_between(start, end):
             if day not in writer.staged:
                 writer.remove(day)
