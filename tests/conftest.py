@@ -10,6 +10,16 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import Settings
+from pipelines.gpu.efficiency import (
+    compute_device_efficiency,
+    compute_efficiency,
+    gpu_counts_from_bill,
+    publish_samples,
+)
+from pipelines.gpu.efficiency import read_source as read_gpu_source
+from pipelines.gpu.pods import compute_pod_costs
+from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
+from pipelines.predictions.cost import read_source as read_predictions_source
 from pipelines.storage import lake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +31,22 @@ def pytest_configure(config):
     the demo's, pointing at fixtures that a fresh clone has not generated yet), so subprocesses inherit none."""
     for name in [n for n in os.environ if n.startswith("MLCOST_") or n == "DAGSTER_HOME"]:
         del os.environ[name]
+
+
+def compute_gpu_and_prediction_days(con, settings: Settings, first: date, last: date):
+    """The daily tables after cost_attribution (GPU samples and efficiency, pod costs, predictions, cost per
+    prediction) for first..last, as the daily job computes them, without Dagster. Returns what the GPU logs and the
+    request counts read (`rejected_files`, ...), for the caller to check."""
+    lake.register_views(con, settings, ["cost_attribution"])
+    samples = read_gpu_source(settings, gpu_counts_from_bill(con))
+    publish_samples(con, settings, samples, first, last)
+    compute_efficiency(con, settings, first, last)
+    compute_device_efficiency(con, settings, first, last)
+    compute_pod_costs(con, settings, first, last)
+    predictions = read_predictions_source(settings)
+    publish_predictions(con, settings, predictions, first, last)
+    compute_cost_per_prediction(con, settings, first, last)
+    return samples, predictions
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,9 @@ from pipelines.attribution.tag_coverage import cover_tags
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import (
-    compute_device_efficiency,
-    compute_efficiency,
-    gpu_counts_from_bill,
-    publish_samples,
-)
-from pipelines.gpu.efficiency import read_source as read_gpu_source
-from pipelines.gpu.pods import compute_pod_costs
-from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
-from pipelines.predictions.cost import read_source as read_predictions_source
 from pipelines.storage import lake
 from pipelines.storage.warehouse import refresh_catalog
+from tests.conftest import compute_gpu_and_prediction_days
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "sql" / "examples"
@@ -75,13 +66,7 @@ def compute_days(settings: Settings, first: date, last: date) -> None:
         cover(con, settings, first.replace(day=1), last.replace(day=1))
         utilize(con, settings, first.replace(day=1), last.replace(day=1))
         cover_tags(con, settings, load_rules(), first.replace(day=1), last.replace(day=1))
-        lake.register_views(con, settings, ["cost_attribution"])
-        publish_samples(con, settings, read_gpu_source(settings, gpu_counts_from_bill(con)), first, last)
-        compute_efficiency(con, settings, first, last)
-        compute_device_efficiency(con, settings, first, last)
-        compute_pod_costs(con, settings, first, last)
-        publish_predictions(con, settings, read_predictions_source(settings), first, last)
-        compute_cost_per_prediction(con, settings, first, last)
+        compute_gpu_and_prediction_days(con, settings, first, last)
         # The decision tables (issue 16), so the catalog holds every published table.
         from pipelines.decisions.anomalies import compute_anomalies
         from pipelines.decisions.budgets import compute_budget_status

@@ -22,18 +22,9 @@ from pipelines.decisions.anomalies import compute_anomalies
 from pipelines.decisions.budgets import compute_budget_status
 from pipelines.decisions.forecast import compute_forecast
 from pipelines.decisions.recommendations import compute_recommendations
-from pipelines.gpu.efficiency import (
-    compute_device_efficiency,
-    compute_efficiency,
-    gpu_counts_from_bill,
-    publish_samples,
-    read_source,
-)
-from pipelines.gpu.pods import compute_pod_costs
-from pipelines.predictions.cost import compute_cost_per_prediction, publish_predictions
-from pipelines.predictions.cost import read_source as read_predictions_source
 from pipelines.storage import lake
 from pipelines.storage.sqlfiles import load_sql
+from tests.conftest import compute_gpu_and_prediction_days
 
 FIRST, LAST = date(2026, 9, 1), date(2026, 10, 31)
 CENT = 0.005
@@ -70,17 +61,9 @@ def pipeline(company, tmp_path_factory):
     cover(con, settings, FIRST, date(2026, 10, 1))
     utilize(con, settings, FIRST, date(2026, 10, 1))
     cover_tags(con, settings, load_rules(), FIRST, date(2026, 10, 1))
-    lake.register_views(con, settings, ["cost_attribution"])
-    samples = read_source(settings, gpu_counts_from_bill(con))
+    samples, predictions = compute_gpu_and_prediction_days(con, settings, FIRST, LAST)
     assert samples.rejected_files == {}
-    publish_samples(con, settings, samples, FIRST, LAST)
-    compute_efficiency(con, settings, FIRST, LAST)
-    compute_device_efficiency(con, settings, FIRST, LAST)
-    compute_pod_costs(con, settings, FIRST, LAST)
-    predictions = read_predictions_source(settings)
     assert predictions.rejected_files == {} and predictions.skipped_lines == {}
-    publish_predictions(con, settings, predictions, FIRST, LAST)
-    compute_cost_per_prediction(con, settings, FIRST, LAST)
     compute_anomalies(con, settings, FIRST, LAST)
     compute_forecast(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
     compute_budget_status(con, settings, [date(2026, 9, 1), date(2026, 10, 1)])
@@ -387,13 +370,7 @@ def test_daily_tables_computed_a_day_at_a_time_equal_one_pass(pipeline, tmp_path
     monkeypatch.setattr(lake.PartitionWriter, "stage_many", record_pass)
     con = lake.connect(copy)
     summarize_by_category(con, copy, FIRST, LAST)
-    lake.register_views(con, copy, ["cost_attribution"])
-    publish_samples(con, copy, read_source(copy, gpu_counts_from_bill(con)), FIRST, LAST)
-    compute_efficiency(con, copy, FIRST, LAST)
-    compute_device_efficiency(con, copy, FIRST, LAST)
-    compute_pod_costs(con, copy, FIRST, LAST)
-    publish_predictions(con, copy, read_predictions_source(copy), FIRST, LAST)
-    compute_cost_per_prediction(con, copy, FIRST, LAST)
+    compute_gpu_and_prediction_days(con, copy, FIRST, LAST)
     con.close()
     days = (LAST - FIRST).days + 1
     for table in DAILY_AFTER_ATTRIBUTION:
