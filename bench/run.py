@@ -48,7 +48,10 @@ GENERATOR_SOURCES = [
     "fixtures/model_company/answers.py",
 ]
 # The stages run per size, in this order (each reads what the previous published).
-PIPELINE_STAGES = ["floor_copy", "floor_scan", "ingest", "attribute", "gpu_predictions", "restate_day", "e2e"]
+# rerun_day reruns one day through Dagster on the instance e2e left.
+PIPELINE_STAGES = [
+    "floor_copy", "floor_scan", "ingest", "attribute", "gpu_predictions", "restate_day", "e2e", "rerun_day",
+]  # fmt: skip
 GB = 1 << 30
 
 TARGETS = {
@@ -459,10 +462,11 @@ STAGE_LABELS = {
     "gpu_predictions": "GPU efficiency + cost per prediction, month (no GPU/prediction source)",
     "restate_day": "recompute one day after a restatement (attribute + summarize, 1 day)",
     "e2e": "end-to-end `mlcost run` (subprocess, 3 Dagster runs, checks, catalog)",
+    "rerun_day": "one day rerun through Dagster after `mlcost run` (daily_tables job for 1 day, its checks)",
     "pandas": "pandas baseline: ingestion + attribution (bench/pandas_baseline.py)",
 }
 COMPUTE_STAGES = ("ingest", "attribute", "gpu_predictions")
-MEMORY_STAGES = ("ingest", "attribute", "gpu_predictions", "restate_day", "e2e")
+MEMORY_STAGES = ("ingest", "attribute", "gpu_predictions", "restate_day", "e2e", "rerun_day")
 
 
 def summarize(size: dict) -> dict:
@@ -507,6 +511,9 @@ def summarize(size: dict) -> dict:
         out["dagster_overhead"] = e2e["extra"]["overhead_seconds"]
         # What running through `mlcost run` adds to the same compute measured directly.
         out["orchestration"] = e2e["seconds"] - out["compute"] if out["compute"] is not None else None
+    rerun = st.get("rerun_day")
+    if rerun and rerun.get("ok"):
+        out["rerun_share"] = rerun["extra"]["share_of_month_run"]
     return out
 
 
@@ -617,6 +624,13 @@ def render(results: dict, analysis: str | None) -> str:
                     else ""
                 )
                 + f" | {_verdict(s['restate_share'] / day_share, TARGETS['restate_vs_day_share'])} |"
+            )
+        if s.get("rerun_share") is not None:
+            x = st["rerun_day"]["extra"]
+            w(
+                f"| one day rerun through Dagster (the day's daily tables and checks) | "
+                f"{x['run']['run_seconds']:.2f} s = {s['rerun_share']:.1%} of the month's daily_tables run "
+                f"({x['month_daily_tables_seconds']:.2f} s) | shown |"
             )
         imp = results.get("overhead", {}).get("import_definitions", {})
         if s.get("dagster_overhead") is not None:
@@ -799,6 +813,19 @@ def _render_breakdowns(w, st: dict, s: dict, days: int) -> None:
                 if (keep := day["extra"]["parts"].get("of which keep_lines_for_days"))
                 else ""
             )
+        )
+        w("")
+    rerun = st.get("rerun_day")
+    if rerun and rerun.get("ok"):
+        x = rerun["extra"]
+        one, month = x["run"]["steps"], x["month_daily_tables_steps"]
+        steps = ", ".join(f"{k} {v:.1f} of {month[k]:.1f}" for k, v in one.items() if k in month)
+        w(
+            f"One day rerun through Dagster after `mlcost run` (the daily_tables job for {x['day']}, as the UI's "
+            f"materialization of one daily partition; {rerun['rows']:,} lines that day): the run took "
+            f"{x['run']['run_seconds']:.2f} s, {x['share_of_month_run']:.1%} of the month's daily_tables run "
+            f"({x['month_daily_tables_seconds']:.2f} s; a day's share of the lines is {1 / days:.1%}). Its steps, "
+            f"seconds of the day's run of the month's: {steps}."
         )
         w("")
     e2e = st.get("e2e")

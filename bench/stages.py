@@ -478,34 +478,74 @@ def _dagster_runs(dagster_home: Path) -> list[dict]:
     from dagster import DagsterInstance
 
     instance = DagsterInstance.get()
-    out = []
-    for run in sorted(instance.get_runs(), key=lambda r: instance.get_run_stats(r.run_id).start_time or 0):
-        stats = instance.get_run_stats(run.run_id)
-        steps = instance.get_run_step_stats(run.run_id)
-        step_times = {
-            s.step_key: (s.end_time - s.start_time) for s in steps if s.start_time is not None and s.end_time
-        }
-        wall = (stats.end_time or 0) - (stats.start_time or 0)
-        # Every event is a row written (and committed) to the instance's SQLite storage.
-        events = instance.all_logs(run.run_id)
-        out.append(
-            {
-                "job": run.job_name,
-                "status": str(run.status.value),
-                "run_seconds": wall,
-                "steps_seconds": sum(step_times.values()),
-                "steps": step_times,
-                "events": len(events),
-                "asset_events": sum(
-                    1
-                    for e in events
-                    if e.dagster_event_type is not None
-                    and e.dagster_event_type.value
-                    in ("ASSET_MATERIALIZATION", "ASSET_MATERIALIZATION_PLANNED")
-                ),
-            }
-        )
-    return out
+    runs = sorted(instance.get_runs(), key=lambda r: instance.get_run_stats(r.run_id).start_time or 0)
+    return [_run_figures(instance, run) for run in runs]
+
+
+def _run_figures(instance, run) -> dict:
+    stats = instance.get_run_stats(run.run_id)
+    steps = instance.get_run_step_stats(run.run_id)
+    step_times = {s.step_key: (s.end_time - s.start_time) for s in steps if s.start_time is not None and s.end_time}
+    # Every event is a row written (and committed) to the instance's SQLite storage.
+    events = instance.all_logs(run.run_id)
+    return {
+        "job": run.job_name,
+        "run_id": run.run_id,
+        "status": str(run.status.value),
+        "run_seconds": (stats.end_time or 0) - (stats.start_time or 0),
+        "steps_seconds": sum(step_times.values()),
+        "steps": step_times,
+        "events": len(events),
+        "asset_events": sum(
+            1
+            for e in events
+            if e.dagster_event_type is not None
+            and e.dagster_event_type.value in ("ASSET_MATERIALIZATION", "ASSET_MATERIALIZATION_PLANNED")
+        ),
+    }
+
+
+def stage_rerun_day(args: argparse.Namespace) -> Result:
+    """One day rerun through Dagster after `e2e`, on its home and instance: the daily_tables job for that day.
+
+    What the UI's "materialize" of one daily partition does after a restatement: every daily table of the day,
+    with its checks. Its share is of the month's daily_tables run, which the e2e stage left in the instance."""
+    home = args.home / "e2e"
+    dagster_home = home / "dagster_home"
+    month_runs = [r for r in _dagster_runs(dagster_home) if r["job"] == "daily_tables" and r["status"] == "SUCCESS"]
+    if not month_runs:
+        raise SystemExit(f"no finished daily_tables run in {dagster_home}: run the e2e stage first")
+    os.environ.update(
+        MLCOST_HOME=str(home),
+        MLCOST_PARTITION_START=args.month + "-01",
+        MLCOST_CUR_SOURCE=str(args.data / "cur2"),
+    )
+    from pipelines.config import Settings
+    from pipelines.orchestration import runner
+    from pipelines.orchestration.code_location import build_definitions
+    from pipelines.orchestration.partitions import partition_start
+
+    settings = Settings.from_env()
+    day = date.fromisoformat(args.day) if args.day else month_bounds(args.month)[0] + timedelta(days=14)
+    defs = build_definitions(settings, start=partition_start(settings, run_months=[args.month + "-01"]))
+    instance = runner.dagster_instance(settings)
+    with _Timer() as tm:
+        run_id = runner._execute(defs, "daily_tables", instance, day.isoformat(), day.isoformat())
+    run = _run_figures(instance, instance.get_run_by_id(run_id))
+    month = month_runs[-1]
+    return {
+        "seconds": tm.wall,
+        "cpu_seconds": tm.cpu,
+        "rows": _line_count(settings, day, day),
+        "rows_out": 0,
+        "extra": {
+            "day": day.isoformat(),
+            "run": run,
+            "month_daily_tables_seconds": month["run_seconds"],
+            "month_daily_tables_steps": month["steps"],
+            "share_of_month_run": run["run_seconds"] / month["run_seconds"] if month["run_seconds"] else None,
+        },
+    }
 
 
 def _published_rows(home: Path, month: str) -> int:
@@ -551,6 +591,7 @@ STAGES: dict[str, Callable[[argparse.Namespace], Result]] = {
     "restate_day": stage_restate_day,
     "import_definitions": stage_import_definitions,
     "e2e": stage_e2e,
+    "rerun_day": stage_rerun_day,
     "pandas": stage_pandas,
 }
 

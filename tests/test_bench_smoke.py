@@ -23,6 +23,7 @@ STAGES = [
     "gpu_predictions",
     "restate_day",
     "e2e",
+    "rerun_day",
     "pandas",
 ]
 WHOLE_MONTH = ["floor_copy", "floor_scan", "ingest", "attribute", "gpu_predictions", "e2e", "pandas"]
@@ -62,6 +63,14 @@ def test_every_stage_reports_time_rows_and_memory(results: dict) -> None:
     # The default rules spread nothing, so the one-day run keeps its day's lines first, and the bench times that.
     parts = stages["restate_day"]["extra"]["parts"]
     assert 0 < parts["of which keep_lines_for_days"] < parts["attribute"]
+    # The one-day rerun is a Dagster run of the daily tables of one day, beside the month's run on its instance.
+    rerun = stages["rerun_day"]
+    assert 0 < rerun["rows"] < LINES
+    assert rerun["extra"]["run"]["job"] == "daily_tables" and rerun["extra"]["run"]["status"] == "SUCCESS"
+    assert set(rerun["extra"]["run"]["steps"]) == set(rerun["extra"]["month_daily_tables_steps"])
+    month_run = next(r for r in stages["e2e"]["extra"]["runs"] if r["job"] == "daily_tables")
+    assert rerun["extra"]["month_daily_tables_seconds"] == pytest.approx(month_run["run_seconds"])
+    assert rerun["extra"]["run"]["run_id"] != month_run["run_id"]
     overhead = results["overhead"]["import_definitions"]
     assert overhead["ok"] and overhead["seconds"] > overhead["extra"]["python_startup"] > 0
 
@@ -91,6 +100,8 @@ def test_report_renders_the_table_and_targets(results: dict) -> None:
     assert "## Targets (50k lines)" in text
     assert "## 50k lines (50,000)" in text
     assert "| ingestion ≤ 1.5 × floor |" in text
+    assert "| one day rerun through Dagster (the day's daily tables and checks) |" in text
+    assert "One day rerun through Dagster after `mlcost run` (the daily_tables job for 2026-10-15" in text
     assert text.rstrip().endswith("notes")
     s = summarize(results["sizes"][str(LINES)])
     stages = results["sizes"][str(LINES)]["stages"]
