@@ -485,7 +485,9 @@ def _dagster_runs(dagster_home: Path) -> list[dict]:
 def _run_figures(instance, run) -> dict:
     stats = instance.get_run_stats(run.run_id)
     steps = instance.get_run_step_stats(run.run_id)
-    step_times = {s.step_key: (s.end_time - s.start_time) for s in steps if s.start_time is not None and s.end_time}
+    step_times = {
+        s.step_key: (s.end_time - s.start_time) for s in steps if s.start_time is not None and s.end_time
+    }
     # Every event is a row written (and committed) to the instance's SQLite storage.
     events = instance.all_logs(run.run_id)
     return {
@@ -512,7 +514,9 @@ def stage_rerun_day(args: argparse.Namespace) -> Result:
     with its checks. Its share is of the month's daily_tables run, which the e2e stage left in the instance."""
     home = args.home / "e2e"
     dagster_home = home / "dagster_home"
-    month_runs = [r for r in _dagster_runs(dagster_home) if r["job"] == "daily_tables" and r["status"] == "SUCCESS"]
+    month_runs = [
+        r for r in _dagster_runs(dagster_home) if r["job"] == "daily_tables" and r["status"] == "SUCCESS"
+    ]
     if not month_runs:
         raise SystemExit(f"no finished daily_tables run in {dagster_home}: run the e2e stage first")
     os.environ.update(
