@@ -11,7 +11,11 @@
 -- - coverage = covered / eligible usage: instance hours a commitment covered over all eligible instance hours (RI
 --   CoverageHoursPercentage), and on-demand equivalent cost covered over the eligible on-demand equivalent (Savings
 --   Plans CoveragePercentage, "all calculations consider the On-Demand equivalent").
-with lines as (
+--
+-- `lines` is read twice (the commitment side, the usage side), not materialized: DuckDB would otherwise keep a copy
+-- of every matching line, which at 300M lines spilled 30 GB and filled the disk (docs/benchmarks.md, section 12).
+-- The usage side is aggregated once (by covering commitment) and its totals summed from that.
+with lines as not materialized (
     select *
     from line_items
     where billing_period between cast($start_period as date) and cast($end_period as date)
@@ -105,6 +109,19 @@ eligible as (
         )
 ),
 
+-- Per covering commitment, and a row (commitment_id NULL) for the usage no commitment covered.
+eligible_by_commitment as (
+    select
+        billing_period,
+        billing_currency,
+        covered_by as commitment_id,
+        sum(hours) as hours,
+        sum(gpu_hours) as gpu_hours,
+        fsum(on_demand_cost) as on_demand_cost
+    from eligible
+    group by billing_period, billing_currency, covered_by
+),
+
 eligible_totals as (
     select
         billing_period,
@@ -112,7 +129,7 @@ eligible_totals as (
         sum(hours) as eligible_hours,
         sum(gpu_hours) as eligible_gpu_hours,
         fsum(on_demand_cost) as eligible_on_demand_cost
-    from eligible
+    from eligible_by_commitment
     group by billing_period, billing_currency
 ),
 
@@ -120,13 +137,12 @@ covered as (
     select
         billing_period,
         billing_currency,
-        covered_by as commitment_id,
-        sum(hours) as covered_hours,
-        sum(gpu_hours) as covered_gpu_hours,
-        fsum(on_demand_cost) as covered_on_demand_cost
-    from eligible
-    where covered_by is not null
-    group by billing_period, billing_currency, covered_by
+        commitment_id,
+        hours as covered_hours,
+        gpu_hours as covered_gpu_hours,
+        on_demand_cost as covered_on_demand_cost
+    from eligible_by_commitment
+    where commitment_id is not null
 ),
 
 final as (

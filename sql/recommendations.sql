@@ -212,8 +212,10 @@ batching as (
     inner join batching_best using (workload, batch_size), bounds as b
 ),
 
--- The billing period's lines (cost_attribution: every line once, split across workloads where shared).
-period_lines as (
+-- The billing period's lines (cost_attribution: every line once, split across workloads where shared). Read by
+-- four parts, each with its own filter: not materialized, or DuckDB keeps a copy of every attribution row of the
+-- month (at 300M lines, tens of GB on the disk: docs/benchmarks.md, section 12).
+period_lines as not materialized (
     select *
     from cost_attribution
     where billing_period = cast($billing_period as date)
