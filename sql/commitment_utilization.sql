@@ -97,9 +97,11 @@ eligible as (
     where l.charge_category = 'Usage'
         and l.line_item_type is distinct from 'SavingsPlanNegation'
         and (
-            regexp_matches(
-                coalesce(l.usage_type, ''),
-                '(BoxUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)):'
+            -- Instance usage types name the instance after a colon: the pattern runs only on those lines.
+            (
+                contains(l.usage_type, ':') and regexp_matches(
+                    l.usage_type, '(BoxUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)):'
+                )
             )
             or (
                 l.usage_type is null and l.instance_type is not null
