@@ -27,9 +27,12 @@ with compute_lines as (
         and resource_id is not null
         and line_item_type is distinct from 'SavingsPlanNegation'
         and (
-            regexp_matches(
-                coalesce(usage_type, ''),
-                '(BoxUsage|SpotUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)(-Spot)?):'
+            -- Instance usage types name the instance after a colon: the pattern runs only on those lines.
+            (
+                contains(usage_type, ':') and regexp_matches(
+                    usage_type,
+                    '(BoxUsage|SpotUsage|DedicatedUsage|(^|-)(Train|Host|AsyncInf|Transform|Notebk|Processing)(-Spot)?):'
+                )
             )
             -- A FOCUS bill with no AWS usage type (Azure, Google Cloud, OCI): a usage line of an instance type
             -- (VM size, machine type, shape); the reference table says which have GPUs.
