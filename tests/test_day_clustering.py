@@ -185,6 +185,65 @@ def test_a_large_delivery_written_day_by_day_is_the_one_sort_write_row_for_row(t
             assert stats.min == stats.max, (source, i, stats)
 
 
+def _day_folders(tmp_path, days: int, rows: int) -> list:
+    """Folders like pass 1's: `_day=…/data_0.parquet` with `rows` lines each (the columns pass 2 sorts by)."""
+    con = duckdb.connect()
+    folders = []
+    for d in range(days):
+        folder = tmp_path / "days" / f"_day=2026-10-{d + 1:02d}"
+        folder.mkdir(parents=True)
+        con.execute(
+            "COPY (SELECT TIMESTAMP '2026-10-01' + INTERVAL (i) MINUTE AS charge_period_start, 'f' AS source_file, "
+            f"i AS source_row FROM range({rows}) t(i)) TO '{folder / 'data_0.parquet'}' (FORMAT parquet)"
+        )
+        folders.append(folder)
+    return folders
+
+
+def _sorters_alive() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "mlcost-day-sort"]
+
+
+def test_pass_two_raises_what_its_sorting_thread_meets_and_leaves_no_thread(tmp_path):
+    """Pass 2 sorts on a thread of its own: a day it cannot read fails the write in the caller, with DuckDB's
+    error, instead of hanging or losing it, and the thread is gone afterwards."""
+    import pytest
+
+    from pipelines.billing.ingest import _append_days_in_order
+
+    folders = _day_folders(tmp_path, days=3, rows=1_000)
+    (folders[1] / "data_1.parquet").write_bytes(b"not parquet")
+    con = duckdb.connect()
+    with pytest.raises(duckdb.Error):
+        _append_days_in_order(con, folders, tmp_path / "out.parquet")
+    assert _sorters_alive() == []
+    con.execute("SELECT 1").fetchone()  # the caller's connection is still usable
+
+
+def test_pass_two_stops_its_sorting_thread_when_the_writer_fails(tmp_path, monkeypatch):
+    """A writer that fails (a full disk) while the sorting thread waits on a full queue: the error reaches the
+    caller, and the thread, unblocked, ends."""
+    import pytest
+
+    import pipelines.billing.ingest as ingest
+
+    folders = _day_folders(tmp_path, days=3, rows=150_000)
+    written = []
+
+    def failing_write(self, batch, row_group_size=None):
+        written.append(batch.num_rows)
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest.pq.ParquetWriter, "write_batch", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        ingest._append_days_in_order(duckdb.connect(), folders, tmp_path / "out.parquet")
+    assert _sorters_alive() == []
+    assert len(written) == 2
+
+
 def test_a_month_attributed_in_passes_of_a_few_days_writes_what_one_pass_writes(tmp_path, monkeypatch):
     """Above ATTRIBUTE_PASS_LINES lines the month is attributed in passes of consecutive days (a 300M-line month
     in one pass filled the disk with DuckDB's spill). With a limit of 5 lines the odd month takes many passes,
