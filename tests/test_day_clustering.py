@@ -19,7 +19,7 @@ from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
 from pipelines.config import Settings
 from pipelines.storage import lake
-from pipelines.storage.sqlfiles import load_sql
+from pipelines.storage.sqlfiles import load_sql, quote_literal
 from tests.corpus import bad_inputs as corpus
 
 
@@ -194,7 +194,8 @@ def _day_folders(tmp_path, days: int, rows: int) -> list:
         folder.mkdir(parents=True)
         con.execute(
             "COPY (SELECT TIMESTAMP '2026-10-01' + INTERVAL (i) MINUTE AS charge_period_start, 'f' AS source_file, "
-            f"i AS source_row FROM range({rows}) t(i)) TO '{folder / 'data_0.parquet'}' (FORMAT parquet)"
+            f"i AS source_row FROM range(?) t(i)) TO {quote_literal(str(folder / 'data_0.parquet'))} (FORMAT parquet)",
+            [rows],
         )
         folders.append(folder)
     return folders
