@@ -384,9 +384,9 @@ def _append_days_in_order(con: duckdb.DuckDBPyConnection, folders: list[Path], o
 
     # The batches are DuckDB's memory (jemalloc), made on the sorting thread and freed on this one. Without
     # jemalloc's background threads (a process-wide setting) that memory stayed resident: a 100M-line month's
-    # ingestion then peaked at 3.92-4.09 GB in the check after pass 2 (3.05 GB before the thread). With them and
-    # pyarrow's pool released after the write (the two were not measured apart): 3.01 GB, the resident set falling
-    # from 2.68 GB at the end of pass 2 to 0.49 GB two seconds later (docs/benchmarks.md, section 13).
+    # ingestion then peaked at 3.92-4.09 GiB in the check after pass 2 (3.05 GiB before the thread). With them and
+    # pyarrow's pool released after the write (the two were not measured apart): 3.01 GiB, the resident set falling
+    # from 2.68 GiB at the end of pass 2 to 0.49 GiB two seconds later (docs/benchmarks.md, section 13).
     con.execute("SET allocator_background_threads = true")
     sorter = threading.Thread(target=sort_days, name="mlcost-day-sort", daemon=True)
     sorter.start()
