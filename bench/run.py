@@ -504,7 +504,7 @@ def summarize(size: dict) -> dict:
     if day and day.get("ok") and month and month.get("ok"):
         # The attribution of one day against the month's (both without their summaries).
         out["restate_share"] = day["extra"]["parts"]["attribute"] / month["extra"]["parts"]["attribute"]
-        out["restate_keep"] = day["extra"]["parts"].get("of which keep_lines_for_days")
+        out["restate_lines_read"] = day["extra"].get("lines_read")
     e2e = st.get("e2e")
     if e2e and e2e.get("ok"):
         out["dagster_steps"] = e2e["extra"]["steps_seconds"]
@@ -614,15 +614,11 @@ def render(results: dict, analysis: str | None) -> str:
         )
         if s.get("restate_share") is not None:
             day_share = 1 / _days_in(meta["month"])
-            keep = s.get("restate_keep")
+            read = s.get("restate_lines_read")
             w(
                 f"| one day after a restatement ≈ one day's work (≤ {TARGETS['restate_vs_day_share']:g} × a "
                 f"day's share, {day_share:.1%}) | {s['restate_share']:.1%} of the month's attribution"
-                + (
-                    f" ({keep:.2f} s of it keep the day's lines: one pass over the billing period)"
-                    if keep
-                    else ""
-                )
+                + (f" (it reads {read:,} of the month's {int(biggest):,} lines)" if read else "")
                 + f" | {_verdict(s['restate_share'] / day_share, TARGETS['restate_vs_day_share'])} |"
             )
         if s.get("rerun_share") is not None:
@@ -808,9 +804,9 @@ def _render_breakdowns(w, st: dict, s: dict, days: int) -> None:
             f"{one:.2f} s; the whole month took {whole:.2f} s, so one day costs {one / whole:.0%} of the "
             f"month (one day's share of the lines would be {1 / days:.1%})."
             + (
-                f" Of that, {keep:.2f} s is the pass over the billing period that keeps the lines that can land "
-                "on the day (bench/analysis.md §3)."
-                if (keep := day["extra"]["parts"].get("of which keep_lines_for_days"))
+                f" Its attribution query read {read:,} lines of line_items (the day's, and those spanning it: the "
+                "row groups of that day, line_items being clustered by usage day)."
+                if (read := day["extra"].get("lines_read"))
                 else ""
             )
         )

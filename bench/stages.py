@@ -256,7 +256,7 @@ def stage_ingest(args: argparse.Namespace) -> Result:
         # One COPY reads the export and writes the staged (later published) file.
         parts["normalize_and_write"] = parts.pop("stage_delivery") - inner
     parts["other"] = seconds - sum(parts.values())
-    # Already inside normalize_and_write: labelled "of which", like restate_day's keep_lines_for_days.
+    # Already inside normalize_and_write: labelled "of which".
     parts.update({f"of which {k}": v for k, v in clock.times.items() if k in WRITE_PARTS})
     effective = sum(m["effective_cost"] for v in written.values() for m in v["currencies"].values())
     return {
@@ -379,9 +379,6 @@ def stage_restate_day(args: argparse.Namespace) -> Result:
     rules = load_rules(settings.rules_path)
     day = date.fromisoformat(args.day) if args.day else month_bounds(args.month)[0] + timedelta(days=14)
     rows = _line_count(settings, day, day)
-    clock = _Clock()
-    # The pass that keeps the day's lines (a short run without spreading), inside `attribute`'s time.
-    clock.wrap(compute, "keep_lines_for_days", "keep_lines_for_days")
     con = lake.connect(settings)
     with _Timer() as tm:
         t0 = time.perf_counter()
@@ -389,7 +386,12 @@ def stage_restate_day(args: argparse.Namespace) -> Result:
         attribute_seconds = time.perf_counter() - t0
         compute.summarize_by_category(con, settings, day, day)
     seconds = tm.wall
-    keep = clock.times.get("keep_lines_for_days", 0.0)
+    # The lines the day's attribution query read (its table macro, left on the connection): the day's and those
+    # spanning it, against the month's.
+    spreading = any(strategy != "keep" for strategy in rules.strategies.values())
+    lines_read = con.execute(
+        "SELECT count(*) FROM attribution_lines(?, ?, ?)", [day, day, spreading]
+    ).fetchone()[0]
     return {
         "seconds": seconds,
         "cpu_seconds": tm.cpu,
@@ -397,9 +399,9 @@ def stage_restate_day(args: argparse.Namespace) -> Result:
         "rows_out": sum(written.values()),
         "extra": {
             "day": day.isoformat(),
+            "lines_read": int(lines_read),
             "parts": {
                 "attribute": attribute_seconds,
-                "of which keep_lines_for_days": keep,
                 "summarize_by_category": seconds - attribute_seconds,
             },
         },

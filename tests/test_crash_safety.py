@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.attribution import compute
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules, with_strategy
 from pipelines.billing import ingest as ingest_module
@@ -465,10 +464,10 @@ def test_without_delivery_times_the_delivery_in_the_source_wins(tmp_path, settin
 
 
 @pytest.mark.parametrize("strategy", ["proportional", "keep"])
-def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path, monkeypatch, strategy):
+def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path, strategy):
     """Restated costs (including a monthly fee, and tax that is spread over the period or kept) change day 15;
     rerunning only that day gives the rows a full rerun gives for it. With nothing spread, the one-day run
-    attributes only the lines that can land on the day, kept in memory after one pass over the period."""
+    attributes only the lines that can land on the day (sql/staging/attribution_lines.sql)."""
     rules = with_strategy(load_rules(), strategy)
     october = (date(2026, 10, 1), date(2026, 10, 31))
     day = date(2026, 10, 15)
@@ -498,12 +497,13 @@ def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path, mon
     _ingest(con, partial, original)
     attribute(con, partial, rules, *october)
     _ingest(con, partial, restated)
-    kept = []
-    monkeypatch.setattr(compute, "keep_lines_for_days", spy(compute.keep_lines_for_days, kept))
     attribute(con, partial, rules, day, day)
-    # The day's two hourly lines, the zero-length line, the monthly tax and support; not the late line for
-    # September: it lands on October 1 (sql/staging/attribution_lines.sql, part 3), so the 15th does not need it.
-    assert kept == ([] if strategy == "proportional" else [5])
+    # What the day's run read (the macro its query calls, left on the connection): the day's two hourly lines, the
+    # zero-length line, the monthly tax and support; not the late line for September: it lands on October 1
+    # (sql/staging/attribution_lines.sql, part 3), so the 15th does not need it. Spread: the whole period.
+    spreading = strategy == "proportional"
+    read = con.execute("SELECT count(*) FROM attribution_lines(?, ?, ?)", [day, day, spreading]).fetchone()[0]
+    assert read == (len(month(1.5)) if spreading else 5)
 
     full = Settings(home=tmp_path / "full")
     con_full = lake.connect(full)
@@ -525,56 +525,6 @@ def test_rerunning_one_day_after_a_restatement_equals_a_full_rerun(tmp_path, mon
     assert bool(kept_tax) == (strategy == "keep")
     con.close()
     con_full.close()
-
-
-def spy(fn, results: list):
-    """fn, recording what each call returns."""
-
-    def recorded(*args, **kwargs):
-        results.append(fn(*args, **kwargs))
-        return results[-1]
-
-    return recorded
-
-
-def test_a_short_run_writes_the_rows_of_a_streamed_one(tmp_path, monkeypatch):
-    """Keeping a day's lines in memory first changes how the lines are read, not what is written: the day's
-    rows equal those of a run that streams the period (their order in the file, as for any daily table, can
-    differ with DuckDB's threads; docs/reliability.md)."""
-    rows = [
-        corpus.cur1_row(datetime(2026, 10, d, h), 1.0 + d + h / 100, resource=f"i-{h % 3}", team=f"t{h % 2}")
-        for h in range(24)
-        for d in range(1, 32)
-    ]
-    rows.append(corpus.cur1_row(datetime(2026, 10, 1), 31.0, line_type="Fee", resource="", hours=24 * 31))
-    settings = Settings(home=tmp_path / "home")
-    con = lake.connect(settings)
-    _ingest(con, settings, corpus.write_csv(tmp_path / "cur.csv", corpus.CUR1_HEADER, rows))
-    day = date(2026, 10, 15)
-    path = lake.partition_path(settings, "cost_attribution", day.isoformat())
-
-    def run() -> list[tuple]:
-        attribute(con, settings, load_rules(), day, day)
-        return duckdb.execute("FROM read_parquet(?) ORDER BY ALL", [str(path)]).fetchall()
-
-    kept = []
-    monkeypatch.setattr(compute, "keep_lines_for_days", spy(compute.keep_lines_for_days, kept))
-    short_rows = run()
-    monkeypatch.setattr(compute, "KEEP_MAX_LINES", 24)
-    streamed_rows = run()
-    # The day's 24 lines and the monthly fee (3 % of the month's 745); then too many to keep: streamed.
-    assert kept == [25, None]
-    monkeypatch.setattr(compute, "KEEP_MAX_LINES", 1_000_000)
-    attribute(con, settings, load_rules(), date(2026, 10, 1), date(2026, 10, 31))
-    assert kept[-1] is None  # the whole month is no small part of itself: streamed
-    assert len(short_rows) == 25
-    assert short_rows == streamed_rows
-    # The connection reads the lake's line_items again afterwards.
-    assert con.execute("SELECT count(*) FROM line_items").fetchone()[0] == len(rows)
-    # While kept, `line_items` (what the attribution query reads) is the day's lines only.
-    assert compute.keep_lines_for_days(con, day, day) == 25
-    assert con.execute("SELECT count(*) FROM line_items").fetchone()[0] == 25
-    con.close()
 
 
 def test_a_run_stopped_between_publishing_and_recording_labels_history_right(

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from fixtures.model_company.scaled import generate_scaled_month
-from pipelines.attribution.compute import attribute, keep_lines_for_days
+from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
 from pipelines.billing.deliveries import discover_deliveries
 from pipelines.billing.ingest import ingest_deliveries
@@ -57,10 +57,10 @@ def test_line_items_row_groups_hold_neighbouring_days_and_a_day_reads_a_day(tmp_
     read = sum(rows for lo, hi, rows in groups if lo <= day <= hi)
     assert 0 < read <= 2 * 65_536 < 400_000
 
-    # The lines a one-day rerun keeps are that day's (plus lines spanning it), ~1/31 of the month.
+    # The lines a one-day rerun reads are that day's (plus lines spanning it), ~1/31 of the month.
     lake.register_views(con, settings, ["line_items"])
     con.execute(load_sql("staging/attribution_lines"))
-    kept = keep_lines_for_days(con, day, day)
+    kept = con.execute("SELECT count(*) FROM attribution_lines(?, ?, false)", [day, day]).fetchone()[0]
     on_day = con.execute(
         "SELECT count(*) FROM read_parquet(?) WHERE charge_period_start < ? AND charge_period_end > ?",
         [str(path), datetime(2026, 10, 16), datetime(2026, 10, 15)],

@@ -16,17 +16,6 @@ from pipelines.storage import lake
 from pipelines.storage.generations import RECONCILED, PendingGeneration, months
 from pipelines.storage.sqlfiles import load_sql
 
-# A run with no cost spread by the billing period's weights whose lines are few, and a small part of their billing
-# periods, first keeps them in memory (one pass over the periods) and attributes those. The attribution query reads
-# its lines three times (classes, workloads, the lines), and `line_items` is in export order, not by time, so each
-# read decodes the whole period to find a day's lines. At 10M lines a one-day rerun (321,923 lines, 3 % of the
-# month) took 3.3-3.8 s reading the period three times, 2.5-2.8 s keeping its lines first. Otherwise the query
-# streams: keeping a whole 1M-line month took 4.4-4.7 s against 2.7-2.8 s and 1.8 GB against 1.1 GB; at 100M lines
-# keeping a day's 3.2M lines peaked at 2.4 GB (1.4 GB streaming) and a week's 22.6M spilled to disk and took 109 s
-# against 64 s (bench/analysis.md §3).
-KEEP_MAX_LINES = 1_000_000
-KEEP_MAX_SHARE = 0.10
-
 
 def attribute(
     con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, start: date, end: date
@@ -46,16 +35,14 @@ def attribute(
     passes = [(start, end)] if params["spreading"] else day_passes(con, start, end)
     query = load_sql("cost_attribution")
     with lake.PartitionWriter(con, settings, "cost_attribution") as writer:
+        # Each pass streams its lines from the lake three times (the classes, the workloads, the lines): line_items
+        # is clustered by usage day, so each read decodes the row groups of the pass's days (and of lines spanning
+        # them), not the month's. Copying a short run's lines into memory first, which this did while line_items was
+        # in export order, is slower on the clustered lake: at 10M lines a one-day run took 2.17-2.29 s keeping and
+        # 1.35-1.83 s streaming (bench/analysis.md, section 14).
         if len(passes) == 1:
-            kept = not params["spreading"] and keep_lines_for_days(con, start, end) is not None
-            try:
-                with joins_as_written(con):
-                    writer.stage_many(query, params)
-            finally:
-                if kept:
-                    # Later steps on this connection read the lake's line_items again, and the memory is freed.
-                    lake.register_views(con, settings, ["line_items"])
-                    con.execute("DROP TABLE IF EXISTS lines_for_days")
+            with joins_as_written(con):
+                writer.stage_many(query, params)
         else:
             for first, last in passes:
                 # Each pass on a connection of its own: on one connection the 300M month's tenth one-day pass was still
@@ -63,7 +50,6 @@ def attribute(
                 # section 10): what a pass leaves in DuckDB's memory slows the next ones.
                 with contextlib.closing(lake.connect(settings)) as pass_con:
                     _read_lines_and_rules(pass_con, settings, rules)
-                    keep_lines_for_days(pass_con, first, last)
                     with joins_as_written(pass_con):
                         writer.stage_many(
                             query, {**params, "start_date": first, "end_date": last}, con=pass_con
@@ -116,32 +102,6 @@ def day_passes(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[t
         ).fetchall()
     )
     return lake.cut_days(per_day, start, end, ATTRIBUTE_PASS_LINES)
-
-
-def keep_lines_for_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int | None:
-    """Point this connection's `line_items` at a temp table of the lines that can land on start..end.
-
-    The lines are those of sql/staging/attribution_lines.sql without spreading. Counting them, and the lines of
-    their billing periods, reads only the period columns; when they are at most KEEP_MAX_LINES and at most
-    KEEP_MAX_SHARE of the periods' lines, one pass over the periods copies them into memory and the attribution
-    query reads them there. Returns how many lines were kept, or None when it kept none (the query then streams
-    the billing periods).
-    """
-    params = {"start_date": start, "end_date": end}
-    count, in_periods = con.execute(
-        "SELECT (SELECT count(*) FROM attribution_lines($start_date, $end_date, false)), "
-        "(SELECT count(*) FROM attribution_lines($start_date, $end_date, true))",
-        params,
-    ).fetchone()
-    if count > KEEP_MAX_LINES or count > KEEP_MAX_SHARE * in_periods:
-        return None
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE lines_for_days AS "
-        "FROM attribution_lines($start_date, $end_date, false)",
-        params,
-    )
-    con.execute("CREATE OR REPLACE TEMP VIEW line_items AS FROM lines_for_days")
-    return count
 
 
 def summarize_by_category(con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date) -> dict:
