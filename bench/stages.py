@@ -13,6 +13,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,6 +109,60 @@ def stage_generate(args: argparse.Namespace) -> Result:
         "rows": args.lines,
         "rows_out": info["lines"],
         "extra": {"bytes": size, "files": len(info["files"]), "billed_cost": info["billed_cost"]},
+    }
+
+
+# Where stage_time_order writes the month in time order, inside the generated month's folder (cached with it).
+TIME_ORDERED = "time_ordered"
+# Lines per file of the time-ordered copy: as many as the generator's files hold.
+_TIME_ORDERED_FILE_LINES = 4_000_000
+
+
+def stage_time_order(args: argparse.Namespace) -> Result:
+    """The generated month as an exporter writing in time order would deliver it, into `--data`/time_ordered/cur2:
+    every line as generated, ordered by usage start time (then resource and the line's place), in files of at most
+    4M lines. Data preparation, like `generate` (bench/run.py caches it and times no stage by it): the ingestion of
+    such a delivery is judged against the floor of the same files (pipelines/billing/ingest.py,
+    `clustered_as_delivered`)."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from pipelines.storage.sqlfiles import quote_literal
+
+    out = args.data / TIME_ORDERED / "cur2"
+    shutil.rmtree(out.parent, ignore_errors=True)
+    out.mkdir(parents=True)
+    whole = out.parent / "sorted.parquet"
+    with _Timer() as tm, duckdb.connect() as con:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute("SET memory_limit = '4GB'")  # preparation, not a measured stage: the sort may spill
+        con.execute(f"SET temp_directory = {quote_literal(str(out.parent / 'spill'))}")
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (filename, file_row_number) FROM {_read(data_files(args.data))} "
+            "ORDER BY line_item_usage_start_date, "
+            f"line_item_resource_id, filename, file_row_number) TO {quote_literal(str(whole))} "
+            "(FORMAT parquet, COMPRESSION snappy)"
+        )
+        lines = pq.ParquetFile(whole).metadata.num_rows
+        files = []
+        for first in range(0, lines, _TIME_ORDERED_FILE_LINES):
+            part = out / f"time-ordered-{len(files) + 1:05d}.snappy.parquet"
+            # A filter on the row number keeps the file's order (no sort, no join).
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet({quote_literal(str(whole))}, "
+                "file_row_number = true) WHERE file_row_number >= ? AND file_row_number < ?) "
+                f"TO {quote_literal(str(part))} (FORMAT parquet, COMPRESSION snappy)",
+                [first, first + _TIME_ORDERED_FILE_LINES],
+            )
+            files.append(part)
+    whole.unlink()
+    shutil.rmtree(out.parent / "spill", ignore_errors=True)
+    return {
+        "seconds": tm.wall,
+        "cpu_seconds": tm.cpu,
+        "rows": lines,
+        "rows_out": lines,
+        "extra": {"files": len(files), "bytes": sum(f.stat().st_size for f in files)},
     }
 
 
@@ -219,8 +274,9 @@ def stage_floor_scan(args: argparse.Namespace) -> Result:
 # --- the pipeline's stages, called as its Dagster assets call them ------------------------------------------
 
 
-# How ingestion writes line_items: one sort up to ONE_SORT_MAX_LINES, above it pass 1 and pass 2.
-WRITE_PARTS = ("_write_in_one_sort", "_split_by_day", "_append_days_in_order")
+# How ingestion writes line_items: as delivered when its order already groups days, otherwise one sort up to
+# ONE_SORT_MAX_LINES, above it pass 1 and pass 2.
+WRITE_PARTS = ("_write_as_delivered", "_write_in_one_sort", "_split_by_day", "_append_days_in_order")
 
 
 def stage_ingest(args: argparse.Namespace) -> Result:
@@ -589,7 +645,11 @@ def stage_pandas(args: argparse.Namespace) -> Result:
 
 STAGES: dict[str, Callable[[argparse.Namespace], Result]] = {
     "generate": stage_generate,
+    "time_order": stage_time_order,
     "floor_copy": stage_floor_copy,
+    # The same two stages on the month in time order (bench/run.py passes --data <month>/time_ordered).
+    "floor_copy_time_ordered": stage_floor_copy,
+    "ingest_time_ordered": stage_ingest,
     "floor_scan": stage_floor_scan,
     "ingest": stage_ingest,
     "attribute": stage_attribute,

@@ -24,9 +24,21 @@ STAGES = [
     "restate_day",
     "e2e",
     "rerun_day",
+    "floor_copy_time_ordered",
+    "ingest_time_ordered",
     "pandas",
 ]
-WHOLE_MONTH = ["floor_copy", "floor_scan", "ingest", "attribute", "gpu_predictions", "e2e", "pandas"]
+WHOLE_MONTH = [
+    "floor_copy",
+    "floor_scan",
+    "ingest",
+    "attribute",
+    "gpu_predictions",
+    "e2e",
+    "floor_copy_time_ordered",
+    "ingest_time_ordered",
+    "pandas",
+]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +94,9 @@ def test_stages_agree_on_the_month_to_the_cent(results: dict) -> None:
     assert stages["floor_scan"]["extra"]["billed_cost"] == pytest.approx(generated, abs=0.01)
     pipeline = stages["attribute"]["extra"]["by_category"]
     assert sum(pipeline.values()) == pytest.approx(stages["ingest"]["extra"]["effective_cost"], abs=0.01)
+    # The same lines in time order: the same month.
+    ordered = stages["ingest_time_ordered"]["extra"]["effective_cost"]
+    assert ordered == pytest.approx(stages["ingest"]["extra"]["effective_cost"], abs=0.01)
     assert stages["attribute"]["extra"]["reconciliation_difference"] < 0.005
     baseline = stages["pandas"]["extra"]["by_category"]
     assert set(baseline) == set(pipeline)
@@ -101,6 +116,7 @@ def test_report_renders_the_table_and_targets(results: dict) -> None:
     assert "## 50k lines (50,000)" in text
     assert "| ingestion ≤ 1.5 × floor |" in text
     assert "| one day rerun through Dagster (the day's daily tables and checks) |" in text
+    assert "| the same month delivered in time order: ingestion ≤ 1.5 × that delivery's floor |" in text
     assert "One day rerun through Dagster after `mlcost run` (the daily_tables job for 2026-10-15" in text
     assert text.rstrip().endswith("notes")
     s = summarize(results["sizes"][str(LINES)])
@@ -108,6 +124,16 @@ def test_report_renders_the_table_and_targets(results: dict) -> None:
     assert s["ingest_ratio"] == pytest.approx(
         stages["ingest"]["seconds"] / stages["floor_copy"]["seconds"], rel=1e-6
     )
+    assert s["ordered_ratio"] == pytest.approx(
+        stages["ingest_time_ordered"]["seconds"] / stages["floor_copy_time_ordered"]["seconds"], rel=1e-6
+    )
+    # 50,000 lines are under FILE_ORDER_MIN_LINES: even in time order the delivery is sorted, and the report says so.
+    assert s["ordered_as_delivered"] is False
+    assert "sorted: not judged clustered as delivered" in text
+    from bench import stages as stage_code
+    from bench.run import TIME_ORDERED
+
+    assert TIME_ORDERED == stage_code.TIME_ORDERED
     expected = sum(stages[n]["seconds"] for n in ("ingest", "attribute", "gpu_predictions"))
     assert s["compute"] == pytest.approx(expected, rel=1e-6)
     assert s["dagster_overhead"] == pytest.approx(
@@ -122,7 +148,7 @@ def test_progress_off_a_terminal_is_one_plain_line_per_stage(results: dict) -> N
     assert lines[0].startswith("process start + definitions load ")
     # The month is generated once (then cached), then each stage prints one line when it ends.
     stages = [line.split()[1] for line in lines if line.startswith("  50k ")]
-    assert stages == ["generate", *STAGES]
+    assert stages == ["generate", "time_order", *STAGES]
     # `mlcost run` prints a line per Dagster step before its summary: the e2e stage reads the summary's time.
     e2e = results["sizes"][str(LINES)]["stages"]["e2e"]["extra"]
     assert e2e["stdout_tail"][0].startswith("mlcost run: ")

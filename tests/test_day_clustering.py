@@ -7,16 +7,20 @@ one-day rerun, for every day of a month full of odd lines, writes the rows a who
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import random
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fixtures.model_company.scaled import generate_scaled_month
 from pipelines.attribution.compute import attribute
 from pipelines.attribution.rules import load_rules
+from pipelines.billing import ingest as ingest_module
 from pipelines.billing.deliveries import discover_deliveries
-from pipelines.billing.ingest import ingest_deliveries
+from pipelines.billing.formats import Detected, detect
+from pipelines.billing.ingest import clustered_as_delivered, ingest_deliveries
 from pipelines.config import Settings
 from pipelines.storage import lake
 from pipelines.storage.sqlfiles import load_sql, quote_literal
@@ -277,3 +281,94 @@ def test_a_month_attributed_in_passes_of_a_few_days_writes_what_one_pass_writes(
     many, many_passes = attributed("many")
     assert one_passes == 1 and many_passes > 5
     assert many == one
+
+
+def _start_times_file(path, starts: list[datetime], row_group: int, **options) -> Detected:
+    """A Parquet file whose only column is CUR 2.0's start time, in the given order, as `detect` would see it."""
+    table = pa.table({"line_item_usage_start_date": pa.array(starts, pa.timestamp("ms", tz="UTC"))})
+    pq.write_table(table, path, row_group_size=row_group, **options)
+    return Detected(path=path, flavour="cur2", container="parquet", columns=("line_item_usage_start_date",))
+
+
+def test_a_delivery_is_written_as_delivered_only_when_its_order_already_groups_days(tmp_path, monkeypatch):
+    """The judgement reads the footers' min/max of the start time: a one-day read of the file-order layout is
+    compared with the sorted layout's (a day's lines plus a boundary row group), at most FILE_ORDER_SLACK times."""
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 0)
+    monkeypatch.setattr(lake, "ROW_GROUP_LINES", 1_000)
+    hours = [datetime(2026, 10, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(31 * 24)]
+    per_hour = 80  # 59,520 lines, 1,920 a day: a day is about two written row groups
+    chronological = [t for t in hours for _ in range(per_hour)]
+
+    def judged(name: str, starts: list[datetime], row_group: int = 500, **options) -> bool:
+        return clustered_as_delivered(
+            [_start_times_file(tmp_path / f"{name}.parquet", starts, row_group, **options)]
+        )
+
+    assert judged("chronological", chronological)
+    # AWS's few chronological sweeps (one per product family, say): each day sits in two places of the file.
+    assert judged("two_sweeps", [t for t in hours for _ in range(per_hour // 2)] * 2)
+    # Lines in random order: every row group spans the month.
+    assert not judged("shuffled", random.Random(7).sample(chronological, len(chronological)))
+    # Twenty sweeps: each day's lines are spread over twenty places, each a row group spanning days.
+    assert not judged("twenty_sweeps", [t for t in hours for _ in range(per_hour // 20)] * 20)
+    # Source row groups too coarse to tell (the whole month in one): sorted.
+    assert not judged("one_group", chronological, row_group=len(chronological))
+    # No statistics in the footer: nothing to judge by, sorted.
+    assert not judged("no_statistics", chronological, write_statistics=False)
+    # Several files are read in the order given: two chronological halves in order pass, swapped they still pass
+    # (each half is clustered; the swap costs one boundary group).
+    first, second = chronological[: len(chronological) // 2], chronological[len(chronological) // 2 :]
+    files = [
+        _start_times_file(tmp_path / "a.parquet", second, 500),
+        _start_times_file(tmp_path / "b.parquet", first, 500),
+    ]
+    assert clustered_as_delivered(files)
+    # Under the minimum size, always sorted (the sort is cheap there and gives the one documented order).
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", len(chronological) + 1)
+    assert not judged("chronological_small", chronological)
+
+
+def test_a_delivery_already_in_time_order_is_published_as_delivered_and_clustered(tmp_path, monkeypatch):
+    """An export whose lines come in time order (as the generated month rewritten chronologically) is written in
+    its own order, without the sort: the lines keep their places, the row groups hold neighbouring days, and a
+    repeat writes the same bytes. The same month in generated (mixed) order is sorted."""
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 100_000)
+    generate_scaled_month(tmp_path / "export", lines=400_000, month="2026-10")
+    mixed = sorted((tmp_path / "export" / "cur2").rglob("*.parquet"))
+    chrono = tmp_path / "chrono" / "cur-00001.snappy.parquet"
+    chrono.parent.mkdir()
+    files = "[" + ", ".join(quote_literal(str(f)) for f in mixed) + "]"
+    duckdb.execute(
+        f"COPY (FROM read_parquet({files}) ORDER BY line_item_usage_start_date, line_item_resource_id) "
+        f"TO {quote_literal(str(chrono))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 10000)"
+    )
+    assert clustered_as_delivered([detect(chrono)])
+    assert not clustered_as_delivered([detect(f) for f in mixed])
+
+    written_as_delivered = []
+    monkeypatch.setattr(
+        ingest_module,
+        "_write_as_delivered",
+        lambda *a, _f=ingest_module._write_as_delivered: written_as_delivered.append(1) or _f(*a),
+    )
+    published = []
+    for home in ("one", "two"):
+        settings = Settings(home=tmp_path / home)
+        con = lake.connect(settings)
+        _ingest(con, settings, chrono.parent)
+        published.append(lake.partition_path(settings, "line_items", "2026-10-01"))
+        con.close()
+    assert written_as_delivered == [1, 1]
+    assert published[0].read_bytes() == published[1].read_bytes()
+    # In the export's own order: source rows 1..N.
+    rows = duckdb.execute("SELECT source_row FROM read_parquet(?)", [str(published[0])]).fetchall()
+    assert [r[0] for r in rows] == list(range(1, 400_001))
+    meta = pq.ParquetFile(published[0]).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("usage_date")
+    spans = [
+        (
+            meta.row_group(i).column(column).statistics.max - meta.row_group(i).column(column).statistics.min
+        ).days
+        for i in range(meta.num_row_groups)
+    ]
+    assert max(spans) <= 6, spans

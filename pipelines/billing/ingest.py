@@ -209,7 +209,8 @@ def stage_delivery(
     """Normalize one delivery's files into the Parquet file `out`, in one pass, and check it.
 
     `name` becomes a temp view over `out` (with the line hash the repeated-lines check uses). The file holds the
-    lines ordered by usage day (then start time; `source_file`, `source_row` keep where each came from), so when
+    lines ordered by usage day (then start time; `source_file`, `source_row` keep where each came from), or in the
+    delivery's own order when that already groups them by day (`clustered_as_delivered`), so when
     the delivery is one billing period it is that period's partition as it stands, clustered by day: ingestion
     reads the export once and writes it once, like the floor pass in docs/benchmarks.md. Raise InputError for anything unreadable or implausible (see `_validate`;
     `billing_period` is the manifest's, `today` fixes the accepted window in tests); `out` is then unused.
@@ -243,7 +244,9 @@ def stage_delivery(
         # Clustered by usage day: each row group then holds a day or a few, and its min/max statistics let a
         # one-day rerun of the attribution skip the rest of the month (sql/staging/attribution_lines.sql).
         # A total order (ties broken by the line's place in the export): every run writes the same bytes.
-        if estimated_lines(detected) <= ONE_SORT_MAX_LINES:
+        if clustered_as_delivered(detected):
+            _write_as_delivered(con, params, out)
+        elif estimated_lines(detected) <= ONE_SORT_MAX_LINES:
             _write_in_one_sort(con, params, out)
         else:
             _write_by_day(con, params, out)
@@ -282,7 +285,8 @@ def stage_delivery(
     return name, first
 
 
-# The order line_items is written in: by usage day, then start, then the line's place in the export.
+# The order line_items is written in (unless written as delivered): by usage day, then start, then the line's place
+# in the export.
 DAY_ORDER = "usage_date, charge_period_start, source_file, source_row"
 _DAY_ORDER_WITHIN_A_DAY = "charge_period_start, source_file, source_row"
 # Above this many lines a delivery is clustered by day in two passes (_write_by_day) instead of one ORDER BY.
@@ -303,6 +307,111 @@ def estimated_lines(detected: list[Detected]) -> int:
         else:
             total += det.path.stat().st_size // _CSV_BYTES_PER_LINE
     return total
+
+
+# A Parquet delivery of at least this many lines whose footers show its lines already grouped by time is written
+# as delivered (below). Smaller ones are sorted: the sort takes seconds there, and gives the one order docs and
+# tests describe.
+FILE_ORDER_MIN_LINES = 1_000_000
+# Written as delivered when a one-day read of the file-order layout is at most this many times what the sorted
+# layout reads (a day's lines plus a boundary row group).
+FILE_ORDER_SLACK = 2.0
+# Start times spread over more days than this (ten years) are not judged: sorted.
+_MAX_JUDGED_DAYS = 3660
+
+
+def clustered_as_delivered(detected: list[Detected]) -> bool:
+    """Whether the delivery, written in its own order, is already clustered by usage day for one-day reads.
+
+    AWS writes a CUR in a few chronological sweeps: the real 2018 export in ../shared/realdata (119,307 lines) changes
+    day 63 times in file order and steps back in time twice, where lines in random order would change day at almost
+    every line. Such a delivery is written as it comes (the floor's pass: no sort, docs/benchmarks.md section 15).
+    Judged from the Parquet footers alone, before anything is read: each source row group's first and last start
+    time (its min/max statistics) bound the days of the 65,536-line row groups the file-order write would make;
+    for each day of the span, the lines of the groups whose range holds it are what a one-day query would decode.
+    Accepted when that, averaged over the days, is at most FILE_ORDER_SLACK times what the sorted layout reads (a
+    day's share of the lines plus one row group). CSV (no statistics), a start column without min/max, or a delivery
+    under FILE_ORDER_MIN_LINES: False, so the delivery is sorted as before.
+    """
+    if any(det.container != "parquet" for det in detected):
+        return False
+    groups: list[
+        tuple[int, date, date]
+    ] = []  # (lines, first day, last day) of each source row group, in read order
+    for det in detected:
+        meta = pq.ParquetFile(det.path).metadata
+        name = _source_column(det, "charge_period_start")
+        leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path == name]
+        if len(leaves) != 1:
+            return False
+        for i in range(meta.num_row_groups):
+            group = meta.row_group(i)
+            if group.num_rows == 0:
+                continue
+            try:
+                stats = group.column(leaves[0]).statistics
+                bounds = (stats.min, stats.max) if stats is not None and stats.has_min_max else None
+            except (
+                pa.ArrowException,
+                ValueError,
+                TypeError,
+                NotImplementedError,
+            ):  # statistics pyarrow cannot read
+                bounds = None
+            if bounds is None:
+                return False
+            first, last = _utc_day(bounds[0]), _utc_day(bounds[1])
+            if first is None or last is None:
+                return False
+            groups.append((group.num_rows, first, last))
+    lines = sum(n for n, _, _ in groups)
+    if lines < FILE_ORDER_MIN_LINES:
+        return False
+    start = min(first for _, first, _ in groups)
+    days = (max(last for _, _, last in groups) - start).days + 1
+    if days > _MAX_JUDGED_DAYS:
+        return False
+    # The written row groups: consecutive windows of ROW_GROUP_LINES lines in read order; each window's days lie
+    # within those of the source groups it overlaps. Lines read on each day: a difference array over the span.
+    read = [0] * (days + 1)
+    offset, g = 0, 0
+    for window_start in range(0, lines, lake.ROW_GROUP_LINES):
+        window_end = min(window_start + lake.ROW_GROUP_LINES, lines)
+        while offset + groups[g][0] <= window_start:  # skip the source groups that end before the window
+            offset += groups[g][0]
+            g += 1
+        first, last, at, k = groups[g][1], groups[g][2], offset, g
+        while at + groups[k][0] < window_end:  # the source groups the window reaches into
+            at += groups[k][0]
+            k += 1
+            first, last = min(first, groups[k][1]), max(last, groups[k][2])
+        read[(first - start).days] += window_end - window_start
+        read[(last - start).days + 1] -= window_end - window_start
+    total, running = 0, 0
+    for change in read[:days]:
+        running += change
+        total += running
+    file_order = total / days / lines
+    sorted_layout = 1 / days + lake.ROW_GROUP_LINES / lines
+    return file_order <= FILE_ORDER_SLACK * sorted_layout
+
+
+def _utc_day(value: object) -> date | None:
+    """The UTC day of a start time from Parquet statistics (a datetime), or None when it is not a time."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.date()
+
+
+def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
+    """Write line_items to `out` in the delivery's own order (files in order, then rows): the staging query only
+    reads and projects, and DuckDB keeps that order while reading in parallel (`preserve_insertion_order`,
+    lake.connect), so a repeat writes the same bytes."""
+    con.execute(
+        f"COPY ({load_sql('line_items')}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params
+    )
 
 
 def _write_in_one_sort(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:

@@ -40,7 +40,9 @@ CHECKSUM_FILE = DATA_FILE + ".sha256"
 # default): an order-keeping write holds finished row groups until the ones before them are written and pauses
 # threads when they fill the memory limit; smaller groups hold less (a 10M-line month's ingestion write: 41.9 s
 # -> 33-37 s) and lowered attribution's peak memory (1.68 -> 1.2 GB; bench/analysis.md).
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536"
+# Lines per Parquet row group in every lake file (docs/benchmarks.md, section 1, says why this size).
+ROW_GROUP_LINES = 65_536
+PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_LINES}"
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -11,7 +11,8 @@
 --   3. lines that land on their billing period's first day (no start, or a start outside the period: a late line
 --      for another period), when that day is one of the days.
 -- Each part's conditions are plain comparisons of one column with a value, so DuckDB tests them against each row
--- group's min/max statistics: line_items is written ordered by usage day (pipelines/billing/ingest.py), so a
+-- group's min/max statistics: line_items is written clustered by usage day (sorted, or as delivered when the export's
+-- own order already groups days: pipelines/billing/ingest.py), so a
 -- one-day rerun reads the row groups of that day (and of lines spanning it), not the month's (docs/benchmarks.md).
 -- With `whole_period` (a sharing strategy spreads cost by the billing period's weights), every line of the
 -- billing periods (part 1 only).
