@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from fixtures.model_company.scaled import generate_scaled_month
 from pipelines.attribution.compute import attribute
@@ -372,3 +373,45 @@ def test_a_delivery_already_in_time_order_is_published_as_delivered_and_clustere
         for i in range(meta.num_row_groups)
     ]
     assert max(spans) <= 6, spans
+
+
+def test_the_one_sort_write_lowers_the_memory_limit_for_its_sort_only(tmp_path):
+    """The sort gets SORT_MEMORY_SHARE of the step's DuckDB limit (it holds memory outside the buffer pool); the
+    connection's limit is the step's again afterwards, also when the write fails."""
+    assert lake.memory_bytes("2GB") == 2_000_000_000
+    assert lake.memory_bytes(" 512 MiB ") == 512 * 2**20
+    assert lake.memory_bytes("1.5GB") == 1_500_000_000
+    assert lake.memory_bytes("4gib") == 4 * 2**30
+    assert lake.memory_bytes("lots") is None and lake.memory_bytes("80%") is None
+
+    settings = Settings(home=tmp_path / "home", duckdb_memory_limit="1GB")
+    con = lake.connect(settings)
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    seen = []
+    real = con.execute
+
+    class Watching:
+        """The connection, noting the limit in force when the sort's COPY runs."""
+
+        def execute(self, sql, *args):
+            if sql.startswith("COPY (FROM ("):
+                seen.append(real("SELECT current_setting('memory_limit')").fetchone()[0])
+            return real(sql, *args)
+
+    source = corpus.write_csv(
+        tmp_path / "cur.csv", corpus.CUR1_HEADER, [corpus.cur1_row(datetime(2026, 10, 3), 1.0)]
+    )
+    stage = {"delivery_id": "d", "name": "staged", "memory_limit": "1GB"}
+    ingest_module.stage_delivery(con, [source], out=tmp_path / "one.parquet", **stage)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
+    ingest_module._write_in_one_sort(
+        Watching(), {"delivery_id": "d", "source_format": "cur1"}, tmp_path / "two.parquet", "1GB"
+    )
+    assert seen == ["715.2 MiB"]  # 0.75 GB
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
+    with pytest.raises(duckdb.IOException):  # no such folder: the COPY fails
+        ingest_module._write_in_one_sort(
+            con, {"delivery_id": "d", "source_format": "cur1"}, tmp_path / "no" / "x.parquet", "1GB"
+        )
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
+    con.close()

@@ -205,6 +205,7 @@ def stage_delivery(
     out: Path,
     billing_period: date | None = None,
     today: date | None = None,
+    memory_limit: str | None = None,
 ) -> tuple[str, Detected]:
     """Normalize one delivery's files into the Parquet file `out`, in one pass, and check it.
 
@@ -214,6 +215,8 @@ def stage_delivery(
     the delivery is one billing period it is that period's partition as it stands, clustered by day: ingestion
     reads the export once and writes it once, like the floor pass in docs/benchmarks.md. Raise InputError for anything unreadable or implausible (see `_validate`;
     `billing_period` is the manifest's, `today` fixes the accepted window in tests); `out` is then unused.
+    `memory_limit` is the connection's DuckDB memory limit (MLCOST_DUCKDB_MEMORY_LIMIT), which the one-sort write
+    lowers for its sort (`_write_in_one_sort`).
     """
     if not files:
         raise InputError("(delivery)", "no data files")
@@ -247,7 +250,7 @@ def stage_delivery(
         if clustered_as_delivered(detected):
             _write_as_delivered(con, params, out)
         elif estimated_lines(detected) <= ONE_SORT_MAX_LINES:
-            _write_in_one_sort(con, params, out)
+            _write_in_one_sort(con, params, out, memory_limit)
         else:
             _write_by_day(con, params, out)
     except duckdb.ConversionException as exc:
@@ -414,13 +417,35 @@ def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path)
     )
 
 
-def _write_in_one_sort(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
-    """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES)."""
-    con.execute(
-        f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
-        f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
-        params,
-    )
+# The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below).
+SORT_MEMORY_SHARE = 0.75
+
+
+def _write_in_one_sort(
+    con: duckdb.DuckDBPyConnection, params: dict, out: Path, memory_limit: str | None = None
+) -> None:
+    """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES).
+
+    The sort holds memory outside DuckDB's buffer pool (the Parquet writer's row groups, and batches jemalloc keeps
+    after they are freed): with the pool at the connection's 2 GB limit a 10M-line month's ingestion peaked at
+    2.2-2.45 GiB. With SORT_MEMORY_SHARE of `memory_limit` for the sort and jemalloc's background threads returning
+    freed memory (a process-wide setting, as in pass 2): 1.88-1.89 GiB, in the same time (docs/benchmarks.md,
+    section 14). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
+    and DuckDB's units) the pool keeps the connection's limit.
+    """
+    limit = lake.memory_bytes(memory_limit) if memory_limit else None
+    con.execute("SET allocator_background_threads = true")
+    if limit:
+        con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
+    try:
+        con.execute(
+            f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
+            f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+            params,
+        )
+    finally:
+        if limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
 
 
 def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
@@ -1091,6 +1116,7 @@ def ingest_deliveries(
                 name=f"delivery_{i}",
                 out=out,
                 billing_period=delivery.billing_period,
+                memory_limit=settings.duckdb_memory_limit,
             )
             load = DeliveryLoad(
                 delivery_id=delivery.delivery_id,
@@ -1302,6 +1328,7 @@ def source_periods(settings: Settings) -> list[date]:
                     delivery_id=delivery.delivery_id,
                     name=f"probe_{i}",
                     out=scratch.scratch / f"probe_{i}.parquet",
+                    memory_limit=settings.duckdb_memory_limit,
                 )
                 found.update(
                     r[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
@@ -43,6 +44,21 @@ CHECKSUM_FILE = DATA_FILE + ".sha256"
 # Lines per Parquet row group in every lake file (docs/benchmarks.md, section 1, says why this size).
 ROW_GROUP_LINES = 65_536
 PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_LINES}"
+
+
+# DuckDB's memory units, as its own error message lists them (bytes, 1000^i and 1024^i).
+_MEMORY_UNITS = {
+    "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def memory_bytes(value: str) -> int | None:
+    """A DuckDB memory size ("2GB", "512 MiB") in bytes, or None when it is not one of those plain forms."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", value)
+    if not found or found.group(2).lower() not in _MEMORY_UNITS:
+        return None
+    return int(float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()])
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
