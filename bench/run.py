@@ -409,7 +409,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 stages.append("pandas")
             for stage in stages:
                 limit = args.pandas_memory_limit * GB if stage == "pandas" else None
-                progress.start(f"{lines}/{stage}", f"{_size(lines):>5} {stage:<16} ({lines:,} lines)")
+                progress.start(f"{lines}/{stage}", f"{_size(lines):>5} {stage:<24} ({lines:,} lines)")
                 time_ordered = stage in TIME_ORDERED_STAGES
                 res = run_stage(
                     stage, data=ordered if time_ordered else data,
@@ -460,12 +460,12 @@ def _floor_of(stage: str, stages: dict) -> dict | None:
 
 def _progress_line(lines: int, res: dict, floor: dict | None) -> str:
     if not res.get("ok"):
-        return f"{_size(lines):>5} {res['stage']:<16} FAILED: {res.get('error')}"
+        return f"{_size(lines):>5} {res['stage']:<24} FAILED: {res.get('error')}"
     ratio = ""
     if floor:
         ratio = f"{res['seconds'] / floor['seconds']:6.2f}x floor"
     return (
-        f"{_size(lines):>5} {res['stage']:<16} {res['seconds']:8.2f} s {ratio:>14}  "
+        f"{_size(lines):>5} {res['stage']:<24} {res['seconds']:8.2f} s {ratio:>14}  "
         f"{_rate(res.get('rows_per_second')):>10} rows/s  peak {res['peak_rss'] / GB:5.2f} GB  "
         f"(load {res['load_before']:.1f})"
     )
