@@ -246,23 +246,48 @@ def ensure_month(
             shutil.rmtree(stale, ignore_errors=True)
     tmp = cache / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    key = f"{lines}/generate"
-    if progress is not None:
-        progress.start(key, f"{_size(lines):>5} generate {lines:,} lines of {args.month} into {target}")
-    record = run_stage("generate", data=tmp, home=work, work=work, env=env, args=args, lines=lines)
-    if progress is not None:
-        progress.finish(key, line=_progress_line(lines, record, None))
-    if not record.get("ok"):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise SystemExit(
-            f"generation failed: {record.get('error')}\n" + "\n".join(record.get("log_tail", []))
+    try:
+        record = _prepare(
+            args,
+            "generate",
+            f"{lines:,} lines of {args.month} into {target}",
+            tmp,
+            lines,
+            env,
+            work,
+            progress,
         )
+    except SystemExit:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     record["generated_on"] = datetime.now(UTC).isoformat(timespec="seconds")
     record["generator_version"] = version
     (tmp / "generation.json").write_text(json.dumps(record, indent=2))
     os.replace(tmp, target)
     record["cached"] = False
     return target, record
+
+
+def _prepare(
+    args: argparse.Namespace,
+    stage: str,
+    what: str,
+    data: Path,
+    lines: int,
+    env: dict,
+    work: Path,
+    progress: Progress | None,
+) -> dict:
+    """Run a stage that prepares data (not one the report measures) with its progress line; exit if it fails."""
+    key = f"{lines}/{stage}"
+    if progress is not None:
+        progress.start(key, f"{_size(lines):>5} {stage} {what}")
+    record = run_stage(stage, data=data, home=work, work=work, env=env, args=args, lines=lines)
+    if progress is not None:
+        progress.finish(key, line=_progress_line(lines, record, None))
+    if not record.get("ok"):
+        raise SystemExit(f"{stage} failed: {record.get('error')}\n" + "\n".join(record.get("log_tail", [])))
+    return record
 
 
 def ensure_time_ordered(
@@ -273,16 +298,9 @@ def ensure_time_ordered(
     record_file = target / "order.json"
     if record_file.exists():
         return target, {**json.loads(record_file.read_text()), "cached": True}
-    key = f"{lines}/time_order"
-    if progress is not None:
-        progress.start(key, f"{_size(lines):>5} time_order   write the month in time order into {target}")
-    record = run_stage("time_order", data=month, home=work, work=work, env=env, args=args, lines=lines)
-    if progress is not None:
-        progress.finish(key, line=_progress_line(lines, record, None))
-    if not record.get("ok"):
-        raise SystemExit(
-            f"time order failed: {record.get('error')}\n" + "\n".join(record.get("log_tail", []))
-        )
+    record = _prepare(
+        args, "time_order", f"the month in time order into {target}", month, lines, env, work, progress
+    )
     record_file.write_text(json.dumps(record, indent=2))
     return target, {**record, "cached": False}
 

@@ -338,9 +338,8 @@ def clustered_as_delivered(detected: list[Detected]) -> bool:
     """
     if any(det.container != "parquet" for det in detected):
         return False
-    groups: list[
-        tuple[int, date, date]
-    ] = []  # (lines, first day, last day) of each source row group, in read order
+    # (lines, first day, last day) of each source row group, in the order the write reads them.
+    groups: list[tuple[int, date, date]] = []
     for det in detected:
         meta = pq.ParquetFile(det.path).metadata
         name = _source_column(det, "charge_period_start")
@@ -351,15 +350,12 @@ def clustered_as_delivered(detected: list[Detected]) -> bool:
             group = meta.row_group(i)
             if group.num_rows == 0:
                 continue
+            # Statistics pyarrow cannot read (an unusual logical type) are as good as none.
+            unreadable = (pa.ArrowException, ValueError, TypeError, NotImplementedError)
             try:
                 stats = group.column(leaves[0]).statistics
                 bounds = (stats.min, stats.max) if stats is not None and stats.has_min_max else None
-            except (
-                pa.ArrowException,
-                ValueError,
-                TypeError,
-                NotImplementedError,
-            ):  # statistics pyarrow cannot read
+            except unreadable:
                 bounds = None
             if bounds is None:
                 return False
