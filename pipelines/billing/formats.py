@@ -13,7 +13,7 @@ import gzip
 import io
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -146,6 +146,9 @@ class Detected:
     columns: tuple[str, ...]
     # Parquet only: each column's Arrow type (e.g. "double", "timestamp[ms, tz=UTC]"), aligned with `columns`.
     types: tuple[str, ...] = ()
+    # Parquet only: the file's footer (row counts, each row group's min/max), read once here for the ingestion
+    # step's size and order judgements (pipelines/billing/ingest.py) instead of once by each.
+    footer: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -178,13 +181,14 @@ def detect(path: Path) -> Detected:
         magic = fh.read(4)
     if magic == b"PAR1" or path.name.endswith(".parquet"):
         try:
-            schema = pq.read_schema(path)
+            with pq.ParquetFile(path) as parquet:
+                schema, footer = parquet.schema_arrow, parquet.metadata
             names, types = tuple(schema.names), tuple(str(t) for t in schema.types)
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise InputError(path, f"not a readable Parquet file ({exc})") from None
         container = "parquet"
     else:
-        names, types = tuple(c.strip() for c in _csv_header(path)), ()
+        names, types, footer = tuple(c.strip() for c in _csv_header(path)), (), None
         container = "csv"
     _refuse_duplicate_columns(path, names)
     cols = set(names)
@@ -201,7 +205,9 @@ def detect(path: Path) -> Detected:
             "unknown billing export format: the header has none of lineItem/UsageStartDate, "
             f"line_item_usage_start_date, BilledCost+ChargePeriodStart (it starts: {shown})",
         )
-    return Detected(path=path, flavour=flavour, container=container, columns=names, types=types)
+    return Detected(
+        path=path, flavour=flavour, container=container, columns=names, types=types, footer=footer
+    )
 
 
 def _refuse_duplicate_columns(path: Path, names: tuple[str, ...]) -> None:

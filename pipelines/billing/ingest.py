@@ -306,7 +306,7 @@ def estimated_lines(detected: list[Detected]) -> int:
     total = 0
     for det in detected:
         if det.container == "parquet":
-            total += pq.ParquetFile(det.path).metadata.num_rows
+            total += _footer(det).num_rows
         else:
             total += det.path.stat().st_size // _CSV_BYTES_PER_LINE
     return total
@@ -341,7 +341,7 @@ def clustered_as_delivered(detected: list[Detected]) -> bool:
     # (lines, first day, last day) of each source row group, in the order the write reads them.
     groups: list[tuple[int, date, date]] = []
     for det in detected:
-        meta = pq.ParquetFile(det.path).metadata
+        meta = _footer(det)
         name = _source_column(det, "charge_period_start")
         leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path == name]
         if len(leaves) != 1:
@@ -395,6 +395,11 @@ def clustered_as_delivered(detected: list[Detected]) -> bool:
     return file_order <= FILE_ORDER_SLACK * sorted_layout
 
 
+def _footer(det: Detected) -> pq.FileMetaData:
+    """A Parquet file's footer: the one `detect` read, or read now for a Detected built without it."""
+    return det.footer if det.footer is not None else pq.read_metadata(det.path)
+
+
 def _utc_day(value: object) -> date | None:
     """The UTC day of a start time from Parquet statistics (a datetime), or None when it is not a time."""
     if not isinstance(value, datetime):
@@ -425,12 +430,12 @@ def _write_in_one_sort(
     The sort holds memory outside DuckDB's buffer pool (the Parquet writer's row groups, and batches jemalloc keeps
     after they are freed): with the pool at the connection's 2 GB limit a 10M-line month's ingestion peaked at
     2.2-2.45 GiB. With SORT_MEMORY_SHARE of `memory_limit` for the sort and jemalloc's background threads returning
-    freed memory (a process-wide setting, as in pass 2): 1.88-1.89 GiB, in the same time (docs/benchmarks.md,
+    freed memory (`lake.return_freed_memory`, as in pass 2): 1.88-1.89 GiB, in the same time (docs/benchmarks.md,
     section 14). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
     and DuckDB's units) the pool keeps the connection's limit.
     """
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
-    con.execute("SET allocator_background_threads = true")
+    lake.return_freed_memory(con)
     if limit:
         con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
     try:
@@ -513,11 +518,11 @@ def _append_days_in_order(con: duckdb.DuckDBPyConnection, folders: list[Path], o
             batches.put(exc)
 
     # The batches are DuckDB's memory (jemalloc), made on the sorting thread and freed on this one. Without
-    # jemalloc's background threads (a process-wide setting) that memory stayed resident: a 100M-line month's
-    # ingestion then peaked at 3.92-4.09 GiB in the check after pass 2 (3.05 GiB before the thread). With them and
-    # pyarrow's pool released after the write (the two were not measured apart): 3.01 GiB, the resident set falling
-    # from 2.68 GiB at the end of pass 2 to 0.49 GiB two seconds later (docs/benchmarks.md, section 13).
-    con.execute("SET allocator_background_threads = true")
+    # jemalloc's background threads that memory stayed resident: a 100M-line month's ingestion then peaked at
+    # 3.92-4.09 GiB in the check after pass 2 (3.05 GiB before the thread). With them and pyarrow's pool released
+    # after the write (the two were not measured apart): 3.01 GiB, the resident set falling from 2.68 GiB at the
+    # end of pass 2 to 0.49 GiB two seconds later (docs/benchmarks.md, section 13).
+    lake.return_freed_memory(con)
     sorter = threading.Thread(target=sort_days, name="mlcost-day-sort", daemon=True)
     sorter.start()
     writer = None

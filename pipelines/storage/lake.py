@@ -88,6 +88,18 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def return_freed_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn on jemalloc's background threads, which hand memory DuckDB has freed back to the system.
+
+    Without them, memory freed by a sort stays resident: the batches ingestion's pass 2 makes on one thread and
+    frees on another kept a 100M-line month's ingestion at 3.92-4.09 GiB (3.01 GiB with them), and the one-sort
+    write of a 10M-line month peaked at 2.2-2.45 GiB (1.88-1.89 GiB with them and a smaller share for its sort;
+    docs/benchmarks.md, sections 13 and 14). The setting is process-wide; only the two sorting writes of
+    ingestion turn it on, the steps measured with it.
+    """
+    con.execute("SET allocator_background_threads = true")
+
+
 # Called at every step that changes published state (a rename into place, a record, the catalog switch). None in
 # production; the crash tests set it to kill the process, or fail a write, at the n-th step (tests/failpoints.py).
 publish_hook: Callable[[str], None] | None = None
