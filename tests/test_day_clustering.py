@@ -430,3 +430,55 @@ def test_the_one_sort_write_lowers_the_memory_limit_for_its_sort_only(tmp_path):
         )
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
     con.close()
+
+
+def test_a_csv_delivery_s_lines_are_guessed_from_its_first_mib_gzip_or_plain(tmp_path, monkeypatch):
+    """The one-sort or two-pass choice needs a CSV delivery's lines before reading it. Legacy CUR comes as gzip CSV,
+    ten times smaller than its text: the guess weighs the lines of the file's first stored MiB (decompressed), never
+    below the truth (a low guess would sort a large delivery in one piece), at most _CSV_GUESS_MARGIN and a bit
+    above it; a file the sample holds whole is counted."""
+    import gzip
+    import zlib
+
+    rng = random.Random(3)
+    # CUR-like lines: a few varying fields and many product attributes repeated from line to line (~700 bytes).
+    products = [
+        ",".join(f"{name} {k} attribute,value {k % 7},{k * 0.01:.2f}" for k in range(start, start + 25))
+        for name, start in (("Compute Instance", 0), ("Storage", 3), ("Data Transfer", 5))
+    ]
+    lines = [
+        f"2026-10-{rng.randint(1, 31):02d}T{rng.randint(0, 23):02d}:00:00Z,i-{rng.getrandbits(64):016x},"
+        f"BoxUsage:{rng.choice(['p4d.24xlarge', 'g5.xlarge', 'm5.large'])},{rng.random() * 40:.6f},"
+        f"{rng.choice(['training', 'inference', ''])},{rng.choice(products)}\n"
+        for _ in range(60_000)
+    ]
+    text = ("usage_start,resource,usage_type,cost,workload" + ",p" * 75 + "\n" + "".join(lines)).encode()
+    actual = len(lines) + 1
+
+    plain = tmp_path / "cur.csv"
+    plain.write_bytes(text)
+    packed = tmp_path / "cur.csv.gz"
+    packed.write_bytes(gzip.compress(text, compresslevel=6))
+    # gzip streams written in parts (a writer flushing members as it goes): concatenated members.
+    members = tmp_path / "members.csv.gz"
+    members.write_bytes(b"".join(gzip.compress(text[i : i + 100_000]) for i in range(0, len(text), 100_000)))
+    assert packed.stat().st_size > 1 << 20 and packed.stat().st_size * 8 < len(text)
+    for path in (plain, packed, members):
+        guess = ingest_module._csv_lines_guess(path)
+        assert actual <= guess <= ingest_module._CSV_GUESS_MARGIN * actual * 1.1, (path.name, guess, actual)
+    # What a guess at a fixed weight of 100 stored bytes a line made of the gzip file: far below the truth.
+    assert packed.stat().st_size // 100 < actual / 2
+
+    # A file within the sample is counted, gzip or not (one line more: the line after the last newline, if any).
+    small = tmp_path / "small.csv.gz"
+    small.write_bytes(gzip.compress(text[:50_000]) + gzip.compress(text[50_000:60_000]))
+    assert ingest_module._csv_lines_guess(small) == text[:60_000].count(b"\n") + 1
+
+    # A stream that inflates a thousandfold: decompressed up to _CSV_SAMPLE_TEXT only, still guessed high enough.
+    monkeypatch.setattr(ingest_module, "_CSV_SAMPLE_TEXT", 1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    blank = b"," * 99 + b"\n"
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(compressor.compress(blank * 500_000) + compressor.flush())
+    guess = ingest_module._csv_lines_guess(bomb)
+    assert 500_000 <= guess <= ingest_module._CSV_GUESS_MARGIN * 500_000 * 1.1, guess

@@ -296,20 +296,55 @@ _DAY_ORDER_WITHIN_A_DAY = "charge_period_start, source_file, source_row"
 # DuckDB's sort spills every row it holds uncompressed (about 150 bytes a line): a 300M-line month filled the 45 GB
 # left on this machine's disk within four minutes (docs/benchmarks.md, "300M lines").
 ONE_SORT_MAX_LINES = 20_000_000
-# What a CSV line weighs at least, to guess a CSV delivery's lines from its bytes (a CUR line is 300 bytes or
-# more; a guess too high only sends a delivery to the two-pass write, which gives the same rows in the same order).
-_CSV_BYTES_PER_LINE = 100
+# How much of each CSV file's stored bytes `estimated_lines` reads to weigh its lines (1 MiB: thousands of CUR lines).
+_CSV_SAMPLE_BYTES = 1 << 20
+# At most this much text is decompressed from a gzip file's sample.
+_CSV_SAMPLE_TEXT = 64 << 20
+# The CSV guess is this many times the sample's rate: a guess too high only sends a delivery to the two-pass write
+# (the same rows in the same order, a little slower), a guess too low sends a large one to the one sort, whose
+# spill can fill the disk (above).
+_CSV_GUESS_MARGIN = 2
 
 
 def estimated_lines(detected: list[Detected]) -> int:
-    """The delivery's lines: exact for Parquet (its footer), guessed from the size for CSV."""
+    """The delivery's lines: exact for Parquet (its footer), guessed for CSV (`_csv_lines_guess`)."""
     total = 0
     for det in detected:
         if det.container == "parquet":
             total += _footer(det).num_rows
         else:
-            total += det.path.stat().st_size // _CSV_BYTES_PER_LINE
+            total += _csv_lines_guess(det.path)
     return total
+
+
+def _csv_lines_guess(path: Path) -> int:
+    """A CSV file's lines, guessed from the lines in its first stored MiB (gzip or plain) times its size, with
+    _CSV_GUESS_MARGIN. Legacy CUR is delivered as gzip CSV: ten or more times smaller than its text (the generated
+    CUR 2.0 month: 787 bytes a line as text, 79 gzipped), so a guess from the stored size at a fixed weight per
+    line would take a gzip delivery of 100M lines for a few million and sort it in one piece."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        sample = fh.read(_CSV_SAMPLE_BYTES)
+    lines, consumed, whole = sample.count(b"\n"), len(sample), size <= len(sample)
+    if sample[:2] == b"\x1f\x8b":
+        lines, consumed, produced, rest = 0, 0, 0, sample
+        # At most _CSV_SAMPLE_TEXT of text: a stream that inflates a thousandfold stays small in memory.
+        with contextlib.suppress(zlib.error):  # a damaged stream: the lines before the damage are the sample
+            while rest:
+                member = zlib.decompressobj(wbits=31)
+                text = member.decompress(rest, max(_CSV_SAMPLE_TEXT - produced, 1))
+                lines, produced = lines + text.count(b"\n"), produced + len(text)
+                if (
+                    not member.eof
+                ):  # stopped at the text bound (or the sample's end): what it read is the sample
+                    consumed += len(rest) - len(member.unconsumed_tail)
+                    whole = False
+                    break
+                consumed += len(rest) - len(member.unused_data)
+                rest = member.unused_data  # concatenated gzip members, as `gzip` itself reads them
+    if whole:  # the whole file was read: its lines are counted, not guessed
+        return lines + 1
+    return max(lines, 1) * size // max(consumed, 1) * _CSV_GUESS_MARGIN
 
 
 # A Parquet delivery of at least this many lines whose footers show its lines already grouped by time is written
