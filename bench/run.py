@@ -56,7 +56,7 @@ PIPELINE_STAGES = [
 # an ingestion that writes it as delivered instead of sorting it (pipelines/billing/ingest.py).
 TIME_ORDERED_STAGES = ["floor_copy_time_ordered", "ingest_time_ordered"]
 # The largest month the time-ordered stages run on: stage_time_order sorts the raw export (~130 columns) in one
-# piece, and for 33.5M lines of the 100M month that sort's spill filled the 34 GB the disk had left
+# piece, and for 33.5M lines of the 100M month that sort's spill filled the 36 GB the disk had left
 # (docs/benchmarks.md, section 15).
 TIME_ORDERED_MAX_LINES = 20_000_000
 # Where stage_time_order writes that copy inside the cached month (bench/stages.py's TIME_ORDERED: this script runs

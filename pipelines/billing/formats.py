@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
+from pipelines.file_reading.content import GZIP_MAGIC
 from pipelines.storage.sqlfiles import quote_ident, quote_literal
 
 # Canonical CUR column → DuckDB type. Names are the Athena/CUR 2.0 snake_case names.
@@ -155,7 +156,7 @@ def _csv_header(path: Path) -> list[str]:
     with open(path, "rb") as fh:
         head = fh.read(2)
     try:
-        if head == b"\x1f\x8b":
+        if head == GZIP_MAGIC:
             with gzip.open(path, "rb") as fh:
                 raw = fh.readline(1 << 20)
         else:

@@ -42,6 +42,7 @@ from pipelines.billing.formats import (
 )
 from pipelines.config import Settings
 from pipelines.errors import InputError
+from pipelines.file_reading.content import GZIP_MAGIC
 from pipelines.storage import lake
 from pipelines.storage.sqlfiles import load_sql, quote_ident, quote_literal
 
@@ -178,7 +179,7 @@ def _line_number(det: Detected, path: Path, row: int) -> int:
 def _open_text(path: Path):
     """A text handle on a CSV (gzip or plain), bytes that are not UTF-8 replaced (only lines are counted)."""
     with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
+        gz = fh.read(2) == GZIP_MAGIC
     raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (closed by the TextIOWrapper)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
@@ -325,25 +326,33 @@ def _csv_lines_guess(path: Path) -> int:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         sample = fh.read(_CSV_SAMPLE_BYTES)
-    lines, consumed, whole = sample.count(b"\n"), len(sample), size <= len(sample)
-    if sample[:2] == b"\x1f\x8b":
-        lines, consumed, produced, rest = 0, 0, 0, sample
-        # At most _CSV_SAMPLE_TEXT of text: a stream that inflates a thousandfold stays small in memory.
-        with contextlib.suppress(zlib.error):  # a damaged stream: the lines before the damage are the sample
-            while rest:
-                member = zlib.decompressobj(wbits=31)
-                text = member.decompress(rest, max(_CSV_SAMPLE_TEXT - produced, 1))
-                lines, produced = lines + text.count(b"\n"), produced + len(text)
-                # Stopped at the text bound or at the sample's end: what it read so far is the sample.
-                if not member.eof:
-                    consumed += len(rest) - len(member.unconsumed_tail)
-                    whole = False
-                    break
-                consumed += len(rest) - len(member.unused_data)
-                rest = member.unused_data  # concatenated gzip members, as `gzip` itself reads them
-    if whole:  # the whole file was read: its lines are counted, not guessed
+    if sample.startswith(GZIP_MAGIC):
+        lines, consumed, ended = _gzip_sample_lines(sample)
+    else:
+        lines, consumed, ended = sample.count(b"\n"), len(sample), True
+    if ended and size <= len(sample):  # the whole file was read: its lines are counted, not guessed
         return lines + 1
     return max(lines, 1) * size // max(consumed, 1) * _CSV_GUESS_MARGIN
+
+
+def _gzip_sample_lines(sample: bytes) -> tuple[int, int, bool]:
+    """(lines, stored bytes they came from, whether the sample's gzip members all ended) of the start of a gzip file.
+
+    Members follow one another (a writer flushing as it goes), as `gzip` itself reads them. At most _CSV_SAMPLE_TEXT
+    of text is made: a stream that inflates a thousandfold stays small in memory. A damaged stream: the lines
+    before the damage are the sample.
+    """
+    lines, consumed, produced, rest = 0, 0, 0, sample
+    with contextlib.suppress(zlib.error):
+        while rest:
+            member = zlib.decompressobj(wbits=31)
+            text = member.decompress(rest, max(_CSV_SAMPLE_TEXT - produced, 1))
+            lines, produced = lines + text.count(b"\n"), produced + len(text)
+            if not member.eof:  # stopped at the text bound or at the sample's end
+                return lines, consumed + len(rest) - len(member.unconsumed_tail), False
+            consumed += len(rest) - len(member.unused_data)
+            rest = member.unused_data
+    return lines, consumed, True
 
 
 # A Parquet delivery of at least this many lines whose footers show its lines already grouped by time is written
@@ -842,7 +851,7 @@ def _damaged_gzip(files: list[Path]) -> tuple[Path, str] | None:
     """After a read failed: the first gzip file that does not decompress to its end, and why."""
     for path in files:
         with open(path, "rb") as fh:
-            if fh.read(2) != b"\x1f\x8b":
+            if fh.read(2) != GZIP_MAGIC:
                 continue
         try:
             with gzip.open(path, "rb") as fh:

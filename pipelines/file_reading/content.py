@@ -14,6 +14,9 @@ from pathlib import Path
 
 from pipelines.errors import InputError
 
+# The first two bytes of every gzip member (RFC 1952): how each reader tells gzip from text, whatever the name.
+GZIP_MAGIC = b"\x1f\x8b"
+
 
 def read_bytes(path: Path) -> bytes:
     """The bytes of ``path``, gzip unwrapped; InputError when it cannot be read or the gzip data is corrupt."""
@@ -21,7 +24,7 @@ def read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if raw[:2] == b"\x1f\x8b":
+    if raw.startswith(GZIP_MAGIC):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
