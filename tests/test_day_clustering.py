@@ -484,3 +484,181 @@ def test_a_csv_delivery_s_lines_are_guessed_from_its_first_mib_gzip_or_plain(tmp
     assert 500_000 <= guess <= ingest_module._CSV_GUESS_MARGIN * 500_000 * 1.1, guess
     # Guessed, not counted, although the stored file is smaller than the sample: the text bound stopped it.
     assert guess != 500_000 + 1
+
+
+def _sweeps(sweeps: list[tuple[str, str, int]], hours: int = 10 * 24) -> list[list[str]]:
+    """Legacy CUR lines in AWS's file order: one chronological sweep of October's first `hours` per (product, usage
+    type, lines an hour), each hour's lines for distinct resources."""
+    rows = []
+    start = datetime(2026, 10, 1)
+    for product, usage_type, per_hour in sweeps:
+        for h in range(hours):
+            for r in range(per_hour):
+                cost = round(0.01 * ((h * 7 + r) % 97 + 1), 2)
+                rows.append(
+                    corpus.cur1_row(
+                        start + timedelta(hours=h),
+                        cost,
+                        product=product,
+                        usage_type=usage_type,
+                        resource=f"r-{r}",
+                    )
+                )
+    return rows
+
+
+def _written(calls: list, monkeypatch) -> None:
+    """Note in `calls` each write as delivered and each sort of such a write that ingestion makes."""
+    for name in ("_write_as_delivered", "_sort_written", "_write_in_one_sort"):
+        real = getattr(ingest_module, name)
+        monkeypatch.setattr(
+            ingest_module, name, lambda *a, _f=real, _n=name, **k: calls.append(_n) or _f(*a, **k)
+        )
+
+
+def _epoch(text: str) -> int:
+    """Seconds since 1970 of a CSV line's UTC start time."""
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def _same_lines(a, b) -> bool:
+    """Whether two line_items files hold the same lines, whatever their order (where they came from aside)."""
+    select = "SELECT * EXCLUDE (delivery_id, source_file, source_row) REPLACE (CAST(tags AS VARCHAR) AS tags) FROM read_parquet(?)"
+    left = duckdb.execute(f"SELECT count(*) FROM ({select} EXCEPT ALL {select})", [str(a), str(b)]).fetchone()
+    right = duckdb.execute(
+        f"SELECT count(*) FROM ({select} EXCEPT ALL {select})", [str(b), str(a)]
+    ).fetchone()
+    return left == right == (0,)
+
+
+def _small_row_groups(monkeypatch, lines: int) -> None:
+    """Row groups of `lines` lines in every lake file (and in the judgements): a test-sized month then has the
+    days-per-row-group of a 10M-line one."""
+    monkeypatch.setattr(lake, "ROW_GROUP_LINES", lines)
+    monkeypatch.setattr(lake, "PARQUET_OPTIONS", f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {lines}")
+
+
+def test_a_gzip_csv_in_time_order_is_written_as_delivered_and_one_in_mixed_order_is_sorted(
+    tmp_path, monkeypatch
+):
+    """CSV has no statistics to judge its order by before reading it. Legacy CUR comes as gzip CSV, in AWS's
+    chronological sweeps: the first lines (a sample of 0.5 %) fall on one day, so the delivery is written as
+    delivered and judged by the row groups written (each day in three places, as many as the sorted layout
+    reads, give or take a boundary group). The same lines shuffled are sorted without a write as delivered."""
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 10_000)
+    monkeypatch.setattr(ingest_module, "_ORDER_SAMPLE_LINES", (100, 200_000))
+    _small_row_groups(monkeypatch, 2048)
+    rows = _sweeps([("AmazonEC2", "BoxUsage:g5.xlarge", 250), ("AmazonS3", "TimedStorage-ByteHrs", 150),
+                    ("AWSDataTransfer", "DataTransfer-Out-Bytes", 150)])  # fmt: skip
+    chrono = corpus.write_csv(tmp_path / "chrono" / "cur-00001.csv.gz", corpus.CUR1_HEADER, rows, gz=True)
+    shuffled = random.Random(5).sample(rows, len(rows))
+    mixed = corpus.write_csv(tmp_path / "mixed" / "cur-00001.csv.gz", corpus.CUR1_HEADER, shuffled, gz=True)
+
+    published = {}
+    for source in (chrono, mixed):
+        calls: list[str] = []
+        with monkeypatch.context() as patched:
+            _written(calls, patched)
+            settings = Settings(home=tmp_path / source.parent.name / "home")
+            con = lake.connect(settings)
+            _ingest(con, settings, source.parent)
+            con.close()
+        published[source.parent.name] = (lake.partition_path(settings, "line_items", "2026-10-01"), calls)
+
+    path, calls = published["chrono"]
+    assert calls == ["_write_as_delivered"]
+    # The lines keep the export's order (a CSV line has no source row: its start, resource and usage type).
+    got = duckdb.execute(
+        "SELECT CAST(epoch(charge_period_start) AS BIGINT), resource_id, usage_type FROM read_parquet(?)",
+        [str(path)],
+    ).fetchall()
+    assert got == [(_epoch(r[1]), r[6], r[5]) for r in rows]
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("usage_date")
+    groups = [meta.row_group(i).column(column).statistics for i in range(meta.num_row_groups)]
+    # 13,200 lines a day (6,000 + 3,600 + 3,600 in its three sweeps) in groups of about 2,048 lines: no group spans
+    # more than three days, but the two where one sweep ends and the next begins.
+    assert meta.num_row_groups > 60 and sum((g.max - g.min).days > 2 for g in groups) == 2
+    assert ingest_module.written_clustered(path)
+
+    sorted_path, calls = published["mixed"]
+    assert calls == ["_write_in_one_sort"]
+    # Both hold the same lines; the sorted one in day order.
+    assert _same_lines(path, sorted_path)
+    days = duckdb.execute("SELECT usage_date FROM read_parquet(?)", [str(sorted_path)]).fetchall()
+    assert days == sorted(days)
+
+
+def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_delivered(
+    tmp_path, monkeypatch
+):
+    """The sample sees the first lines only: a delivery whose first half is chronological and second half mixed
+    passes it, is written as delivered, fails the judgement of what was written, and is sorted from that file.
+    What is published is what the one sort writes: the same lines in day order, with the same column types."""
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 10_000)
+    monkeypatch.setattr(ingest_module, "_ORDER_SAMPLE_LINES", (100, 200_000))
+    _small_row_groups(monkeypatch, 2048)
+    first = _sweeps([("AmazonEC2", "BoxUsage:g5.xlarge", 250)])
+    second = random.Random(11).sample(_sweeps([("AmazonS3", "TimedStorage-ByteHrs", 250)]), len(first))
+    source = corpus.write_csv(
+        tmp_path / "export" / "cur-00001.csv.gz", corpus.CUR1_HEADER, first + second, gz=True
+    )
+
+    published = {}
+    for name, second_chance in (("second_chance", True), ("one_sort", False)):
+        calls: list[str] = []
+        with monkeypatch.context() as patched:
+            if not second_chance:
+                patched.setattr(ingest_module, "starts_in_time_order", lambda con, lines: False)
+            _written(calls, patched)
+            settings = Settings(home=tmp_path / name)
+            con = lake.connect(settings)
+            _ingest(con, settings, source.parent)
+            con.close()
+        path = lake.partition_path(settings, "line_items", "2026-10-01")
+        published[name] = (path, calls)
+        assert not [p for p in path.parent.parent.rglob("*") if "as-delivered" in p.name]
+
+    path, calls = published["second_chance"]
+    assert calls == ["_write_as_delivered", "_sort_written", "_write_in_one_sort"]
+    one, calls = published["one_sort"]
+    assert calls == ["_write_in_one_sort"]
+    # The same lines, in day order (CSV lines of one start have no source row to order them by), the same types.
+    assert _same_lines(path, one)
+    for file in (path, one):
+        days = duckdb.execute(
+            "SELECT usage_date, charge_period_start FROM read_parquet(?)", [str(file)]
+        ).fetchall()
+        assert days == sorted(days)
+    describe = "DESCRIBE SELECT * FROM read_parquet(?)"
+    assert duckdb.execute(describe, [str(path)]).fetchall() == duckdb.execute(describe, [str(one)]).fetchall()
+
+
+def test_a_parquet_delivery_in_time_order_with_month_wide_row_groups_is_written_as_delivered(
+    tmp_path, monkeypatch
+):
+    """pyarrow writes a million lines a row group by default: a chronological export of a smaller month then has
+    row groups whose statistics span the month, and the footers cannot tell its order. The sample and the
+    judgement of the write tell it: written as delivered, in the export's order."""
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 100_000)
+    generate_scaled_month(tmp_path / "export", lines=400_000, month="2026-10")
+    mixed = sorted((tmp_path / "export" / "cur2").rglob("*.parquet"))
+    chrono = tmp_path / "chrono" / "cur-00001.snappy.parquet"
+    chrono.parent.mkdir()
+    files = "[" + ", ".join(quote_literal(str(f)) for f in mixed) + "]"
+    duckdb.execute(
+        f"COPY (FROM read_parquet({files}) ORDER BY line_item_usage_start_date, line_item_resource_id) "
+        f"TO {quote_literal(str(chrono))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1000000)"
+    )
+    assert pq.ParquetFile(chrono).metadata.num_row_groups == 1
+    assert not clustered_as_delivered([detect(chrono)])
+    calls: list[str] = []
+    _written(calls, monkeypatch)
+    settings = Settings(home=tmp_path / "home")
+    con = lake.connect(settings)
+    _ingest(con, settings, chrono.parent)
+    con.close()
+    assert calls == ["_write_as_delivered"]
+    path = lake.partition_path(settings, "line_items", "2026-10-01")
+    rows = duckdb.execute("SELECT source_row FROM read_parquet(?)", [str(path)]).fetchall()
+    assert [r[0] for r in rows] == list(range(1, 400_001))

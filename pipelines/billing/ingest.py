@@ -212,10 +212,12 @@ def stage_delivery(
 
     `name` becomes a temp view over `out` (with the line hash the repeated-lines check uses). The file holds the
     lines ordered by usage day (then start time; `source_file`, `source_row` keep where each came from), or in the
-    delivery's own order when that already groups them by day (`clustered_as_delivered`), so when
-    the delivery is one billing period it is that period's partition as it stands, clustered by day: ingestion
-    reads the export once and writes it once, like the floor pass in docs/benchmarks.md. Raise InputError for anything unreadable or implausible (see `_validate`;
-    `billing_period` is the manifest's, `today` fixes the accepted window in tests); `out` is then unused.
+    delivery's own order when that already groups them by day (`clustered_as_delivered` from the footers, or
+    `starts_in_time_order` then `written_clustered` from the lines), so when the delivery is one billing period it
+    is that period's partition as it stands, clustered by day: ingestion reads the export once and writes it once,
+    like the floor pass in docs/benchmarks.md. Raise InputError for anything unreadable or implausible (see
+    `_validate`; `billing_period` is the manifest's, `today` fixes the accepted window in tests); `out` is then
+    unused.
     `memory_limit` is the connection's DuckDB memory limit (MLCOST_DUCKDB_MEMORY_LIMIT), which the one-sort write
     lowers for its sort (`_write_in_one_sort`).
     """
@@ -248,9 +250,16 @@ def stage_delivery(
         # Clustered by usage day: each row group then holds a day or a few, and its min/max statistics let a
         # one-day rerun of the attribution skip the rest of the month (sql/staging/attribution_lines.sql).
         # A total order (ties broken by the line's place in the export): every run writes the same bytes.
+        lines = estimated_lines(detected)
         if clustered_as_delivered(detected):
             _write_as_delivered(con, params, out)
-        elif estimated_lines(detected) <= ONE_SORT_MAX_LINES:
+        elif starts_in_time_order(con, lines):
+            # The footers could not tell (CSV, coarse row groups), the first lines look chronological: written as
+            # delivered, then judged by the row groups written, and sorted after all if they do not group days.
+            _write_as_delivered(con, params, out)
+            if not written_clustered(out):
+                _sort_written(con, out, memory_limit)
+        elif lines <= ONE_SORT_MAX_LINES:
             _write_in_one_sort(con, params, out, memory_limit)
         else:
             _write_by_day(con, params, out)
@@ -377,37 +386,53 @@ def clustered_as_delivered(detected: list[Detected]) -> bool:
     for each day of the span, the lines of the groups whose range holds it are what a one-day query would decode.
     Accepted when that, averaged over the days, is at most FILE_ORDER_SLACK times what the sorted layout reads (a
     day's share of the lines plus one row group). CSV (no statistics), a start column without min/max, or a delivery
-    under FILE_ORDER_MIN_LINES: False, so the delivery is sorted as before.
+    under FILE_ORDER_MIN_LINES: False (the first two may still be written as delivered: `starts_in_time_order`).
     """
     if any(det.container != "parquet" for det in detected):
         return False
     # (lines, first day, last day) of each source row group, in the order the write reads them.
     groups: list[tuple[int, date, date]] = []
     for det in detected:
-        meta = _footer(det)
-        name = _source_column(det, "charge_period_start")
-        leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path == name]
-        if len(leaves) != 1:
+        found = _row_group_days(_footer(det), _source_column(det, "charge_period_start"))
+        if found is None:
             return False
-        for i in range(meta.num_row_groups):
-            group = meta.row_group(i)
-            if group.num_rows == 0:
-                continue
-            # Statistics pyarrow cannot read (an unusual logical type) are as good as none.
-            unreadable = (pa.ArrowException, ValueError, TypeError, NotImplementedError)
-            try:
-                stats = group.column(leaves[0]).statistics
-                bounds = (stats.min, stats.max) if stats is not None and stats.has_min_max else None
-            except unreadable:
-                bounds = None
-            if bounds is None:
-                return False
-            first, last = _utc_day(bounds[0]), _utc_day(bounds[1])
-            if first is None or last is None:
-                return False
-            groups.append((group.num_rows, first, last))
+        groups += found
+    return sum(n for n, _, _ in groups) >= FILE_ORDER_MIN_LINES and _clustered(groups)
+
+
+def _row_group_days(meta: pq.FileMetaData, column: str) -> list[tuple[int, date, date]] | None:
+    """(lines, first day, last day) of each non-empty row group of a Parquet footer, from `column`'s min/max (a
+    start time or a date), or None when some row group has none to read."""
+    leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path == column]
+    if len(leaves) != 1:
+        return None
+    groups = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows == 0:
+            continue
+        # Statistics pyarrow cannot read (an unusual logical type) are as good as none.
+        unreadable = (pa.ArrowException, ValueError, TypeError, NotImplementedError)
+        try:
+            stats = group.column(leaves[0]).statistics
+            bounds = (stats.min, stats.max) if stats is not None and stats.has_min_max else None
+        except unreadable:
+            bounds = None
+        if bounds is None:
+            return None
+        first, last = _utc_day(bounds[0]), _utc_day(bounds[1])
+        if first is None or last is None:
+            return None
+        groups.append((group.num_rows, first, last))
+    return groups
+
+
+def _clustered(groups: list[tuple[int, date, date]]) -> bool:
+    """Whether lines laid out in these row groups (lines, first day, last day; in read order), rewritten into
+    ROW_GROUP_LINES-line row groups in the same order, let a one-day query read at most FILE_ORDER_SLACK times
+    what the sorted layout reads (`clustered_as_delivered`)."""
     lines = sum(n for n, _, _ in groups)
-    if lines < FILE_ORDER_MIN_LINES:
+    if not lines:
         return False
     start = min(first for _, first, _ in groups)
     days = (max(last for _, _, last in groups) - start).days + 1
@@ -444,12 +469,60 @@ def _footer(det: Detected) -> pq.FileMetaData:
 
 
 def _utc_day(value: object) -> date | None:
-    """The UTC day of a start time from Parquet statistics (a datetime), or None when it is not a time."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.date()
+    """The UTC day of a start time or a date from Parquet statistics, or None when it is neither."""
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo is not None else value).date()
+    return value if isinstance(value, date) else None
+
+
+# The second chance (`stage_delivery`) for a delivery the footers cannot judge (CSV, which has no statistics;
+# Parquet whose row groups each span days, as pyarrow's default of 1M lines a group makes them): its first lines
+# are sampled, 1 in _ORDER_SAMPLE_SHARE of its (estimated) lines within _ORDER_SAMPLE_LINES. At most
+# _SAMPLE_MAX_DAYS usage days among them: written as delivered and judged by what was written.
+_ORDER_SAMPLE_SHARE = 200
+_ORDER_SAMPLE_LINES = (1_000, 200_000)
+_SAMPLE_MAX_DAYS = 2
+
+
+def starts_in_time_order(con: duckdb.DuckDBPyConnection, lines: int) -> bool:
+    """Whether the delivery staged as `staged_lines`, of about `lines` lines, begins in time order.
+
+    0.5 % of a month's lines in mixed order fall on every day of it (the generated 1M-line month: all 31); in
+    AWS's chronological sweeps (docs/ingestion.md), on the first hours of the first day. A delivery under
+    FILE_ORDER_MIN_LINES is not sampled: sorted, as `clustered_as_delivered` leaves it.
+    """
+    if lines < FILE_ORDER_MIN_LINES:
+        return False
+    low, high = _ORDER_SAMPLE_LINES
+    sample = min(max(lines // _ORDER_SAMPLE_SHARE, low), high)
+    # LIMIT on a query that keeps insertion order: DuckDB reads the first lines of the first file and stops.
+    days = con.execute(
+        "SELECT count(DISTINCT usage_date) FROM (SELECT usage_date FROM staged_lines LIMIT ?)", [sample]
+    ).fetchone()
+    return days is not None and days[0] <= _SAMPLE_MAX_DAYS
+
+
+def written_clustered(out: Path) -> bool:
+    """Whether line_items written as delivered to `out` groups its usage days: its own row groups judged by the
+    rule `clustered_as_delivered` applies to a delivery's footers (exactly here: these are the row groups a one-day
+    query reads)."""
+    groups = _row_group_days(pq.read_metadata(out), "usage_date")
+    return groups is not None and _clustered(groups)
+
+
+def _sort_written(con: duckdb.DuckDBPyConnection, out: Path, memory_limit: str | None) -> None:
+    """Rewrite line_items written as delivered to `out` in DAY_ORDER, reading the normalized file rather than the
+    export again: the second chance did not pay off, and costs this one extra write."""
+    delivered = out.with_name(out.name + ".as-delivered")
+    out.replace(delivered)
+    source = f"FROM read_parquet({quote_literal(str(delivered))})"
+    try:
+        if pq.read_metadata(delivered).num_rows <= ONE_SORT_MAX_LINES:
+            _write_in_one_sort(con, {}, out, memory_limit, source=source)
+        else:
+            _write_by_day(con, {}, out, source=source)
+    finally:
+        delivered.unlink(missing_ok=True)
 
 
 def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
@@ -466,7 +539,11 @@ SORT_MEMORY_SHARE = 0.75
 
 
 def _write_in_one_sort(
-    con: duckdb.DuckDBPyConnection, params: dict, out: Path, memory_limit: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    params: dict,
+    out: Path,
+    memory_limit: str | None = None,
+    source: str | None = None,
 ) -> None:
     """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES).
 
@@ -475,7 +552,8 @@ def _write_in_one_sort(
     2.2-2.45 GiB. With SORT_MEMORY_SHARE of `memory_limit` for the sort and jemalloc's background threads returning
     freed memory (`lake.return_freed_memory`, as in pass 2): 1.88-1.89 GiB, in the same time (docs/benchmarks.md,
     section 14). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
-    and DuckDB's units) the pool keeps the connection's limit.
+    and DuckDB's units) the pool keeps the connection's limit. `source`: the lines' query (default line_items.sql
+    over `staged_lines`, with `params`).
     """
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
     lake.return_freed_memory(con)
@@ -483,7 +561,7 @@ def _write_in_one_sort(
         con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
     try:
         con.execute(
-            f"COPY (FROM ({load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
+            f"COPY (FROM ({source or load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
             f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
             params,
         )
@@ -492,27 +570,29 @@ def _write_in_one_sort(
             con.execute("SET memory_limit = ?", [memory_limit])
 
 
-def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
+def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path, source: str | None = None) -> None:
     """Write line_items to `out` in DAY_ORDER without sorting the whole delivery at once.
 
     Pass 1 (`_split_by_day`) streams the normalized lines into one folder per usage day. Pass 2
     (`_append_days_in_order`) sorts each day on its own (a month's 1/31) and appends it to `out`, so each row group
     holds one day. The rows and their order are those of the one-pass ORDER BY; temporary space is one compressed
-    copy of the delivery instead of an uncompressed one.
+    copy of the delivery instead of an uncompressed one. `source` as in `_write_in_one_sort`.
     """
     days = out.with_name(out.name + ".days")
     shutil.rmtree(days, ignore_errors=True)
     try:
-        folders = _split_by_day(con, params, days)
+        folders = _split_by_day(con, params, days, source)
         if not folders:  # no lines: the one-pass write of an empty result
-            _write_in_one_sort(con, params, out)
+            _write_in_one_sort(con, params, out, source=source)
             return
         _append_days_in_order(con, folders, out)
     finally:
         shutil.rmtree(days, ignore_errors=True)
 
 
-def _split_by_day(con: duckdb.DuckDBPyConnection, params: dict, days: Path) -> list[Path]:
+def _split_by_day(
+    con: duckdb.DuckDBPyConnection, params: dict, days: Path, source: str | None = None
+) -> list[Path]:
     """Pass 1: the delivery's normalized lines into `days/_day=YYYY-MM-DD/`, in day order ('none' last).
 
     DuckDB's partitioned write: no sort, and memory bounded by its 65,536-row flush threshold per day.
@@ -521,7 +601,7 @@ def _split_by_day(con: duckdb.DuckDBPyConnection, params: dict, days: Path) -> l
     try:
         con.execute(
             f"COPY (SELECT *, coalesce(strftime(usage_date, '%Y-%m-%d'), 'none') AS _day "
-            f"FROM ({load_sql('line_items')})) TO {quote_literal(str(days))} "
+            f"FROM ({source or load_sql('line_items')})) TO {quote_literal(str(days))} "
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, PARTITION_BY (_day), WRITE_PARTITION_COLUMNS false)",
             params,
         )
