@@ -662,3 +662,43 @@ def test_a_parquet_delivery_in_time_order_with_month_wide_row_groups_is_written_
     path = lake.partition_path(settings, "line_items", "2026-10-01")
     rows = duckdb.execute("SELECT source_row FROM read_parquet(?)", [str(path)]).fetchall()
     assert [r[0] for r in rows] == list(range(1, 400_001))
+
+
+def test_a_csv_delivery_sorted_twice_is_written_the_same_bytes(tmp_path, monkeypatch):
+    """A CSV line has no source row (formats.projection), so lines of one file with the same start tie in
+    DAY_ORDER, and DuckDB's sort on two threads put them in a different order from run to run: the same delivery
+    gave different files (150,000 lines: two outputs in three runs, both writes), where docs/architecture.md
+    promises the same bytes. Ties are now broken by the line's content: the one sort and the two passes each give
+    one file, run after run."""
+    export = tmp_path / "export"
+    export.mkdir()
+    # 150,000 lines in 240 hours (625 lines an hour, one per resource), in no particular order.
+    duckdb.execute(
+        f"""COPY (
+            SELECT
+                '2026-10-01T00:00:00Z' AS "bill/BillingPeriodStartDate",
+                strftime(TIMESTAMP '2026-10-01' + INTERVAL 1 HOUR * (i % 240), '%Y-%m-%dT%H:%M:%SZ')
+                    AS "lineItem/UsageStartDate",
+                strftime(TIMESTAMP '2026-10-01' + INTERVAL 1 HOUR * (i % 240 + 1), '%Y-%m-%dT%H:%M:%SZ')
+                    AS "lineItem/UsageEndDate",
+                'Usage' AS "lineItem/LineItemType",
+                'AmazonEC2' AS "lineItem/ProductCode",
+                'BoxUsage:g5.xlarge' AS "lineItem/UsageType",
+                'i-' || (i // 240) AS "lineItem/ResourceId",
+                1 AS "lineItem/UsageAmount",
+                round((i % 97 + 1) * 0.01, 2) AS "lineItem/UnblendedCost",
+                'USD' AS "lineItem/CurrencyCode",
+                'search' AS "resourceTags/user:team"
+            FROM range(150000) AS t(i) ORDER BY hash(i)
+        ) TO {quote_literal(str(export / "cur-00001.csv.gz"))} (HEADER)"""
+    )
+    for name, limit in (("one_sort", 10**12), ("by_day", 0)):
+        monkeypatch.setattr(ingest_module, "ONE_SORT_MAX_LINES", limit)
+        files = set()
+        for run in range(3):
+            settings = Settings(home=tmp_path / f"{name}-{run}")
+            con = lake.connect(settings)
+            _ingest(con, settings, export)
+            con.close()
+            files.add(lake.partition_path(settings, "line_items", "2026-10-01").read_bytes())
+        assert len(files) == 1, name

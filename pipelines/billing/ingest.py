@@ -249,8 +249,10 @@ def stage_delivery(
         params = {"delivery_id": delivery_id, "source_format": first.flavour}
         # Clustered by usage day: each row group then holds a day or a few, and its min/max statistics let a
         # one-day rerun of the attribution skip the rest of the month (sql/staging/attribution_lines.sql).
-        # A total order (ties broken by the line's place in the export): every run writes the same bytes.
+        # A total order (ties broken by the line's place in the export, or a CSV line's content): every run writes
+        # the same bytes.
         lines = estimated_lines(detected)
+        by_content = first.container != "parquet"  # no source row to break ties by (_BY_CONTENT)
         if clustered_as_delivered(detected):
             _write_as_delivered(con, params, out)
         elif starts_in_time_order(con, lines):
@@ -258,11 +260,11 @@ def stage_delivery(
             # delivered, then judged by the row groups written, and sorted after all if they do not group days.
             _write_as_delivered(con, params, out)
             if not written_clustered(out):
-                _sort_written(con, out, memory_limit)
+                _sort_written(con, out, memory_limit, by_content)
         elif lines <= ONE_SORT_MAX_LINES:
-            _write_in_one_sort(con, params, out, memory_limit)
+            _write_in_one_sort(con, params, out, memory_limit, by_content=by_content)
         else:
-            _write_by_day(con, params, out)
+            _write_by_day(con, params, out, by_content=by_content)
     except duckdb.ConversionException as exc:
         _diagnose_cast_failure(con, first, files, exc)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
@@ -302,6 +304,20 @@ def stage_delivery(
 # in the export.
 DAY_ORDER = "usage_date, charge_period_start, source_file, source_row"
 _DAY_ORDER_WITHIN_A_DAY = "charge_period_start, source_file, source_row"
+# A CSV line has no source row (formats.projection): lines of one file with the same start would tie, and DuckDB's
+# sort on two threads ordered them differently from run to run (a 150,000-line CSV gave two different files in
+# three runs). Their content breaks the tie (lines equal in every column are interchangeable), so the same
+# delivery writes the same bytes again.
+_BY_CONTENT = "hash(*COLUMNS(*))"
+
+
+def _order(within_a_day: bool, by_content: bool) -> str:
+    """The ORDER BY list of a sorting write: DAY_ORDER (or its part within one day), and the lines' content last
+    for a delivery whose lines have no source row (CSV)."""
+    order = _DAY_ORDER_WITHIN_A_DAY if within_a_day else DAY_ORDER
+    return f"{order}, {_BY_CONTENT}" if by_content else order
+
+
 # Above this many lines a delivery is clustered by day in two passes (_write_by_day) instead of one ORDER BY.
 # DuckDB's sort spills every row it holds uncompressed (about 150 bytes a line): a 300M-line month filled the 45 GB
 # left on this machine's disk within four minutes (docs/benchmarks.md, "300M lines").
@@ -510,7 +526,9 @@ def written_clustered(out: Path) -> bool:
     return groups is not None and _clustered(groups)
 
 
-def _sort_written(con: duckdb.DuckDBPyConnection, out: Path, memory_limit: str | None) -> None:
+def _sort_written(
+    con: duckdb.DuckDBPyConnection, out: Path, memory_limit: str | None, by_content: bool = False
+) -> None:
     """Rewrite line_items written as delivered to `out` in DAY_ORDER, reading the normalized file rather than the
     export again: the second chance did not pay off, and costs this one extra write."""
     delivered = out.with_name(out.name + ".as-delivered")
@@ -518,9 +536,9 @@ def _sort_written(con: duckdb.DuckDBPyConnection, out: Path, memory_limit: str |
     source = f"FROM read_parquet({quote_literal(str(delivered))})"
     try:
         if pq.read_metadata(delivered).num_rows <= ONE_SORT_MAX_LINES:
-            _write_in_one_sort(con, {}, out, memory_limit, source=source)
+            _write_in_one_sort(con, {}, out, memory_limit, source=source, by_content=by_content)
         else:
-            _write_by_day(con, {}, out, source=source)
+            _write_by_day(con, {}, out, source=source, by_content=by_content)
     finally:
         delivered.unlink(missing_ok=True)
 
@@ -544,6 +562,7 @@ def _write_in_one_sort(
     out: Path,
     memory_limit: str | None = None,
     source: str | None = None,
+    by_content: bool = False,
 ) -> None:
     """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES).
 
@@ -553,7 +572,7 @@ def _write_in_one_sort(
     freed memory (`lake.return_freed_memory`, as in pass 2): 1.88-1.89 GiB, in the same time (docs/benchmarks.md,
     section 14). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
     and DuckDB's units) the pool keeps the connection's limit. `source`: the lines' query (default line_items.sql
-    over `staged_lines`, with `params`).
+    over `staged_lines`, with `params`); `by_content`: ties broken by the lines' content (`_order`).
     """
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
     lake.return_freed_memory(con)
@@ -561,7 +580,7 @@ def _write_in_one_sort(
         con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
     try:
         con.execute(
-            f"COPY (FROM ({source or load_sql('line_items')}) ORDER BY {DAY_ORDER}) "
+            f"COPY (FROM ({source or load_sql('line_items')}) ORDER BY {_order(False, by_content)}) "
             f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
             params,
         )
@@ -570,22 +589,28 @@ def _write_in_one_sort(
             con.execute("SET memory_limit = ?", [memory_limit])
 
 
-def _write_by_day(con: duckdb.DuckDBPyConnection, params: dict, out: Path, source: str | None = None) -> None:
+def _write_by_day(
+    con: duckdb.DuckDBPyConnection,
+    params: dict,
+    out: Path,
+    source: str | None = None,
+    by_content: bool = False,
+) -> None:
     """Write line_items to `out` in DAY_ORDER without sorting the whole delivery at once.
 
     Pass 1 (`_split_by_day`) streams the normalized lines into one folder per usage day. Pass 2
     (`_append_days_in_order`) sorts each day on its own (a month's 1/31) and appends it to `out`, so each row group
     holds one day. The rows and their order are those of the one-pass ORDER BY; temporary space is one compressed
-    copy of the delivery instead of an uncompressed one. `source` as in `_write_in_one_sort`.
+    copy of the delivery instead of an uncompressed one. `source` and `by_content` as in `_write_in_one_sort`.
     """
     days = out.with_name(out.name + ".days")
     shutil.rmtree(days, ignore_errors=True)
     try:
         folders = _split_by_day(con, params, days, source)
         if not folders:  # no lines: the one-pass write of an empty result
-            _write_in_one_sort(con, params, out, source=source)
+            _write_in_one_sort(con, params, out, source=source, by_content=by_content)
             return
-        _append_days_in_order(con, folders, out)
+        _append_days_in_order(con, folders, out, by_content)
     finally:
         shutil.rmtree(days, ignore_errors=True)
 
@@ -611,7 +636,9 @@ def _split_by_day(
     return sorted(days.glob("_day=*"), key=lambda f: (f.name == "_day=none", f.name))
 
 
-def _append_days_in_order(con: duckdb.DuckDBPyConnection, folders: list[Path], out: Path) -> None:
+def _append_days_in_order(
+    con: duckdb.DuckDBPyConnection, folders: list[Path], out: Path, by_content: bool = False
+) -> None:
     """Pass 2: each day's lines sorted by _DAY_ORDER_WITHIN_A_DAY, appended to `out` through one Parquet writer,
     65,536-line row groups (a day's last row group is short, so no row group spans two days).
 
@@ -629,7 +656,7 @@ def _append_days_in_order(con: duckdb.DuckDBPyConnection, folders: list[Path], o
             for folder in folders:
                 files = sorted(str(f) for f in folder.glob("*.parquet"))
                 reader = cursor.execute(
-                    f"SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY {_DAY_ORDER_WITHIN_A_DAY}",
+                    f"SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY {_order(True, by_content)}",
                     [files],
                 ).to_arrow_reader(65_536)
                 for batch in reader:
