@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -332,11 +333,9 @@ def test_a_delivery_is_written_as_delivered_only_when_its_order_already_groups_d
     assert not judged("chronological_small", chronological)
 
 
-def test_a_delivery_already_in_time_order_is_published_as_delivered_and_clustered(tmp_path, monkeypatch):
-    """An export whose lines come in time order (as the generated month rewritten chronologically) is written in
-    its own order, without the sort: the lines keep their places, the row groups hold neighbouring days, and a
-    repeat writes the same bytes. The same month in generated (mixed) order is sorted."""
-    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 100_000)
+def _month_in_time_order(tmp_path: Path, row_group: int) -> tuple[list[Path], Path]:
+    """The generated 400,000-line month's files (its lines in mixed order) and the same lines rewritten in time order
+    as one snappy Parquet file of `row_group`-line row groups."""
     generate_scaled_month(tmp_path / "export", lines=400_000, month="2026-10")
     mixed = sorted((tmp_path / "export" / "cur2").rglob("*.parquet"))
     chrono = tmp_path / "chrono" / "cur-00001.snappy.parquet"
@@ -344,8 +343,17 @@ def test_a_delivery_already_in_time_order_is_published_as_delivered_and_clustere
     files = "[" + ", ".join(quote_literal(str(f)) for f in mixed) + "]"
     duckdb.execute(
         f"COPY (FROM read_parquet({files}) ORDER BY line_item_usage_start_date, line_item_resource_id) "
-        f"TO {quote_literal(str(chrono))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 10000)"
+        f"TO {quote_literal(str(chrono))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {row_group})"
     )
+    return mixed, chrono
+
+
+def test_a_delivery_already_in_time_order_is_published_as_delivered_and_clustered(tmp_path, monkeypatch):
+    """An export whose lines come in time order (as the generated month rewritten chronologically) is written in
+    its own order, without the sort: the lines keep their places, the row groups hold neighbouring days, and a
+    repeat writes the same bytes. The same month in generated (mixed) order is sorted."""
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 100_000)
+    mixed, chrono = _month_in_time_order(tmp_path, row_group=10_000)
     assert clustered_as_delivered([detect(chrono)])
     assert not clustered_as_delivered([detect(f) for f in mixed])
     # Both judgements use the footer `detect` read: no file is opened again for them.
@@ -641,15 +649,7 @@ def test_a_parquet_delivery_in_time_order_with_month_wide_row_groups_is_written_
     row groups whose statistics span the month, and the footers cannot tell its order. The sample and the
     judgement of the write tell it: written as delivered, in the export's order."""
     monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 100_000)
-    generate_scaled_month(tmp_path / "export", lines=400_000, month="2026-10")
-    mixed = sorted((tmp_path / "export" / "cur2").rglob("*.parquet"))
-    chrono = tmp_path / "chrono" / "cur-00001.snappy.parquet"
-    chrono.parent.mkdir()
-    files = "[" + ", ".join(quote_literal(str(f)) for f in mixed) + "]"
-    duckdb.execute(
-        f"COPY (FROM read_parquet({files}) ORDER BY line_item_usage_start_date, line_item_resource_id) "
-        f"TO {quote_literal(str(chrono))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1000000)"
-    )
+    _, chrono = _month_in_time_order(tmp_path, row_group=1_000_000)
     assert pq.ParquetFile(chrono).metadata.num_row_groups == 1
     assert not clustered_as_delivered([detect(chrono)])
     calls: list[str] = []
