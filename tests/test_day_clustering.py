@@ -176,19 +176,25 @@ def test_a_large_delivery_written_day_by_day_is_the_one_sort_write_row_for_row(t
             assert not list(settings.home.rglob("*.days")), "the per-day folders are removed"
     for source in ("cur2", "odd"):
         one, by_day = paths["one_sort", source], paths["by_day", source]
-        con = duckdb.connect()
-        select = "SELECT row_number() OVER () AS rn, * REPLACE (CAST(tags AS VARCHAR) AS tags) FROM read_parquet(?)"
-        assert con.execute(f"SELECT count(*) FROM ({select})", [str(one)]).fetchone()[0] > 0
-        for a, b in ((one, by_day), (by_day, one)):
-            left = con.execute(f"{select} EXCEPT ALL {select}", [str(a), str(b)]).fetchall()
-            assert left == [], (source, left[:3])
-        describe = "DESCRIBE SELECT * FROM read_parquet(?)"
-        assert con.execute(describe, [str(one)]).fetchall() == con.execute(describe, [str(by_day)]).fetchall()
+        _assert_same_rows_in_order(one, by_day)
         meta = pq.ParquetFile(by_day).metadata
         column = meta.schema.to_arrow_schema().get_field_index("usage_date")
         for i in range(meta.num_row_groups):
             stats = meta.row_group(i).column(column).statistics
             assert stats.min == stats.max, (source, i, stats)
+
+
+def _assert_same_rows_in_order(one: Path, other: Path) -> None:
+    """Two line_items files hold the same rows in the same order, with the same column types (row groups may
+    differ: the two-pass write cuts one at each day)."""
+    con = duckdb.connect()
+    select = "SELECT row_number() OVER () AS rn, * REPLACE (CAST(tags AS VARCHAR) AS tags) FROM read_parquet(?)"
+    assert con.execute(f"SELECT count(*) FROM ({select})", [str(one)]).fetchone()[0] > 0
+    for a, b in ((one, other), (other, one)):
+        left = con.execute(f"{select} EXCEPT ALL {select}", [str(a), str(b)]).fetchall()
+        assert left == [], (a, left[:3])
+    describe = "DESCRIBE SELECT * FROM read_parquet(?)"
+    assert con.execute(describe, [str(one)]).fetchall() == con.execute(describe, [str(other)]).fetchall()
 
 
 def _day_folders(tmp_path, days: int, rows: int) -> list:
@@ -602,7 +608,8 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
 ):
     """The sample sees the first lines only: a delivery whose first half is chronological and second half mixed
     passes it, is written as delivered, fails the judgement of what was written, and is sorted from that file.
-    What is published is what the one sort writes, byte for byte."""
+    What is published is what the one sort writes, byte for byte; above ONE_SORT_MAX_LINES the written file is
+    sorted in two passes, which publish the same rows in the same order."""
     monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 10_000)
     monkeypatch.setattr(ingest_module, "_ORDER_SAMPLE_LINES", (100, 200_000))
     _small_row_groups(monkeypatch, 2048)
@@ -613,9 +620,15 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
     )
 
     published = {}
-    for name, second_chance in (("second_chance", True), ("one_sort", False)):
+    for name, second_chance, one_sort_max in (
+        ("second_chance", True, 10**12),
+        ("one_sort", False, 10**12),
+        # Above ONE_SORT_MAX_LINES the written file is sorted by the two passes instead.
+        ("second_chance_by_day", True, 0),
+    ):
         calls: list[str] = []
         with monkeypatch.context() as patched:
+            patched.setattr(ingest_module, "ONE_SORT_MAX_LINES", one_sort_max)
             if not second_chance:
                 patched.setattr(ingest_module, "starts_in_time_order", lambda con, lines: False)
             _written(calls, patched)
@@ -636,6 +649,9 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
         "SELECT usage_date, charge_period_start FROM read_parquet(?)", [str(path)]
     ).fetchall()
     assert days == sorted(days)
+    by_day, calls = published["second_chance_by_day"]
+    assert calls == ["_write_as_delivered", "_sort_written"]
+    _assert_same_rows_in_order(one, by_day)
 
 
 def test_a_parquet_delivery_in_time_order_with_month_wide_row_groups_is_written_as_delivered(
