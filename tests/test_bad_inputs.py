@@ -10,7 +10,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -781,4 +781,69 @@ def test_repeated_lines_are_found_when_the_hashes_are_split_into_slices(
         assert fragment in str(info.value)
     assert info.value.line == case.line
     assert not list((settings.tmp / "duckdb_spill").glob("hash-slices-*"))
+    assert not lake.has_data(settings, "line_items")
+
+
+def test_the_spans_of_start_times_files_share_are_merged_and_none_when_they_are_every_start():
+    """A repeated line has the same start in both files, so only starts two files share can hold one."""
+    from pipelines.billing.ingest import shared_start_spans
+
+    con = duckdb.connect()
+
+    def spans(files: dict[str, tuple[int, int]]):
+        """The shared spans, in hours from October 1st, of files whose lines start at the given first and last hour."""
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged (source_file VARCHAR, charge_period_start TIMESTAMP)"
+        )
+        first = datetime(2026, 10, 1)
+        rows = [(name, first + timedelta(hours=h)) for name, hours in files.items() for h in hours]
+        con.executemany("INSERT INTO staged VALUES (?, ?)", rows)
+        found = shared_start_spans(con, "staged")
+        hours = lambda t: int((t - first).total_seconds()) // 3600  # noqa: E731
+        return found if found is None else [(hours(a), hours(b)) for a, b in found]
+
+    # In time order: the hours shared at each boundary.
+    assert spans({"a": (0, 10), "b": (10, 20), "c": (30, 40)}) == [(10, 10)]
+    assert spans({"a": (0, 10), "b": (8, 20), "c": (15, 40), "d": (50, 60)}) == [(8, 10), (15, 20)]
+    # Overlapping shares merge into one span (a and b share 5-10, a and c 8-10, b and c 8-20).
+    assert spans({"a": (0, 10), "b": (5, 20), "c": (8, 30)}) == [(5, 20)]
+    assert spans({"a": (0, 10), "b": (20, 30)}) == []
+    # In mixed order every file spans the month: every line is a candidate, without a filter.
+    assert spans({"a": (0, 743), "b": (0, 743), "c": (1, 742)}) is None
+
+
+def test_a_delivery_in_time_order_hashes_only_the_lines_its_files_share_in_time(
+    tmp_path, settings, con, monkeypatch
+):
+    """Three parts in time order, the last repeating a line of the second: refused as before, with the file, the
+    line and the first file named, after hashing only the lines whose start two files share."""
+    from pipelines.billing import ingest as ingest_module
+
+    hashed = []
+    original = ingest_module._hashes_in_several_files
+
+    def counting(con, table, out):
+        hashed.append(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return original(con, table, out)
+
+    monkeypatch.setattr(ingest_module, "_hashes_in_several_files", counting)
+    part1 = corpus.hourly_rows(24, day=1)
+    part2 = corpus.hourly_rows(24, day=2)
+    part3 = corpus.hourly_rows(24, day=3) + [part2[20]]
+    folder = tmp_path / "in-time-order"
+    corpus.legacy_report(
+        folder, {f"{corpus.REPORT}-{i}.csv.gz": p for i, p in enumerate((part1, part2, part3), 1)}
+    )
+    with pytest.raises(InputError) as info:
+        ingest(con, settings, folder)
+    assert "1 line(s) are exact copies" in str(info.value)
+    assert (
+        f"{corpus.REPORT}-2.csv.gz" in str(info.value)
+        and Path(info.value.path).name == f"{corpus.REPORT}-3.csv.gz"
+    )
+    assert info.value.line == 26  # the header, part 3's own 24 lines, then the copy
+    # Part 2 runs from day 2 00:00 to 23:00, part 3 from the copy's day 2 20:00: the lines from 20:00 to 23:00 of
+    # day 2 in both (4 + 1) are the only ones hashed for candidates, of 73 (confirming a candidate of a CSV
+    # delivery, which has no line identity, then compares whole rows of the files: the second count).
+    assert hashed[0] == 5
     assert not lake.has_data(settings, "line_items")

@@ -188,7 +188,9 @@ def _assert_same_rows_in_order(one: Path, other: Path) -> None:
     """Two line_items files hold the same rows in the same order, with the same column types (row groups may
     differ: the two-pass write cuts one at each day)."""
     con = duckdb.connect()
-    select = "SELECT row_number() OVER () AS rn, * REPLACE (CAST(tags AS VARCHAR) AS tags) FROM read_parquet(?)"
+    select = (
+        "SELECT row_number() OVER () AS rn, * REPLACE (CAST(tags AS VARCHAR) AS tags) FROM read_parquet(?)"
+    )
     assert con.execute(f"SELECT count(*) FROM ({select})", [str(one)]).fetchone()[0] > 0
     for a, b in ((one, other), (other, one)):
         left = con.execute(f"{select} EXCEPT ALL {select}", [str(a), str(b)]).fetchall()

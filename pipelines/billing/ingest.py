@@ -797,15 +797,51 @@ def _hashes_in_several_files(con: duckdb.DuckDBPyConnection, table: str, out: st
 def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str) -> None:
     """Create `repeat_candidates` (h, ...): the line hashes found in more than one file of the staged delivery."""
     # Each line's hash and file once (16 bytes a line, in DuckDB's buffer pool, which spills to disk): the
-    # slices then scan this instead of hashing the staged file again.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE line_hashes AS "
-        f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf FROM {quote_ident(staged)}"
-    )
+    # slices then scan this instead of hashing the staged file again. Only the lines that can be repeats: those
+    # starting inside a span of start times two files share, and those without a start. One scan per span, each
+    # a plain range on the start, so DuckDB reads only the row groups whose statistics overlap it.
+    lines = f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf FROM {quote_ident(staged)}"
+    spans = shared_start_spans(con, staged)
+    scans = [lines] if spans is None else [f"{lines} WHERE charge_period_start IS NULL"]
+    params: list[datetime] = []
+    for first, last in spans or []:
+        scans.append(f"{lines} WHERE charge_period_start BETWEEN ? AND ?")
+        params += [first, last]
+    con.execute("CREATE OR REPLACE TEMP TABLE line_hashes AS " + " UNION ALL ".join(scans), params)
     try:
         _hashes_in_several_files(con, "line_hashes", "repeat_candidates")
     finally:
         con.execute("DROP TABLE IF EXISTS line_hashes")
+
+
+def shared_start_spans(con: duckdb.DuckDBPyConnection, staged: str) -> list[tuple[datetime, datetime]] | None:
+    """The spans of start times (inclusive, merged, in order) that at least two files of the staged delivery share;
+    None when that is every start of the delivery.
+
+    A line repeated in another file has the same start (LINE_HASH_COLUMNS), so it starts inside one of these
+    spans (or has no start). In mixed order every file spans the month: None, and every line is hashed. A delivery
+    written in time order (AWS's, docs/ingestion.md) shares only the hours around each boundary between its files,
+    and only their lines are hashed (docs/benchmarks.md, section 18).
+    """
+    ranges = con.execute(
+        f"SELECT min(charge_period_start), max(charge_period_start) FROM {quote_ident(staged)} "
+        "GROUP BY source_file HAVING count(charge_period_start) > 0"
+    ).fetchall()
+    shared = sorted(
+        (max(a[0], b[0]), min(a[1], b[1]))
+        for i, a in enumerate(ranges)
+        for b in ranges[i + 1 :]
+        if max(a[0], b[0]) <= min(a[1], b[1])
+    )
+    spans: list[tuple[datetime, datetime]] = []
+    for first, last in shared:
+        if spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    if ranges and spans == [(min(r[0] for r in ranges), max(r[1] for r in ranges))]:
+        return None  # filtering would only cost a comparison per line
+    return spans
 
 
 def _refuse_copied_files(files: list[Path]) -> None:
