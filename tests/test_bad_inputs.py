@@ -755,6 +755,21 @@ def test_a_linked_folder_in_the_source_is_read(tmp_path, settings, con):
     assert written["2026-10-01"]["currencies"]["USD"]["billed_cost"] == 12.50
 
 
+def _lines_hashed(monkeypatch) -> list[int]:
+    """The number of lines each grouping of the repeated-lines check hashes, in order, as the check runs."""
+    from pipelines.billing import ingest as ingest_module
+
+    counts: list[int] = []
+    original = ingest_module._hashes_in_several_files
+
+    def counting(con, table, out):
+        counts.append(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return original(con, table, out)
+
+    monkeypatch.setattr(ingest_module, "_hashes_in_several_files", counting)
+    return counts
+
+
 @pytest.mark.parametrize("name", ["repeated_lines_across_files", "repeated_lines_across_parquet_parts"])
 def test_repeated_lines_are_found_when_the_hashes_are_split_into_slices(
     tmp_path, settings, con, name, monkeypatch
@@ -765,14 +780,7 @@ def test_repeated_lines_are_found_when_the_hashes_are_split_into_slices(
     from pipelines.billing import ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "LINES_PER_SLICE", 1)
-    grouped = []
-    original = ingest_module._hashes_in_several_files
-
-    def counting(con, table, out):
-        grouped.append(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-        return original(con, table, out)
-
-    monkeypatch.setattr(ingest_module, "_hashes_in_several_files", counting)
+    grouped = _lines_hashed(monkeypatch)
     case = corpus.BUILDERS[name](tmp_path / "corpus")
     with pytest.raises(InputError) as info:
         ingest(con, settings, case.source)
@@ -817,16 +825,7 @@ def test_a_delivery_in_time_order_hashes_only_the_lines_its_files_share_in_time(
 ):
     """Three parts in time order, the last repeating a line of the second: refused as before, with the file, the
     line and the first file named, after hashing only the lines whose start two files share."""
-    from pipelines.billing import ingest as ingest_module
-
-    hashed = []
-    original = ingest_module._hashes_in_several_files
-
-    def counting(con, table, out):
-        hashed.append(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-        return original(con, table, out)
-
-    monkeypatch.setattr(ingest_module, "_hashes_in_several_files", counting)
+    hashed = _lines_hashed(monkeypatch)
     part1 = corpus.hourly_rows(24, day=1)
     part2 = corpus.hourly_rows(24, day=2)
     part3 = corpus.hourly_rows(24, day=3) + [part2[20]]
