@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import random
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -818,6 +819,27 @@ def test_the_spans_of_start_times_files_share_are_merged_and_none_when_they_are_
     assert spans({"a": (0, 10), "b": (20, 30)}) == []
     # In mixed order every file spans the month: every line is a candidate, without a filter.
     assert spans({"a": (0, 743), "b": (0, 743), "c": (1, 742)}) is None
+    # Any files: the hours two of them cover, each pair's overlap merged (brute force over the pairs).
+    rng = random.Random(3)
+    for _ in range(40):
+        files = {}
+        for f in range(rng.randint(2, 7)):
+            first = rng.randint(0, 700)
+            files[f"f{f}"] = (first, first + rng.randint(0, 120))
+        pairs = sorted(
+            (max(a[0], b[0]), min(a[1], b[1]))
+            for i, a in enumerate(files.values())
+            for b in list(files.values())[i + 1 :]
+            if max(a[0], b[0]) <= min(a[1], b[1])
+        )
+        expected: list[tuple[int, int]] = []
+        for first, last in pairs:
+            if expected and first <= expected[-1][1]:
+                expected[-1] = (expected[-1][0], max(expected[-1][1], last))
+            else:
+                expected.append((first, last))
+        whole = (min(a for a, _ in files.values()), max(b for _, b in files.values()))
+        assert spans(files) == (None if expected == [whole] else expected), files
 
 
 def test_a_delivery_in_time_order_hashes_only_the_lines_its_files_share_in_time(

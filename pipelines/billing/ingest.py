@@ -798,16 +798,22 @@ def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str) -> None
     """Create `repeat_candidates` (h, ...): the line hashes found in more than one file of the staged delivery."""
     # Each line's hash and file once (16 bytes a line, in DuckDB's buffer pool, which spills to disk): the
     # slices then scan this instead of hashing the staged file again. Only the lines that can be repeats: those
-    # starting inside a span of start times two files share, and those without a start. One scan per span, each
-    # a plain range on the start, so DuckDB reads only the row groups whose statistics overlap it.
-    lines = f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf FROM {quote_ident(staged)}"
+    # starting inside a span of start times two files share, and those without a start. Plain ranges on the
+    # start, so DuckDB reads only the row groups whose statistics overlap one (one scan with the ranges OR-ed:
+    # 0.5 s for 300 spans of a 10M-line file, where a UNION ALL of a scan per span took 6 s).
     spans = shared_start_spans(con, staged)
-    scans = [lines] if spans is None else [f"{lines} WHERE charge_period_start IS NULL"]
+    where = ""
     params: list[datetime] = []
-    for first, last in spans or []:
-        scans.append(f"{lines} WHERE charge_period_start BETWEEN ? AND ?")
-        params += [first, last]
-    con.execute("CREATE OR REPLACE TEMP TABLE line_hashes AS " + " UNION ALL ".join(scans), params)
+    if spans is not None:
+        where = " WHERE " + " OR ".join(
+            ["charge_period_start IS NULL"] + ["charge_period_start BETWEEN ? AND ?"] * len(spans)
+        )
+        params = [bound for span in spans for bound in span]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE line_hashes AS "
+        f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf FROM {quote_ident(staged)}{where}",
+        params,
+    )
     try:
         _hashes_in_several_files(con, "line_hashes", "repeat_candidates")
     finally:
@@ -825,21 +831,19 @@ def shared_start_spans(con: duckdb.DuckDBPyConnection, staged: str) -> list[tupl
     """
     ranges = con.execute(
         f"SELECT min(charge_period_start), max(charge_period_start) FROM {quote_ident(staged)} "
-        "GROUP BY source_file HAVING count(charge_period_start) > 0"
+        "GROUP BY source_file HAVING count(charge_period_start) > 0 ORDER BY 1, 2"
     ).fetchall()
-    shared = sorted(
-        (max(a[0], b[0]), min(a[1], b[1]))
-        for i, a in enumerate(ranges)
-        for b in ranges[i + 1 :]
-        if max(a[0], b[0]) <= min(a[1], b[1])
-    )
     spans: list[tuple[datetime, datetime]] = []
-    for first, last in shared:
-        if spans and first <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
-        else:
-            spans.append((first, last))
-    if ranges and spans == [(min(r[0] for r in ranges), max(r[1] for r in ranges))]:
+    reach = None  # the latest end of the files before: that file covers from this one's start to it
+    for first, last in ranges:
+        if reach is not None and first <= reach:
+            shared = (first, min(last, reach))
+            if spans and shared[0] <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], shared[1]))
+            else:
+                spans.append(shared)
+        reach = last if reach is None else max(reach, last)
+    if ranges and spans == [(ranges[0][0], reach)]:
         return None  # filtering would only cost a comparison per line
     return spans
 
