@@ -552,8 +552,10 @@ def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path)
     )
 
 
-# The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below).
-SORT_MEMORY_SHARE = 0.75
+# The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below). 0.75 peaked at
+# 1.88-1.89 GiB at 10M lines on one host and 1.94-1.99 GiB on another (docs/benchmarks.md, section 18); 0.65 gave
+# 1.73-1.78 GiB there, in the same time.
+SORT_MEMORY_SHARE = 0.65
 
 
 def _write_in_one_sort(
@@ -569,8 +571,8 @@ def _write_in_one_sort(
     The sort holds memory outside DuckDB's buffer pool (the Parquet writer's row groups, and batches jemalloc keeps
     after they are freed): with the pool at the connection's 2 GB limit a 10M-line month's ingestion peaked at
     2.2-2.45 GiB. With SORT_MEMORY_SHARE of `memory_limit` for the sort and jemalloc's background threads returning
-    freed memory (`lake.return_freed_memory`, as in pass 2): 1.88-1.89 GiB, in the same time (docs/benchmarks.md,
-    section 14). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
+    freed memory (`lake.return_freed_memory`, as in pass 2): 1.73-1.78 GiB, in the same time (docs/benchmarks.md,
+    sections 14 and 18). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
     and DuckDB's units) the pool keeps the connection's limit. `source`: the lines' query (default line_items.sql
     over `staged_lines`, with `params`); `by_content`: ties broken by the lines' content (`_order`).
     """
