@@ -438,7 +438,9 @@ def test_the_one_sort_write_lowers_the_memory_limit_for_its_sort_only(tmp_path):
         Watching(), {"delivery_id": "d", "source_format": "cur1"}, tmp_path / "two.parquet", "1GB"
     )
     # DuckDB shows the limit rounded to its own units ("715.2 MiB"): compared in bytes, to that rounding.
-    assert len(seen) == 1 and lake.memory_bytes(seen[0]) == pytest.approx(ingest_module.SORT_MEMORY_SHARE * 10**9, rel=1e-3)
+    assert len(seen) == 1 and lake.memory_bytes(seen[0]) == pytest.approx(
+        ingest_module.SORT_MEMORY_SHARE * 10**9, rel=1e-3
+    )
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
     with pytest.raises(duckdb.IOException):  # no such folder: the COPY fails
         ingest_module._write_in_one_sort(
