@@ -808,7 +808,10 @@ def test_the_spans_of_start_times_files_share_are_merged_and_none_when_they_are_
         rows = [(name, first + timedelta(hours=h)) for name, hours in files.items() for h in hours]
         con.executemany("INSERT INTO staged VALUES (?, ?)", rows)
         found = shared_start_spans(con, "staged")
-        hours = lambda t: int((t - first).total_seconds()) // 3600  # noqa: E731
+
+        def hours(t: datetime) -> int:
+            return int((t - first).total_seconds()) // 3600
+
         return found if found is None else [(hours(a), hours(b)) for a, b in found]
 
     # In time order: the hours shared at each boundary.
