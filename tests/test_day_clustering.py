@@ -526,8 +526,9 @@ def _sweeps(sweeps: list[tuple[str, str, int]], hours: int = 10 * 24) -> list[li
 
 
 def _written(calls: list, monkeypatch) -> None:
-    """Note in `calls` each write as delivered and each sort of such a write that ingestion makes."""
-    for name in ("_write_as_delivered", "_sort_written", "_write_in_one_sort"):
+    """Note in `calls` each write of line_items ingestion makes: as delivered, sorted (one sort or two passes), or a
+    sort of a write as delivered."""
+    for name in ("_write_as_delivered", "_sort_written", "_write_in_one_sort", "_write_by_day"):
         real = getattr(ingest_module, name)
         monkeypatch.setattr(
             ingest_module, name, lambda *a, _f=real, _n=name, **k: calls.append(_n) or _f(*a, **k)
@@ -654,7 +655,7 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
     ).fetchall()
     assert days == sorted(days)
     by_day, calls = published["second_chance_by_day"]
-    assert calls == ["_write_as_delivered", "_sort_written"]
+    assert calls == ["_write_as_delivered", "_sort_written", "_write_by_day"]
     _assert_same_rows_in_order(one, by_day)
 
 
