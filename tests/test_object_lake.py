@@ -19,9 +19,12 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import boto3
 import duckdb
 import pytest
 
@@ -313,3 +316,69 @@ def test_a_lake_moved_to_s3_pushes_the_periods_the_bucket_lacks_and_drops_symlin
     con = object_lake.connect_reader(settings)
     # September 1.25 + October's new generation 3.00 (not 2.50 + 4.00 of the one it replaced).
     assert con.execute("SELECT sum(effective_cost) FROM cost_by_category_daily").fetchone()[0] == 4.25
+
+
+def test_an_analyst_reads_the_lake_by_the_endpoint_and_the_bucket_region_boto3_resolves(
+    s3_endpoint, tmp_path, monkeypatch
+):
+    """An analyst's shell: no MLCOST_S3_ENDPOINT_URL, the endpoint in AWS_ENDPOINT_URL_S3 (the AWS SDKs' variable),
+    the session in us-east-1 and the lake's bucket in eu-west-1. DuckDB reads through the endpoint boto3 resolved,
+    signing for the bucket's region: S3 refuses a request signed for another, which boto3 follows and DuckDB does
+    not."""
+    bucket = f"lake-eu-{uuid.uuid4().hex[:12]}"
+    boto3.session.Session().client("s3", endpoint_url=s3_endpoint, region_name="eu-west-1").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    settings = Settings(home=tmp_path, lake_uri=f"s3://{bucket}/{PREFIX}")
+    assert settings.s3_endpoint_url is None
+    store = object_lake.ObjectLake(settings)
+    assert object_lake.bucket_region(store.client, bucket) == "eu-west-1"
+    local = tmp_path / "r.parquet"
+    duckdb.execute(
+        f"COPY (SELECT DATE '2026-10-01' AS billing_period, 0.25 AS difference) TO '{local}' (FORMAT parquet)"
+    )
+    digest = lake.file_sha256(local)
+    record = {"generation": "g", "reconciled": True, "files": {"reconciliation": {"2026-10-01": digest}}}
+    store.publish({"2026-10-01": record}, {"2026-10-01": {"reconciliation": {"2026-10-01": local}}})
+
+    con = object_lake.connect_reader(settings)
+    try:
+        assert con.execute("SELECT billing_period, difference FROM reconciliation").fetchall() == [
+            (date(2026, 10, 1), Decimal("0.250"))
+        ]
+        (secret,) = con.execute(
+            "SELECT secret_string FROM duckdb_secrets() WHERE name = 'mlcost_lake'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert "region=eu-west-1" in secret and f"endpoint={s3_endpoint.split('//')[1]}" in secret
+
+
+def test_the_duckdb_secret_names_an_endpoint_only_where_duckdb_would_not_find_the_bucket():
+    """AWS's public hosts: DuckDB's own endpoint and the bucket's region; China: its regional host; anything else
+    (MinIO, moto, a VPC interface endpoint): that host, path-style, TLS as the URL says."""
+    cases = {
+        "https://s3.amazonaws.com": None,
+        "https://s3.us-east-1.amazonaws.com": None,
+        "https://s3.dualstack.eu-west-1.amazonaws.com": None,
+        "https://s3-fips.us-east-2.amazonaws.com": None,
+        "https://s3.cn-north-1.amazonaws.com.cn": ("s3.cn-north-1.amazonaws.com.cn", None, None),
+        "https://bucket.vpce-0a1b.s3.us-east-1.vpce.amazonaws.com": (
+            "bucket.vpce-0a1b.s3.us-east-1.vpce.amazonaws.com",
+            "path",
+            "True",
+        ),
+        "http://127.0.0.1:9000": ("127.0.0.1:9000", "path", "False"),
+        "https://minio.example.internal:9000": ("minio.example.internal:9000", "path", "True"),
+    }
+    for url, expected in cases.items():
+        region = "cn-north-1" if url.endswith(".cn") else "eu-west-1"
+        options = object_lake.secret_options(url, region, None)
+        assert options["REGION"] == region and "KEY_ID" not in options
+        got = (
+            (options["ENDPOINT"], options.get("URL_STYLE"), options.get("USE_SSL"))
+            if "ENDPOINT" in options
+            else None
+        )
+        assert got == expected, url

@@ -27,6 +27,7 @@ import base64
 import importlib.resources
 import json
 import logging
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -272,27 +273,67 @@ def httpfs_path() -> Path:
     return Path(str(root / "httpfs.duckdb_extension"))
 
 
-def attach_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Load httpfs and give the session the credentials boto3 finds (environment, ~/.aws, instance role) and
-    MLCOST_S3_ENDPOINT_URL, as a temporary secret: nothing is stored in a file."""
+# AWS's public S3 endpoints (global, regional, dual-stack, FIPS), which DuckDB reaches by the bucket's region alone.
+# Any other endpoint (MinIO, moto, a VPC interface endpoint `*.vpce.amazonaws.com`) is given to DuckDB as host:port
+# with the bucket in the path.
+_AWS_PUBLIC_S3_HOST = re.compile(r"s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
+
+
+def attach_s3(con: duckdb.DuckDBPyConnection, store: ObjectLake) -> None:
+    """Load httpfs and give the session, as a temporary secret (nothing is stored in a file), what boto3 uses for
+    the lake: the credentials its chain finds (environment, ~/.aws, instance role), the endpoint its client resolved
+    (MLCOST_S3_ENDPOINT_URL, else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile's endpoint_url) and the
+    bucket's own region.
+
+    boto3 follows a bucket to its region by itself; DuckDB signs every request for the one region it is given, and
+    S3 refuses a request signed for another (AuthorizationHeaderMalformed). An analyst's laptop set to us-east-1
+    reading a lake in eu-west-1 is the common case, so the region is the bucket's, not the session's.
+    """
     con.execute(f"LOAD {quote_literal(str(httpfs_path()))}")
     session = boto3.session.Session()
     credentials = session.get_credentials()
-    options = {"TYPE": "s3", "REGION": session.region_name or "us-east-1"}
-    if credentials is not None:
-        frozen = credentials.get_frozen_credentials()
-        options.update(KEY_ID=frozen.access_key, SECRET=frozen.secret_key)
-        if frozen.token:
-            options["SESSION_TOKEN"] = frozen.token
-    if settings.s3_endpoint_url:
-        endpoint = urlparse(settings.s3_endpoint_url)
-        # An S3-compatible server (MinIO, moto) answers at host:port with the bucket in the path.
-        options.update(ENDPOINT=endpoint.netloc, URL_STYLE="path", USE_SSL=str(endpoint.scheme == "https"))
+    options = secret_options(
+        store.client.meta.endpoint_url,
+        bucket_region(store.client, store.bucket) or session.region_name or "us-east-1",
+        credentials.get_frozen_credentials() if credentials is not None else None,
+    )
     # CREATE SECRET takes no bound parameters: the values are quoted literals, never logged.
     body = ", ".join(
         f"{k} {v}" if k in ("TYPE", "USE_SSL") else f"{k} {quote_literal(v)}" for k, v in options.items()
     )
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET mlcost_lake ({body})")
+
+
+def secret_options(endpoint_url: str, region: str, credentials) -> dict[str, str]:
+    """The DuckDB S3 secret's options for a client at `endpoint_url`, a bucket in `region` and boto3's frozen
+    credentials (None: anonymous)."""
+    options = {"TYPE": "s3", "REGION": region}
+    if credentials is not None:
+        options.update(KEY_ID=credentials.access_key, SECRET=credentials.secret_key)
+        if credentials.token:
+            options["SESSION_TOKEN"] = credentials.token
+    endpoint = urlparse(endpoint_url)
+    host = endpoint.hostname or ""
+    if not _AWS_PUBLIC_S3_HOST.fullmatch(host) or ".vpce." in host:
+        # An S3-compatible server (MinIO, moto) answers at host:port with the bucket in the path.
+        options.update(ENDPOINT=endpoint.netloc, URL_STYLE="path", USE_SSL=str(endpoint.scheme == "https"))
+    elif host.endswith(".cn"):
+        # DuckDB's default host, s3.amazonaws.com, does not serve AWS's China regions.
+        options["ENDPOINT"] = f"s3.{region}.amazonaws.com.cn"
+    return options
+
+
+def bucket_region(client, bucket: str) -> str | None:
+    """The region `bucket` lives in, from the `x-amz-bucket-region` header S3 sends on a HEAD of the bucket (with a
+    403 too: a reader allowed to get objects but not to list the bucket still learns it), or None when the store
+    does not say (some S3-compatible stores) or cannot be reached."""
+    try:
+        response = client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        response = exc.response
+    except BotoCoreError:
+        return None
+    return response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region") or None
 
 
 def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -312,7 +353,7 @@ def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        attach_s3(con, settings)
+        attach_s3(con, store)
         tables = store.table_objects(manifest)
 
         def create(table: str) -> None:
