@@ -194,6 +194,63 @@ def test_the_per_device_table_counts_a_shared_sample_once(tmp_path, settings, co
     ]
 
 
+def test_the_device_and_pod_tables_skip_the_bill_where_no_sample_or_pod_can_fall(
+    tmp_path, settings, con, monkeypatch
+):
+    """Neither table has a row for a GPU no sample (device) or no pod (pods) was seen on, so over days no sample can
+    reach (a backfill older than the logs) its query is not run: it would group the days' GPU lines of the bill for
+    nothing. The bill's GPU hours stay in gpu_efficiency_daily, unobserved."""
+    ran: list[tuple[str, bool]] = []
+    publish_days = lake.publish_days
+
+    def spy(con, settings, table, query, params, start, end):
+        ran.append((table, not query.endswith(") WHERE false")))
+        return publish_days(con, settings, table, query, params, start, end)
+
+    monkeypatch.setattr(lake, "publish_days", spy)
+
+    def both(first: date, last: date) -> list[tuple[str, bool]]:
+        ran.clear()
+        compute_device_efficiency(con, settings, first, last)
+        compute_pod_costs(con, settings, first, last)
+        return list(ran)
+
+    def rows(table: str) -> int:
+        if not lake.has_data(settings, table):
+            return 0
+        lake.register_views(con, settings, [table])
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    bill(tmp_path, settings, con)
+    # No GPU log yet: both skipped, no rows; the node's hours are unobserved in gpu_efficiency_daily.
+    assert both(DAY, DAY) == [("gpu_efficiency_by_device_daily", False), ("gpu_cost_by_pod_daily", False)]
+    assert not lake.has_data(settings, "gpu_efficiency_by_device_daily")
+    compute_efficiency(con, settings, DAY, DAY)
+    lake.register_views(con, settings, ["gpu_efficiency_daily"])
+    assert con.execute("SELECT allocated_gpu_hours, eta FROM gpu_efficiency_daily").fetchall() == [
+        (2.0, None)
+    ]
+
+    # Logs of Oct 1 with pods: run on Oct 1 (and on Oct 2, which a sample stamped at midnight could reach).
+    result = read_gpu_samples(write_logs(tmp_path))
+    publish_samples(con, settings, result, DAY, DAY)
+    assert both(DAY, DAY) == [("gpu_efficiency_by_device_daily", True), ("gpu_cost_by_pod_daily", True)]
+    assert rows("gpu_efficiency_by_device_daily") == 2 and rows("gpu_cost_by_pod_daily") == len(EXPECTED)
+    assert both(date(2026, 10, 2), date(2026, 10, 2))[0] == ("gpu_efficiency_by_device_daily", True)
+    assert both(date(2026, 10, 3), date(2026, 10, 5)) == [
+        ("gpu_efficiency_by_device_daily", False),
+        ("gpu_cost_by_pod_daily", False),
+    ]
+    assert rows("gpu_efficiency_by_device_daily") == 2  # Oct 1 untouched
+
+    # Logs that name no pod (a plain EC2 host): devices yes, pods skipped.
+    (tmp_path / "logs").rename(tmp_path / "pod-logs")
+    result = read_gpu_samples(write_logs(tmp_path, {0: [(range(1, 121), [NO_POD], 40)]}))
+    publish_samples(con, settings, result, DAY, DAY)
+    assert both(DAY, DAY) == [("gpu_efficiency_by_device_daily", True), ("gpu_cost_by_pod_daily", False)]
+    assert rows("gpu_efficiency_by_device_daily") == 1 and rows("gpu_cost_by_pod_daily") == 0
+
+
 def test_without_a_mapping_file_the_workload_is_the_namespace(tmp_path, settings, con):
     bill(tmp_path, settings, con)
     got = pod_costs(settings, con, write_logs(tmp_path))

@@ -111,16 +111,38 @@ def compute_efficiency(
     )
 
 
+def samples_between(con: duckdb.DuckDBPyConnection, start: date, end: date) -> bool:
+    """Whether gpu_samples (registered by `register_gpu_macros`) has a sample that can fall in start..end: from the
+    day before start (a sample stands for the interval before its timestamp, gpu_device_seconds.sql) to end."""
+    found = con.execute(
+        "SELECT 1 FROM gpu_samples WHERE usage_date BETWEEN CAST(? AS DATE) - 1 AND CAST(? AS DATE) LIMIT 1",
+        [start, end],
+    ).fetchone()
+    return found is not None
+
+
+def without_rows(query: str) -> str:
+    """`query`'s columns and no row, planned without running it (DuckDB prunes a plan under WHERE false).
+
+    For a table that has no row by definition over the days at hand (a GPU table with no sample to read): its query
+    would still group the days' GPU lines of the bill first, 1.5-3.2 s a month at 10M lines with no GPU log
+    (bench/analysis.md, section 19): the cost of every day of a backfill older than the logs.
+    """
+    return f"SELECT * FROM ({query}) WHERE false"
+
+
 def compute_device_efficiency(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
 ) -> dict[str, int]:
     """Publish gpu_efficiency_by_device_daily for start..end: η per GPU (or MIG instance) of each resource."""
     register_gpu_macros(con, settings)
+    query = load_sql("gpu_efficiency_by_device_daily")
+    # A billed GPU without samples has no row here (gpu_efficiency_daily counts it as unobserved).
     return lake.publish_days(
         con,
         settings,
         "gpu_efficiency_by_device_daily",
-        load_sql("gpu_efficiency_by_device_daily"),
+        query if samples_between(con, start, end) else without_rows(query),
         {"start_date": start, "end_date": end},
         start,
         end,

@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 
 from pipelines.config import Settings
-from pipelines.gpu.efficiency import register_gpu_macros
+from pipelines.gpu.efficiency import register_gpu_macros, without_rows
 from pipelines.gpu.pod_workloads import PodRule, read_pod_workloads
 from pipelines.storage import lake
 from pipelines.storage.sqlfiles import load_sql
@@ -63,12 +63,14 @@ def compute_pod_costs(
         [start, end],
     ).fetchall()
     con.register("pod_workload_map", resolve_pods(pods, rules))
+    query = load_sql("gpu_cost_by_pod_daily")
     try:
         return lake.publish_days(
             con,
             settings,
             "gpu_cost_by_pod_daily",
-            load_sql("gpu_cost_by_pod_daily"),
+            # A node whose logs name no pod that day has no row: with no pod at all, no row.
+            query if pods else without_rows(query),
             {
                 "start_date": start,
                 "end_date": end,

@@ -336,10 +336,21 @@ def register_view_or_empty(con: duckdb.DuckDBPyConnection, settings: Settings, t
     """Register a lake table as a view, or as an empty table with its declared columns when it has no data yet
     (no logs configured). Returns whether the table had data."""
     if has_data(settings, table):
+        _drop_temp(con, table, "TABLE")
         register_views(con, settings, [table])
         return True
+    _drop_temp(con, table, "VIEW")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({tables.TABLES[table].empty_columns()})")
     return False
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str, kind: str) -> None:
+    """Drop the temporary TABLE or VIEW `name` if the connection has one. A connection may have registered a table
+    as the other kind before (no data then, data now), and DuckDB replaces a view only by a view, a table only by a
+    table, and refuses to drop one kind by the other's name."""
+    catalog = "duckdb_tables() WHERE table_name" if kind == "TABLE" else "duckdb_views() WHERE view_name"
+    if con.execute(f"SELECT 1 FROM {catalog} = ? AND temporary", [name]).fetchone():
+        con.execute(f"DROP {kind} temp.main.{quote_ident(name)}")
 
 
 def days_between(start: date, end: date) -> list[str]:
