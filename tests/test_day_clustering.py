@@ -424,7 +424,7 @@ def test_the_one_sort_write_lowers_the_memory_limit_for_its_sort_only(tmp_path):
         """The connection, noting the limit in force when the sort's COPY runs."""
 
         def execute(self, sql, *args):
-            if sql.startswith("COPY (FROM ("):
+            if sql.startswith("COPY ("):
                 seen.append(real("SELECT current_setting('memory_limit')").fetchone()[0])
             return real(sql, *args)
 
@@ -736,3 +736,87 @@ def test_a_csv_delivery_sorted_twice_is_written_the_same_bytes(tmp_path, monkeyp
             [str(lake.partition_path(settings, "line_items", "2026-10-01"))],
         ).fetchone()
         assert tied > 100_000 and out_of_order == 0, (name, tied, out_of_order)
+
+
+def test_the_one_sort_carries_repeated_text_as_codes_and_writes_the_rows_the_text_sort_writes(
+    tmp_path, monkeypatch
+):
+    """The one sort moves every column of every line; its repeated text columns travel as ENUM codes and are
+    written as Parquet strings from the ENUM's dictionary (`_sort_codes`). A three-file Parquet month (lines of the
+    same start in several files: the file name is a sort key, so the codes must order as the text does) and a CSV
+    delivery (ties broken by the line's content, hashed as text) give the same rows in the same order, with the
+    same types, as the text sort, whichever columns are coded or written back as text; and the same bytes again
+    when ingested again."""
+    import fixtures.model_company.scaled as scaled
+
+    monkeypatch.setattr(scaled, "ROWS_PER_FILE", 20_000)
+    monkeypatch.setattr(scaled, "CHUNK_ROWS", 20_000)
+    generate_scaled_month(tmp_path / "export", lines=50_000, month="2026-10")
+    assert len(list((tmp_path / "export" / "cur2").rglob("*.parquet"))) == 3
+    odd = corpus.write_csv(tmp_path / "odd" / "cur.csv", corpus.CUR1_HEADER, _odd_month())
+    coded: list = []
+    original = ingest_module._sort_codes
+
+    def noting(*args):
+        codes = original(*args)
+        coded.append(codes)
+        return codes
+
+    monkeypatch.setattr(ingest_module, "_sort_codes", noting)
+    monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 10**12)  # sorted, whatever the order
+    variants = {  # name: (codes on, most values coded, most text bytes written as codes)
+        "codes": (True, 100_000, 32 << 10),
+        "again": (True, 100_000, 32 << 10),
+        "text": (False, 100_000, 32 << 10),
+        "few values": (True, 5, 32 << 10),
+        "written as text": (True, 100_000, 40),
+    }
+    for source in (tmp_path / "export" / "cur2", odd.parent):
+        written = {}
+        for name, (on, values, text_bytes) in variants.items():
+            monkeypatch.setattr(ingest_module, "SORT_TEXT_AS_CODES", on)
+            monkeypatch.setattr(ingest_module, "SORT_CODES_MAX_VALUES", values)
+            monkeypatch.setattr(ingest_module, "SORT_CODES_WRITTEN_MAX_BYTES", text_bytes)
+            coded.clear()
+            settings = Settings(home=tmp_path / name / source.name)
+            con = lake.connect(settings)
+            _ingest(con, settings, source)
+            assert not con.execute(
+                "SELECT * FROM duckdb_types() WHERE type_name LIKE '_sort_code_%'"
+            ).fetchall()
+            con.close()
+            written[name] = lake.partition_path(settings, "line_items", "2026-10-01")
+            if not on:
+                assert coded == []
+                continue
+            (codes,) = coded
+            if name == "codes":
+                assert {"source_file", "usage_type", "line_item_type"} <= set(codes.types)
+                assert "resource_id" not in codes.types and not codes.written_as_text
+            if name == "few values" and source.name == "cur2":
+                assert "usage_type" not in codes.types and "source_file" in codes.types
+            if name == "written as text":
+                # The file names (over 40 bytes) are written back as text; the provider ("AWS") is not.
+                assert "source_file" in codes.written_as_text and "provider" not in codes.written_as_text
+        for name in variants:
+            _assert_same_rows_in_order(written["text"], written[name])
+        assert written["codes"].read_bytes() == written["again"].read_bytes(), source.name
+        types = {f.name: f.type for f in pq.read_schema(written["codes"])}
+        assert types["usage_type"] == types["source_file"] == types["resource_id"] == pa.string()
+
+
+def test_the_codes_order_as_the_text_orders(tmp_path):
+    """An ENUM orders by its members' positions: `_sort_codes` lists them in the text's own (byte) order, so sorting
+    by a code is sorting by its text, for case, accents, prefixes and the empty string."""
+    con = lake.connect(Settings(home=tmp_path))
+    values = ["b", "a", "B", "é", "e", "", "ab", "a b", "Z", "zz", "a", None]
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS source_file", [values])
+    query = "SELECT NULL::VARCHAR AS provider, source_file FROM t"
+    codes = ingest_module._sort_codes(con, query, {})
+    assert list(codes.types) == ["source_file"]
+    code = codes.types["source_file"]
+    by_code = con.execute(
+        f"SELECT source_file::{code}::VARCHAR FROM t ORDER BY source_file::{code}"
+    ).fetchall()
+    by_text = con.execute("SELECT source_file FROM t ORDER BY source_file").fetchall()
+    assert by_code == by_text and by_text[0] == ("",) and by_text[-1] == (None,)

@@ -568,27 +568,128 @@ def _write_in_one_sort(
 ) -> None:
     """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES).
 
-    The sort holds memory outside DuckDB's buffer pool (the Parquet writer's row groups, and batches jemalloc keeps
-    after they are freed): with the pool at the connection's 2 GB limit a 10M-line month's ingestion peaked at
-    2.2-2.45 GiB. With SORT_MEMORY_SHARE of `memory_limit` for the sort and jemalloc's background threads returning
-    freed memory (`lake.return_freed_memory`, as in pass 2): 1.73-1.78 GiB, in the same time (docs/benchmarks.md,
-    sections 14 and 18). The connection's limit is set back after the write. Without `memory_limit` (or one not in bytes
-    and DuckDB's units) the pool keeps the connection's limit. `source`: the lines' query (default line_items.sql
-    over `staged_lines`, with `params`); `by_content`: ties broken by the lines' content (`_order`).
+    The sort carries the repeated text columns as codes (`_sort_codes`). It holds memory outside DuckDB's buffer
+    pool (the Parquet writer's row groups, and batches jemalloc keeps after they are freed): with the pool at the
+    connection's 2 GB limit a 10M-line month's ingestion peaked at 2.2-2.45 GiB. With SORT_MEMORY_SHARE of
+    `memory_limit` for the sort and jemalloc's background threads returning freed memory (`lake.return_freed_memory`,
+    as in pass 2): 1.73-1.78 GiB, in the same time (docs/benchmarks.md, sections 14 and 18). The connection's limit
+    is set back after the write. Without `memory_limit` (or one not in bytes and DuckDB's units) the pool keeps the
+    connection's limit. `source`: the lines' query (default line_items.sql over `staged_lines`, with `params`);
+    `by_content`: ties broken by the lines' content (`_order`).
     """
+    query = source or load_sql("line_items")
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
     lake.return_freed_memory(con)
+    codes = _sort_codes(con, query, params) if SORT_TEXT_AS_CODES else SortCodes()
     if limit:
         con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
     try:
+        # Inside the sort: codes in place of the text, and the line's content hashed as it stands (CSV ties).
+        encode = [f"{quote_ident(c)}::{t} AS {quote_ident(c)}" for c, t in codes.types.items()]
+        decode = [f"{quote_ident(c)}::VARCHAR AS {quote_ident(c)}" for c in sorted(codes.written_as_text)]
+        inner = (
+            f"SELECT *{_replace(encode)}{f', {_BY_CONTENT} AS _content' if by_content else ''} FROM ({query})"
+        )
+        order = f"{DAY_ORDER}, _content" if by_content else DAY_ORDER
+        outer = f"SELECT *{' EXCLUDE (_content)' if by_content else ''}{_replace(decode)}"
         con.execute(
-            f"COPY (FROM ({source or load_sql('line_items')}) ORDER BY {_order(False, by_content)}) "
-            f"TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+            f"COPY ({outer} FROM ({inner} ORDER BY {order})) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
             params,
         )
     finally:
         if limit:
             con.execute("SET memory_limit = ?", [memory_limit])
+        _drop_sort_codes(con, codes)
+
+
+def _replace(expressions: list[str]) -> str:
+    """A SELECT * modifier replacing columns by `expressions`, or nothing."""
+    return f" REPLACE ({', '.join(expressions)})" if expressions else ""
+
+
+# The one sort carries line_items' repeated text columns as codes (DuckDB ENUMs: one to four bytes a value,
+# `_sort_codes`). DuckDB's sort moves every column of every row, and its Parquet writer builds each row group's
+# dictionary by hashing every string; an ENUM column is written from its own dictionary, as a Parquet string column
+# (the same type to every reader). On the generated 10M-line month the one sort wrote in 51.7 s with the text,
+# 33.6 s with codes written back as text, 20.9 s with codes written as they are (bench/analysis.md, section 19).
+# Columns whose values may differ on every line are sorted as they are: resource ids, free-text descriptions, maps.
+SORT_TEXT_AS_CODES = True
+_UNCODED_TEXT = ("resource_id", "charge_description")
+# A column with more distinct values than this among a delivery's first SORT_CODES_SAMPLE_LINES lines is sorted as
+# text: collecting its values would cost more than its codes save (and hold them all in memory).
+SORT_CODES_MAX_VALUES = 100_000
+SORT_CODES_SAMPLE_LINES = 1_000_000
+# An ENUM column's Parquet dictionary is the whole ENUM, in every row group (and its min/max statistics bound the
+# whole ENUM, its distinct count is the ENUM's size). A coded column whose values hold more text than this is
+# written back as text, so no row group repeats a large dictionary: at most ~0.5 byte a line for each column.
+SORT_CODES_WRITTEN_MAX_BYTES = 32 << 10
+
+
+@dataclass(frozen=True)
+class SortCodes:
+    """The ENUM type of each coded column, and the coded columns written back as text."""
+
+    types: dict[str, str] = field(default_factory=dict)
+    written_as_text: frozenset[str] = frozenset()
+
+
+def _sort_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> SortCodes:
+    """The codes for the repeated text columns of `query`'s lines. Each ENUM lists the column's values in text
+    order, so the sort orders codes as it would order the text (`source_file` is a sort key).
+
+    The delivery's first lines tell which columns repeat (a LIMIT on a query that keeps insertion order reads only
+    those); one aggregate pass over the lines, reading only those columns, collects their values.
+    """
+    described = con.execute(f"SELECT * FROM ({query}) LIMIT 0", params).description
+    columns = [name for name, kind, *_ in described if str(kind) == "VARCHAR" and name not in _UNCODED_TEXT]
+    if not columns:
+        return SortCodes()
+    sampled = con.execute(
+        "SELECT "
+        + ", ".join(f"approx_count_distinct({quote_ident(c)})" for c in columns)
+        + f" FROM (SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query}) LIMIT $sample_lines)",
+        {**params, "sample_lines": SORT_CODES_SAMPLE_LINES},
+    ).fetchone()
+    coded = [c for c, n in zip(columns, sampled or (), strict=True) if 0 < n <= SORT_CODES_MAX_VALUES]
+    if not coded:
+        return SortCodes()
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sort_values AS SELECT "
+        + ", ".join(
+            f"list(DISTINCT {quote_ident(c)}) FILTER ({quote_ident(c)} IS NOT NULL) AS {quote_ident(c)}"
+            for c in coded
+        )
+        + f" FROM ({query})",
+        params,
+    )
+    types: dict[str, str] = {}
+    try:
+        text_bytes = con.execute(
+            "SELECT "
+            + ", ".join(
+                f"coalesce(list_sum(list_transform({quote_ident(c)}, v -> strlen(v))), 0)" for c in coded
+            )
+            + " FROM _sort_values"
+        ).fetchone()
+        for i, column in enumerate(coded):
+            type_name = f"_sort_code_{i}"
+            con.execute(
+                f"CREATE TYPE {type_name} AS ENUM "
+                f"(SELECT v FROM (SELECT unnest({quote_ident(column)}) AS v FROM _sort_values) ORDER BY v)"
+            )
+            types[column] = type_name
+    except BaseException:
+        _drop_sort_codes(con, SortCodes(types))
+        raise
+    finally:
+        con.execute("DROP TABLE _sort_values")
+    large = {c for c, n in zip(coded, text_bytes or (), strict=True) if n > SORT_CODES_WRITTEN_MAX_BYTES}
+    return SortCodes(types, frozenset(large))
+
+
+def _drop_sort_codes(con: duckdb.DuckDBPyConnection, codes: SortCodes) -> None:
+    for type_name in codes.types.values():
+        con.execute(f"DROP TYPE IF EXISTS {type_name}")
 
 
 def _write_by_day(
