@@ -742,7 +742,7 @@ def test_the_one_sort_carries_repeated_text_as_codes_and_writes_the_rows_the_tex
     tmp_path, monkeypatch
 ):
     """The one sort moves every column of every line; its repeated text columns travel as ENUM codes and are
-    written as Parquet strings from the ENUM's dictionary (`_sort_codes`). A three-file Parquet month (lines of the
+    written as Parquet strings from the ENUM's dictionary (`_text_codes`). A three-file Parquet month (lines of the
     same start in several files: the file name is a sort key, so the codes must order as the text does) and a CSV
     delivery (ties broken by the line's content, hashed as text) give the same rows in the same order, with the
     same types, as the text sort, whichever columns are coded or written back as text; and the same bytes again
@@ -755,14 +755,14 @@ def test_the_one_sort_carries_repeated_text_as_codes_and_writes_the_rows_the_tex
     assert len(list((tmp_path / "export" / "cur2").rglob("*.parquet"))) == 3
     odd = corpus.write_csv(tmp_path / "odd" / "cur.csv", corpus.CUR1_HEADER, _odd_month())
     coded: list = []
-    original = ingest_module._sort_codes
+    original = ingest_module._text_codes
 
     def noting(*args):
         codes = original(*args)
         coded.append(codes)
         return codes
 
-    monkeypatch.setattr(ingest_module, "_sort_codes", noting)
+    monkeypatch.setattr(ingest_module, "_text_codes", noting)
     monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 10**12)  # sorted, whatever the order
     variants = {  # name: (codes on, most values coded, most text bytes written as codes)
         "codes": (True, 100_000, 32 << 10),
@@ -774,15 +774,15 @@ def test_the_one_sort_carries_repeated_text_as_codes_and_writes_the_rows_the_tex
     for source in (tmp_path / "export" / "cur2", odd.parent):
         written = {}
         for name, (on, values, text_bytes) in variants.items():
-            monkeypatch.setattr(ingest_module, "SORT_TEXT_AS_CODES", on)
-            monkeypatch.setattr(ingest_module, "SORT_CODES_MAX_VALUES", values)
-            monkeypatch.setattr(ingest_module, "SORT_CODES_WRITTEN_MAX_BYTES", text_bytes)
+            monkeypatch.setattr(ingest_module, "TEXT_AS_CODES", on)
+            monkeypatch.setattr(ingest_module, "TEXT_CODES_MAX_VALUES", values)
+            monkeypatch.setattr(ingest_module, "TEXT_CODES_WRITTEN_MAX_BYTES", text_bytes)
             coded.clear()
             settings = Settings(home=tmp_path / name / source.name)
             con = lake.connect(settings)
             _ingest(con, settings, source)
             assert not con.execute(
-                "SELECT * FROM duckdb_types() WHERE type_name LIKE '_sort_code_%'"
+                "SELECT * FROM duckdb_types() WHERE type_name LIKE '_text_code_%'"
             ).fetchall()
             con.close()
             written[name] = lake.partition_path(settings, "line_items", "2026-10-01")
@@ -806,13 +806,13 @@ def test_the_one_sort_carries_repeated_text_as_codes_and_writes_the_rows_the_tex
 
 
 def test_the_codes_order_as_the_text_orders(tmp_path):
-    """An ENUM orders by its members' positions: `_sort_codes` lists them in the text's own (byte) order, so sorting
+    """An ENUM orders by its members' positions: `_text_codes` lists them in the text's own (byte) order, so sorting
     by a code is sorting by its text, for case, accents, prefixes and the empty string."""
     con = lake.connect(Settings(home=tmp_path))
     values = ["b", "a", "B", "é", "e", "", "ab", "a b", "Z", "zz", "a", None]
     con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS source_file", [values])
     query = "SELECT NULL::VARCHAR AS provider, source_file FROM t"
-    codes = ingest_module._sort_codes(con, query, {})
+    codes = ingest_module._text_codes(con, query, {})
     assert list(codes.types) == ["source_file"]
     code = codes.types["source_file"]
     by_code = con.execute(

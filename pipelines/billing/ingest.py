@@ -546,10 +546,22 @@ def _sort_written(
 def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
     """Write line_items to `out` in the delivery's own order (files in order, then rows): the staging query only
     reads and projects, and DuckDB keeps that order while reading in parallel (`preserve_insertion_order`,
-    lake.connect), so a repeat writes the same bytes."""
-    con.execute(
-        f"COPY ({load_sql('line_items')}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params
-    )
+    lake.connect), so a repeat writes the same bytes. The repeated text columns are written from ENUM
+    dictionaries (`_text_codes`; those written back as text by the sort are left as text here)."""
+    query = load_sql("line_items")
+    codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
+    try:
+        encode = [
+            f"{quote_ident(c)}::{t} AS {quote_ident(c)}"
+            for c, t in codes.types.items()
+            if c not in codes.written_as_text
+        ]
+        con.execute(
+            f"COPY (SELECT *{_replace(encode)} FROM ({query})) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+            params,
+        )
+    finally:
+        _drop_text_codes(con, codes)
 
 
 # The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below). 0.75 peaked at
@@ -568,7 +580,7 @@ def _write_in_one_sort(
 ) -> None:
     """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES).
 
-    The sort carries the repeated text columns as codes (`_sort_codes`). It holds memory outside DuckDB's buffer
+    The sort carries the repeated text columns as codes (`_text_codes`). It holds memory outside DuckDB's buffer
     pool (the Parquet writer's row groups, and batches jemalloc keeps after they are freed): with the pool at the
     connection's 2 GB limit a 10M-line month's ingestion peaked at 2.2-2.45 GiB. With SORT_MEMORY_SHARE of
     `memory_limit` for the sort and jemalloc's background threads returning freed memory (`lake.return_freed_memory`,
@@ -580,7 +592,7 @@ def _write_in_one_sort(
     query = source or load_sql("line_items")
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
     lake.return_freed_memory(con)
-    codes = _sort_codes(con, query, params) if SORT_TEXT_AS_CODES else SortCodes()
+    codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
     if limit:
         con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
     try:
@@ -599,7 +611,7 @@ def _write_in_one_sort(
     finally:
         if limit:
             con.execute("SET memory_limit = ?", [memory_limit])
-        _drop_sort_codes(con, codes)
+        _drop_text_codes(con, codes)
 
 
 def _replace(expressions: list[str]) -> str:
@@ -607,33 +619,33 @@ def _replace(expressions: list[str]) -> str:
     return f" REPLACE ({', '.join(expressions)})" if expressions else ""
 
 
-# The one sort carries line_items' repeated text columns as codes (DuckDB ENUMs: one to four bytes a value,
-# `_sort_codes`). DuckDB's sort moves every column of every row, and its Parquet writer builds each row group's
-# dictionary by hashing every string; an ENUM column is written from its own dictionary, as a Parquet string column
-# (the same type to every reader). On the generated 10M-line month the one sort wrote in 51.7 s with the text,
-# 33.6 s with codes written back as text, 20.9 s with codes written as they are (bench/analysis.md, section 19).
-# Columns whose values may differ on every line are sorted as they are: resource ids, free-text descriptions, maps.
-SORT_TEXT_AS_CODES = True
+# The one sort and the write as delivered carry line_items' repeated text columns as codes (DuckDB ENUMs: one to four
+# bytes a value, `_text_codes`). DuckDB's sort moves every column of every row, and its Parquet writer builds each
+# row group's dictionary by hashing every string; an ENUM column is written from its own dictionary, as a Parquet
+# string column (the same type to every reader). On the generated 10M-line month the one sort wrote in 51.7 s with
+# the text, 33.6 s with codes written back as text, 20.9 s with codes written as they are (bench/analysis.md,
+# section 19). Columns whose values may differ on every line stay text: resource ids, free-text descriptions, maps.
+TEXT_AS_CODES = True
 _UNCODED_TEXT = ("resource_id", "charge_description")
-# A column with more distinct values than this among a delivery's first SORT_CODES_SAMPLE_LINES lines is sorted as
+# A column with more distinct values than this among a delivery's first TEXT_CODES_SAMPLE_LINES lines is sorted as
 # text: collecting its values would cost more than its codes save (and hold them all in memory).
-SORT_CODES_MAX_VALUES = 100_000
-SORT_CODES_SAMPLE_LINES = 1_000_000
+TEXT_CODES_MAX_VALUES = 100_000
+TEXT_CODES_SAMPLE_LINES = 1_000_000
 # An ENUM column's Parquet dictionary is the whole ENUM, in every row group (and its min/max statistics bound the
 # whole ENUM, its distinct count is the ENUM's size). A coded column whose values hold more text than this is
 # written back as text, so no row group repeats a large dictionary: at most ~0.5 byte a line for each column.
-SORT_CODES_WRITTEN_MAX_BYTES = 32 << 10
+TEXT_CODES_WRITTEN_MAX_BYTES = 32 << 10
 
 
 @dataclass(frozen=True)
-class SortCodes:
+class TextCodes:
     """The ENUM type of each coded column, and the coded columns written back as text."""
 
     types: dict[str, str] = field(default_factory=dict)
     written_as_text: frozenset[str] = frozenset()
 
 
-def _sort_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> SortCodes:
+def _text_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> TextCodes:
     """The codes for the repeated text columns of `query`'s lines. Each ENUM lists the column's values in text
     order, so the sort orders codes as it would order the text (`source_file` is a sort key).
 
@@ -643,18 +655,18 @@ def _sort_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> Sor
     described = con.execute(f"SELECT * FROM ({query}) LIMIT 0", params).description
     columns = [name for name, kind, *_ in described if str(kind) == "VARCHAR" and name not in _UNCODED_TEXT]
     if not columns:
-        return SortCodes()
+        return TextCodes()
     sampled = con.execute(
         "SELECT "
         + ", ".join(f"approx_count_distinct({quote_ident(c)})" for c in columns)
         + f" FROM (SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query}) LIMIT $sample_lines)",
-        {**params, "sample_lines": SORT_CODES_SAMPLE_LINES},
+        {**params, "sample_lines": TEXT_CODES_SAMPLE_LINES},
     ).fetchone()
-    coded = [c for c, n in zip(columns, sampled or (), strict=True) if 0 < n <= SORT_CODES_MAX_VALUES]
+    coded = [c for c, n in zip(columns, sampled or (), strict=True) if 0 < n <= TEXT_CODES_MAX_VALUES]
     if not coded:
-        return SortCodes()
+        return TextCodes()
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _sort_values AS SELECT "
+        "CREATE OR REPLACE TEMP TABLE _text_values AS SELECT "
         + ", ".join(
             f"list(DISTINCT {quote_ident(c)}) FILTER ({quote_ident(c)} IS NOT NULL) AS {quote_ident(c)}"
             for c in coded
@@ -669,25 +681,25 @@ def _sort_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> Sor
             + ", ".join(
                 f"coalesce(list_sum(list_transform({quote_ident(c)}, v -> strlen(v))), 0)" for c in coded
             )
-            + " FROM _sort_values"
+            + " FROM _text_values"
         ).fetchone()
         for i, column in enumerate(coded):
-            type_name = f"_sort_code_{i}"
+            type_name = f"_text_code_{i}"
             con.execute(
                 f"CREATE TYPE {type_name} AS ENUM "
-                f"(SELECT v FROM (SELECT unnest({quote_ident(column)}) AS v FROM _sort_values) ORDER BY v)"
+                f"(SELECT v FROM (SELECT unnest({quote_ident(column)}) AS v FROM _text_values) ORDER BY v)"
             )
             types[column] = type_name
     except BaseException:
-        _drop_sort_codes(con, SortCodes(types))
+        _drop_text_codes(con, TextCodes(types))
         raise
     finally:
-        con.execute("DROP TABLE _sort_values")
-    large = {c for c, n in zip(coded, text_bytes or (), strict=True) if n > SORT_CODES_WRITTEN_MAX_BYTES}
-    return SortCodes(types, frozenset(large))
+        con.execute("DROP TABLE _text_values")
+    large = {c for c, n in zip(coded, text_bytes or (), strict=True) if n > TEXT_CODES_WRITTEN_MAX_BYTES}
+    return TextCodes(types, frozenset(large))
 
 
-def _drop_sort_codes(con: duckdb.DuckDBPyConnection, codes: SortCodes) -> None:
+def _drop_text_codes(con: duckdb.DuckDBPyConnection, codes: TextCodes) -> None:
     for type_name in codes.types.values():
         con.execute(f"DROP TYPE IF EXISTS {type_name}")
 
