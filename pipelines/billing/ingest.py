@@ -564,10 +564,11 @@ def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path)
         _drop_text_codes(con, codes)
 
 
-# The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below). 0.75 peaked at
-# 1.88-1.89 GiB at 10M lines on one host and 1.94-1.99 GiB on another (docs/benchmarks.md, section 18); 0.65 gave
-# 1.73-1.78 GiB there, in the same time.
-SORT_MEMORY_SHARE = 0.65
+# The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below). With the text
+# sorted as text, 0.75 peaked at 1.88-1.99 GiB at 10M lines and 0.65 at 1.73-1.78 GiB (docs/benchmarks.md, section
+# 18). With the text as codes (`_text_codes`) the sorted rows are narrower: 0.65 peaked at 1.66-1.67 GiB in
+# 24.0-24.2 s, 0.5 at 1.34 GiB in 24.4-25.0 s (section 19).
+SORT_MEMORY_SHARE = 0.5
 
 
 def _write_in_one_sort(
@@ -584,7 +585,7 @@ def _write_in_one_sort(
     pool (the Parquet writer's row groups, and batches jemalloc keeps after they are freed): with the pool at the
     connection's 2 GB limit a 10M-line month's ingestion peaked at 2.2-2.45 GiB. With SORT_MEMORY_SHARE of
     `memory_limit` for the sort and jemalloc's background threads returning freed memory (`lake.return_freed_memory`,
-    as in pass 2): 1.73-1.78 GiB, in the same time (docs/benchmarks.md, sections 14 and 18). The connection's limit
+    as in pass 2): 1.34 GiB (docs/benchmarks.md, sections 14, 18 and 19). The connection's limit
     is set back after the write. Without `memory_limit` (or one not in bytes and DuckDB's units) the pool keeps the
     connection's limit. `source`: the lines' query (default line_items.sql over `staged_lines`, with `params`);
     `by_content`: ties broken by the lines' content (`_order`).
