@@ -812,11 +812,38 @@ def test_the_codes_order_as_the_text_orders(tmp_path):
     values = ["b", "a", "B", "é", "e", "", "ab", "a b", "Z", "zz", "a", None]
     con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS source_file", [values])
     query = "SELECT NULL::VARCHAR AS provider, source_file FROM t"
-    codes = ingest_module._text_codes(con, query, {})
-    assert list(codes.types) == ["source_file"]
+    codes = ingest_module._text_codes(con, query, {}, ["provider", "source_file"])
+    assert list(codes.types) == ["source_file"]  # a column with no value has no codes
     code = codes.types["source_file"]
     by_code = con.execute(
         f"SELECT source_file::{code}::VARCHAR FROM t ORDER BY source_file::{code}"
     ).fetchall()
     by_text = con.execute("SELECT source_file FROM t ORDER BY source_file").fetchall()
     assert by_code == by_text and by_text[0] == ("",) and by_text[-1] == (None,)
+
+
+def test_a_text_column_with_a_new_value_on_every_line_is_neither_collected_nor_coded(tmp_path, monkeypatch):
+    """Which columns repeat is judged on the delivery's first TEXT_CODES_SAMPLE_LINES lines: one whose values are
+    mostly distinct there is not collected (its values could fill memory), and one with more values than
+    TEXT_CODES_MAX_VALUES in the whole delivery is collected but left as text."""
+    monkeypatch.setattr(ingest_module, "TEXT_CODES_SAMPLE_LINES", 1_000)
+    monkeypatch.setattr(ingest_module, "TEXT_CODES_MAX_VALUES", 300)
+    con = lake.connect(Settings(home=tmp_path))
+    # unique: a new value on every line; late: repeats in the first 1,000 lines, then 400 values; few: 3 values.
+    con.execute(
+        "CREATE TABLE t AS SELECT 'u' || i AS \"unique\", CASE WHEN i < 1000 THEN 'x' ELSE 'v' || (i % 400) END AS late, "
+        "'f' || (i % 3) AS few FROM range(5000) AS r(i)"
+    )
+    statements = []
+    real = con.execute
+
+    class Watching:
+        def execute(self, sql, *args):
+            statements.append(sql)
+            return real(sql, *args)
+
+    codes = ingest_module._text_codes(Watching(), "FROM t", {}, ["unique", "late", "few"])
+    assert list(codes.types) == ["few"]
+    (collecting,) = [s for s in statements if "list(DISTINCT" in s]
+    assert '"late"' in collecting and '"unique"' not in collecting
+    ingest_module._drop_text_codes(con, codes)

@@ -43,7 +43,7 @@ from pipelines.billing.formats import (
 from pipelines.config import Settings
 from pipelines.errors import InputError
 from pipelines.file_reading.content import GZIP_MAGIC
-from pipelines.storage import lake
+from pipelines.storage import lake, tables
 from pipelines.storage.sqlfiles import load_sql, quote_ident, quote_literal
 
 STATE_FILE = "_delivery.json"
@@ -628,10 +628,12 @@ def _replace(expressions: list[str]) -> str:
 # section 19). Columns whose values may differ on every line stay text: resource ids, free-text descriptions, maps.
 TEXT_AS_CODES = True
 _UNCODED_TEXT = ("resource_id", "charge_description")
-# A column with more distinct values than this among a delivery's first TEXT_CODES_SAMPLE_LINES lines is sorted as
-# text: collecting its values would cost more than its codes save (and hold them all in memory).
+# A column with more distinct values than this in a delivery is left as text: its dictionary would cost more than
+# its codes save. Nor are a column's values collected when its values in the delivery's first
+# TEXT_CODES_SAMPLE_LINES lines are mostly distinct (a column with a new value on every line would fill memory with
+# them); planning the sample's query costs ~0.2 s, reading its lines little.
 TEXT_CODES_MAX_VALUES = 100_000
-TEXT_CODES_SAMPLE_LINES = 1_000_000
+TEXT_CODES_SAMPLE_LINES = 100_000
 # An ENUM column's Parquet dictionary is the whole ENUM, in every row group (and its min/max statistics bound the
 # whole ENUM, its distinct count is the ENUM's size). A coded column whose values hold more text than this is
 # written back as text, so no row group repeats a large dictionary: at most ~0.5 byte a line for each column.
@@ -646,24 +648,29 @@ class TextCodes:
     written_as_text: frozenset[str] = frozenset()
 
 
-def _text_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> TextCodes:
-    """The codes for the repeated text columns of `query`'s lines. Each ENUM lists the column's values in text
-    order, so the sort orders codes as it would order the text (`source_file` is a sort key).
+def _text_codes(
+    con: duckdb.DuckDBPyConnection, query: str, params: dict, columns: list[str] | None = None
+) -> TextCodes:
+    """The codes for the repeated text `columns` of `query`'s lines (default: line_items' text columns but
+    _UNCODED_TEXT). Each ENUM lists the column's values in text order, so the sort orders codes as it would order
+    the text (`source_file` is a sort key).
 
     The delivery's first lines tell which columns repeat (a LIMIT on a query that keeps insertion order reads only
     those); one aggregate pass over the lines, reading only those columns, collects their values.
     """
-    described = con.execute(f"SELECT * FROM ({query}) LIMIT 0", params).description
-    columns = [name for name, kind, *_ in described if str(kind) == "VARCHAR" and name not in _UNCODED_TEXT]
-    if not columns:
-        return TextCodes()
+    if columns is None:
+        columns = [
+            c.name
+            for c in tables.TABLES["line_items"].columns
+            if c.type == "VARCHAR" and c.name not in _UNCODED_TEXT
+        ]
     sampled = con.execute(
         "SELECT "
-        + ", ".join(f"approx_count_distinct({quote_ident(c)})" for c in columns)
+        + ", ".join(f"count(DISTINCT {quote_ident(c)})" for c in columns)
         + f" FROM (SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query}) LIMIT $sample_lines)",
         {**params, "sample_lines": TEXT_CODES_SAMPLE_LINES},
     ).fetchone()
-    coded = [c for c, n in zip(columns, sampled or (), strict=True) if 0 < n <= TEXT_CODES_MAX_VALUES]
+    coded = [c for c, n in zip(columns, sampled or (), strict=True) if 0 < n <= TEXT_CODES_SAMPLE_LINES // 2]
     if not coded:
         return TextCodes()
     con.execute(
@@ -677,14 +684,23 @@ def _text_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> Tex
     )
     types: dict[str, str] = {}
     try:
-        text_bytes = con.execute(
-            "SELECT "
-            + ", ".join(
-                f"coalesce(list_sum(list_transform({quote_ident(c)}, v -> strlen(v))), 0)" for c in coded
-            )
-            + " FROM _text_values"
-        ).fetchone()
-        for i, column in enumerate(coded):
+        # Per column: how many values, and how many bytes of text they hold.
+        sizes = (
+            con.execute(
+                "SELECT "
+                + ", ".join(
+                    f"len({quote_ident(c)}), coalesce(list_sum(list_transform({quote_ident(c)}, v -> strlen(v))), 0)"
+                    for c in coded
+                )
+                + " FROM _text_values"
+            ).fetchone()
+            or ()
+        )
+        values, text_bytes = (
+            dict(zip(coded, sizes[::2], strict=True)),
+            dict(zip(coded, sizes[1::2], strict=True)),
+        )
+        for i, column in enumerate(c for c in coded if values[c] <= TEXT_CODES_MAX_VALUES):
             type_name = f"_text_code_{i}"
             con.execute(
                 f"CREATE TYPE {type_name} AS ENUM "
@@ -696,7 +712,7 @@ def _text_codes(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> Tex
         raise
     finally:
         con.execute("DROP TABLE _text_values")
-    large = {c for c, n in zip(coded, text_bytes or (), strict=True) if n > TEXT_CODES_WRITTEN_MAX_BYTES}
+    large = {c for c in types if text_bytes[c] > TEXT_CODES_WRITTEN_MAX_BYTES}
     return TextCodes(types, frozenset(large))
 
 
