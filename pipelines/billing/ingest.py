@@ -737,28 +737,41 @@ def _write_by_day(
     """
     days = out.with_name(out.name + ".days")
     shutil.rmtree(days, ignore_errors=True)
+    query = source or load_sql("line_items")
+    codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
     try:
-        folders = _split_by_day(con, params, days, source)
+        folders = _split_by_day(con, params, days, query, codes)
         if not folders:  # no lines: the one-pass write of an empty result
             _write_in_one_sort(con, params, out, source=source, by_content=by_content)
             return
-        _append_days_in_order(con, folders, out, by_content)
+        _append_days_in_order(con, folders, out, by_content, codes)
     finally:
         shutil.rmtree(days, ignore_errors=True)
+        _drop_text_codes(con, codes)
+
+
+def _written_codes(codes: TextCodes) -> list[str]:
+    """The SELECT * REPLACE expressions putting the coded columns that are written as codes in their ENUMs."""
+    return [
+        f"{quote_ident(c)}::{t} AS {quote_ident(c)}"
+        for c, t in codes.types.items()
+        if c not in codes.written_as_text
+    ]
 
 
 def _split_by_day(
-    con: duckdb.DuckDBPyConnection, params: dict, days: Path, source: str | None = None
+    con: duckdb.DuckDBPyConnection, params: dict, days: Path, query: str, codes: TextCodes
 ) -> list[Path]:
-    """Pass 1: the delivery's normalized lines into `days/_day=YYYY-MM-DD/`, in day order ('none' last).
+    """Pass 1: the delivery's normalized lines (`query`) into `days/_day=YYYY-MM-DD/`, in day order ('none' last),
+    the repeated text written as `codes`.
 
     DuckDB's partitioned write: no sort, and memory bounded by its 65,536-row flush threshold per day.
     """
     con.execute("SET partitioned_write_flush_threshold = 65536")
     try:
         con.execute(
-            f"COPY (SELECT *, coalesce(strftime(usage_date, '%Y-%m-%d'), 'none') AS _day "
-            f"FROM ({source or load_sql('line_items')})) TO {quote_literal(str(days))} "
+            f"COPY (SELECT *{_replace(_written_codes(codes))}, coalesce(strftime(usage_date, '%Y-%m-%d'), 'none') AS _day "
+            f"FROM ({query})) TO {quote_literal(str(days))} "
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, PARTITION_BY (_day), WRITE_PARTITION_COLUMNS false)",
             params,
         )
@@ -769,7 +782,11 @@ def _split_by_day(
 
 
 def _append_days_in_order(
-    con: duckdb.DuckDBPyConnection, folders: list[Path], out: Path, by_content: bool = False
+    con: duckdb.DuckDBPyConnection,
+    folders: list[Path],
+    out: Path,
+    by_content: bool = False,
+    codes: TextCodes | None = None,
 ) -> None:
     """Pass 2: each day's lines sorted by _DAY_ORDER_WITHIN_A_DAY, appended to `out` through one Parquet writer,
     65,536-line row groups (a day's last row group is short, so no row group spans two days).
@@ -782,15 +799,22 @@ def _append_days_in_order(
     batches: queue.Queue = queue.Queue(maxsize=_BATCHES_AHEAD)
     stop = threading.Event()
     cursor = con.cursor()
+    # The day's lines with the repeated text as codes (pass 1 wrote them from ENUMs; they read back as text), and
+    # their content hashed as text for CSV ties, as in the one sort. DuckDB hands ENUMs to Arrow as dictionary
+    # arrays, which the Parquet writer writes from their dictionary.
+    encode = _replace(_written_codes(codes or TextCodes()))
+    content = f", {_BY_CONTENT} AS _content" if by_content else ""
+    order = f"{_DAY_ORDER_WITHIN_A_DAY}, _content" if by_content else _DAY_ORDER_WITHIN_A_DAY
+    day_query = (
+        f"SELECT *{' EXCLUDE (_content)' if by_content else ''} FROM ("
+        f"SELECT *{encode}{content} FROM read_parquet(?, hive_partitioning = false) ORDER BY {order})"
+    )
 
     def sort_days() -> None:
         try:
             for folder in folders:
                 files = sorted(str(f) for f in folder.glob("*.parquet"))
-                reader = cursor.execute(
-                    f"SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY {_order(True, by_content)}",
-                    [files],
-                ).to_arrow_reader(65_536)
+                reader = cursor.execute(day_query, [files]).to_arrow_reader(65_536)
                 for batch in reader:
                     if stop.is_set():
                         return
@@ -813,7 +837,10 @@ def _append_days_in_order(
             if isinstance(item, BaseException):
                 raise item
             if writer is None:
-                writer = pq.ParquetWriter(out, item.schema, compression="zstd", compression_level=3)
+                # No Arrow schema in the file: a reader gets the text columns as text, as from the one sort.
+                writer = pq.ParquetWriter(
+                    out, item.schema, compression="zstd", compression_level=3, store_schema=False
+                )
             writer.write_batch(item, row_group_size=65_536)
     finally:
         stop.set()
