@@ -311,11 +311,16 @@ _DAY_ORDER_WITHIN_A_DAY = "charge_period_start, source_file, source_row"
 _BY_CONTENT = "hash(*COLUMNS(*))"
 
 
-def _order(within_a_day: bool, by_content: bool) -> str:
-    """The ORDER BY list of a sorting write: DAY_ORDER (or its part within one day), and the lines' content last
-    for a delivery whose lines have no source row (CSV)."""
+def _sorted_lines(
+    source: str, within_a_day: bool, by_content: bool, encode: list[str], decode: list[str] | None = None
+) -> str:
+    """A SELECT of `source`'s lines in DAY_ORDER (or its part within one day): the text codes `encode` (SELECT *
+    REPLACE expressions) applied before the sort and `decode` after it; for a delivery whose lines have no source
+    row (CSV), the lines' content last, hashed as it stands (before the codes, as text)."""
     order = _DAY_ORDER_WITHIN_A_DAY if within_a_day else DAY_ORDER
-    return f"{order}, {_BY_CONTENT}" if by_content else order
+    content = f", {_BY_CONTENT} AS _content" if by_content else ""
+    inner = f"SELECT *{_replace(encode)}{content} FROM {source} ORDER BY {order}{', _content' if by_content else ''}"
+    return f"SELECT *{' EXCLUDE (_content)' if by_content else ''}{_replace(decode or [])} FROM ({inner})"
 
 
 # Above this many lines a delivery is clustered by day in two passes (_write_by_day) instead of one ORDER BY.
@@ -551,13 +556,9 @@ def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path)
     query = load_sql("line_items")
     codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
     try:
-        encode = [
-            f"{quote_ident(c)}::{t} AS {quote_ident(c)}"
-            for c, t in codes.types.items()
-            if c not in codes.written_as_text
-        ]
         con.execute(
-            f"COPY (SELECT *{_replace(encode)} FROM ({query})) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
+            f"COPY (SELECT *{_replace(_written_codes(codes))} FROM ({query})) TO {quote_literal(str(out))} "
+            f"({lake.PARQUET_OPTIONS})",
             params,
         )
     finally:
@@ -588,7 +589,7 @@ def _write_in_one_sort(
     as in pass 2): 1.34 GiB (docs/benchmarks.md, sections 14, 18 and 19). The connection's limit
     is set back after the write. Without `memory_limit` (or one not in bytes and DuckDB's units) the pool keeps the
     connection's limit. `source`: the lines' query (default line_items.sql over `staged_lines`, with `params`);
-    `by_content`: ties broken by the lines' content (`_order`).
+    `by_content`: ties broken by the lines' content (`_sorted_lines`).
     """
     query = source or load_sql("line_items")
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
@@ -597,18 +598,10 @@ def _write_in_one_sort(
     if limit:
         con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
     try:
-        # Inside the sort: codes in place of the text, and the line's content hashed as it stands (CSV ties).
-        encode = [f"{quote_ident(c)}::{t} AS {quote_ident(c)}" for c, t in codes.types.items()]
+        # Every coded column sorted as codes; those whose dictionary is large written back as text.
         decode = [f"{quote_ident(c)}::VARCHAR AS {quote_ident(c)}" for c in sorted(codes.written_as_text)]
-        inner = (
-            f"SELECT *{_replace(encode)}{f', {_BY_CONTENT} AS _content' if by_content else ''} FROM ({query})"
-        )
-        order = f"{DAY_ORDER}, _content" if by_content else DAY_ORDER
-        outer = f"SELECT *{' EXCLUDE (_content)' if by_content else ''}{_replace(decode)}"
-        con.execute(
-            f"COPY ({outer} FROM ({inner} ORDER BY {order})) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})",
-            params,
-        )
+        lines = _sorted_lines(f"({query})", False, by_content, _to_codes(codes, list(codes.types)), decode)
+        con.execute(f"COPY ({lines}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params)
     finally:
         if limit:
             con.execute("SET memory_limit = ?", [memory_limit])
@@ -750,13 +743,14 @@ def _write_by_day(
         _drop_text_codes(con, codes)
 
 
+def _to_codes(codes: TextCodes, columns: list[str]) -> list[str]:
+    """SELECT * REPLACE expressions putting `columns` (coded ones) in their ENUMs."""
+    return [f"{quote_ident(c)}::{codes.types[c]} AS {quote_ident(c)}" for c in columns]
+
+
 def _written_codes(codes: TextCodes) -> list[str]:
-    """The SELECT * REPLACE expressions putting the coded columns that are written as codes in their ENUMs."""
-    return [
-        f"{quote_ident(c)}::{t} AS {quote_ident(c)}"
-        for c, t in codes.types.items()
-        if c not in codes.written_as_text
-    ]
+    """The expressions for the coded columns written as codes (not those written back as text)."""
+    return _to_codes(codes, [c for c in codes.types if c not in codes.written_as_text])
 
 
 def _split_by_day(
@@ -799,15 +793,10 @@ def _append_days_in_order(
     batches: queue.Queue = queue.Queue(maxsize=_BATCHES_AHEAD)
     stop = threading.Event()
     cursor = con.cursor()
-    # The day's lines with the repeated text as codes (pass 1 wrote them from ENUMs; they read back as text), and
-    # their content hashed as text for CSV ties, as in the one sort. DuckDB hands ENUMs to Arrow as dictionary
-    # arrays, which the Parquet writer writes from their dictionary.
-    encode = _replace(_written_codes(codes or TextCodes()))
-    content = f", {_BY_CONTENT} AS _content" if by_content else ""
-    order = f"{_DAY_ORDER_WITHIN_A_DAY}, _content" if by_content else _DAY_ORDER_WITHIN_A_DAY
-    day_query = (
-        f"SELECT *{' EXCLUDE (_content)' if by_content else ''} FROM ("
-        f"SELECT *{encode}{content} FROM read_parquet(?, hive_partitioning = false) ORDER BY {order})"
+    # The day's lines with the repeated text as codes (pass 1 wrote them from ENUMs; they read back as text). DuckDB
+    # hands ENUMs to Arrow as dictionary arrays, which the Parquet writer writes from their dictionary.
+    day_query = _sorted_lines(
+        "read_parquet(?, hive_partitioning = false)", True, by_content, _written_codes(codes or TextCodes())
     )
 
     def sort_days() -> None:
