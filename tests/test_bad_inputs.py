@@ -845,12 +845,73 @@ def test_the_spans_of_start_times_files_share_are_merged_and_none_when_they_are_
         assert spans(files) == (None if expected == [whole] else expected), files
 
 
+@pytest.mark.parametrize("per_slice", [40, 200, 10_000])
+def test_the_repeat_candidates_grouped_day_by_day_are_those_of_one_grouping_over_the_delivery(
+    monkeypatch, per_slice
+):
+    """The hashes found in two files, grouped over runs of days of up to LINES_PER_SLICE lines (a day over it on
+    its own, through the hash slices), are those one GROUP BY over every line finds: lines repeated on several
+    days, in time order and in mixed order, lines without a start, repeats within one file (not candidates); and
+    the candidates' lines collected in the same pass are those with the candidate hashes."""
+    from pipelines.billing import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "LINES_PER_SLICE", per_slice)
+    rng = random.Random(per_slice)
+    first = datetime(2026, 10, 1)
+    con = duckdb.connect()
+    for mixed in (False, True):
+        rows = []
+        for f in range(4):
+            hours = range(744) if mixed else range(f * 186 - 20, f * 186 + 206)
+            for h in hours:
+                start = first + timedelta(hours=max(h, 0))
+                rows.append((f"f{f}.csv", start, rng.randint(0, 3)))
+            rows.append((f"f{f}.csv", None, rng.randint(0, 3)))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS SELECT source_file, charge_period_start, "
+            "CAST(charge_period_start AS DATE) AS usage_date, "
+            "hash(charge_period_start, resource) AS _line_hash, "
+            "row_number() OVER (PARTITION BY source_file) AS source_row "
+            "FROM (SELECT unnest(?, recursive := true)) AS t(source_file, charge_period_start, resource)",
+            [[{"f": a, "s": b, "r": c} for a, b, c in rows]],
+        )
+        expected = con.execute(
+            "SELECT _line_hash, min(hash(source_file)), max(hash(source_file)) FROM staged GROUP BY 1 "
+            "HAVING min(hash(source_file)) <> max(hash(source_file)) ORDER BY 1"
+        ).fetchall()
+        expected_lines = con.execute(
+            "SELECT hash(source_file), source_row, _line_hash FROM staged "
+            "WHERE _line_hash IN (SELECT _line_hash FROM staged GROUP BY 1 HAVING count(DISTINCT source_file) > 1) "
+            "ORDER BY ALL"
+        ).fetchall()
+        for with_lines in (False, True):
+            ingest_module._find_repeat_candidates(con, "staged", with_lines=with_lines)
+            found = con.execute("SELECT * FROM repeat_candidates ORDER BY 1").fetchall()
+            assert len(expected) > 10  # the case holds repeats across files, on several days
+            assert found == expected, (per_slice, mixed, with_lines)
+            if with_lines:
+                lines = con.execute("SELECT * FROM candidate_lines ORDER BY ALL").fetchall()
+                assert lines == expected_lines and len(lines) > len(expected)
+        assert not con.execute("SELECT * FROM duckdb_tables() WHERE table_name LIKE '%hashes%'").fetchall()
+
+
 def test_a_delivery_in_time_order_hashes_only_the_lines_its_files_share_in_time(
     tmp_path, settings, con, monkeypatch
 ):
     """Three parts in time order, the last repeating a line of the second: refused as before, with the file, the
     line and the first file named, after hashing only the lines whose start two files share."""
+    from pipelines.billing import ingest as ingest_module
+
     hashed = _lines_hashed(monkeypatch)
+    candidates: list[int] = []  # the lines the candidate search reads, day slice by day slice
+    day_slices = ingest_module._day_slices
+
+    def counting(*args):
+        slices = day_slices(*args)
+        candidates.append(sum(lines for _, _, lines in slices))
+        return slices
+
+    monkeypatch.setattr(ingest_module, "_day_slices", counting)
     part1 = corpus.hourly_rows(24, day=1)
     part2 = corpus.hourly_rows(24, day=2)
     part3 = corpus.hourly_rows(24, day=3) + [part2[20]]
@@ -868,6 +929,7 @@ def test_a_delivery_in_time_order_hashes_only_the_lines_its_files_share_in_time(
     assert info.value.line == 26  # the header, part 3's own 24 lines, then the copy
     # Part 2 runs from day 2 00:00 to 23:00, part 3 from the copy's day 2 20:00: the lines from 20:00 to 23:00 of
     # day 2 in both (4 + 1) are the only ones hashed for candidates, of 73 (confirming a candidate of a CSV
-    # delivery, which has no line identity, then compares whole rows of the files: the second count).
-    assert hashed[0] == 5
+    # delivery, which has no line identity, then compares whole rows of the files: `hashed`).
+    assert candidates == [5]
+    assert hashed == [73]
     assert not lake.has_data(settings, "line_items")

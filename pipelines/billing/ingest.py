@@ -869,12 +869,13 @@ def _refuse_repeated_lines(
     _refuse_copied_files(files)
     # Lines equal in their source are equal in every hashed column: the staged lines' hashes give the
     # candidates, and only when there are some are the files read again to tell real repeats from lines that
-    # differ in a column the pipeline does not load.
-    _find_repeat_candidates(con, staged)
+    # differ in a column the pipeline does not load. With the line identity, the candidates' lines are collected in
+    # the same pass, so the identity check does not hash the staged lines again.
+    identity = _identity_columns(detected)
+    _find_repeat_candidates(con, staged, with_lines=identity is not None)
     try:
         if con.execute("SELECT count(*) FROM repeat_candidates").fetchone()[0] == 0:
             return
-        identity = _identity_columns(detected)
         if identity:
             found: tuple[str, str, int, int | None] | None = _repeats_by_identity(
                 con, detected[0], files, staged, identity
@@ -892,11 +893,13 @@ def _refuse_repeated_lines(
             )
     finally:
         con.execute("DROP TABLE IF EXISTS repeat_candidates")
+        con.execute("DROP TABLE IF EXISTS candidate_lines")
         con.execute("DROP TABLE IF EXISTS repeated_lines")
 
 
-# Hashes are grouped per slice of the hash space: one GROUP BY over every line of a 100M-line delivery held
-# 6.45 GB (DuckDB's aggregate did not stay within its memory limit); slices of this many lines keep each small.
+# Hashes are grouped in slices of at most this many lines (runs of usage days, `_find_repeat_candidates`, or parts
+# of the hash space, `_hashes_in_several_files`): one GROUP BY over every line of a 100M-line delivery held 6.45 GB
+# (DuckDB's aggregate did not stay within its memory limit).
 LINES_PER_SLICE = 4_000_000
 
 
@@ -942,30 +945,88 @@ def _hashes_in_several_files(con: duckdb.DuckDBPyConnection, table: str, out: st
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str) -> None:
-    """Create `repeat_candidates` (h, ...): the line hashes found in more than one file of the staged delivery."""
-    # Each line's hash and file once (16 bytes a line, in DuckDB's buffer pool, which spills to disk): the
-    # slices then scan this instead of hashing the staged file again. Only the lines that can be repeats: those
-    # starting inside a span of start times two files share, and those without a start. Plain ranges on the
-    # start, so DuckDB reads only the row groups whose statistics overlap one (one scan with the ranges OR-ed:
-    # 0.5 s for 300 spans of a 10M-line file, where a UNION ALL of a scan per span took 6 s).
+def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str, with_lines: bool = False) -> None:
+    """Create `repeat_candidates` (h, first_hf, last_hf): the line hashes found in more than one file of the staged
+    delivery, grouped usage day by usage day; `with_lines`: and `candidate_lines` (hf, source_row, lh), the lines
+    with those hashes, for `_repeats_by_identity` (collecting them afterwards hashed every line again: 11.6 s of a
+    100M-line month's check).
+
+    A repeated line has the same start in both files (LINE_HASH_COLUMNS), so the same usage day (the start's date,
+    staging/*_lines.sql): the hashes are grouped over runs of consecutive days of up to LINES_PER_SLICE lines
+    (`_day_slices`), each read straight from the staged file. It is clustered by day, so a slice reads its days' row
+    groups and each line is read once: the work grows with the lines, where slicing the hash space had to write
+    every line's hash first (a 1.6 GB table at 100M lines, then a Parquet folder per slice). A day over
+    LINES_PER_SLICE lines (a 1B-line month has 32M a day) is grouped on its own by `_hashes_in_several_files`.
+    Only the lines that can be repeats are read: those starting inside a span of start times two files share
+    (`shared_start_spans`), and those without a start. Plain ranges on the start, so DuckDB reads only the row
+    groups whose statistics overlap one (one scan with the ranges OR-ed: 0.5 s for 300 spans of a 10M-line file,
+    where a UNION ALL of a scan per span took 6 s).
+    """
     spans = shared_start_spans(con, staged)
-    where = ""
-    params: list[datetime] = []
+    shared = ""
+    shared_params: list[datetime] = []
     if spans is not None:
-        where = " WHERE " + " OR ".join(
-            ["charge_period_start IS NULL"] + ["charge_period_start BETWEEN ? AND ?"] * len(spans)
+        shared = (
+            " AND ("
+            + " OR ".join(
+                ["charge_period_start IS NULL"] + ["charge_period_start BETWEEN ? AND ?"] * len(spans)
+            )
+            + ")"
         )
-        params = [bound for span in spans for bound in span]
+        shared_params = [bound for span in spans for bound in span]
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE line_hashes AS "
-        f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf FROM {quote_ident(staged)}{where}",
-        params,
+        "CREATE OR REPLACE TEMP TABLE repeat_candidates (h UBIGINT, first_hf UBIGINT, last_hf UBIGINT)"
     )
-    try:
-        _hashes_in_several_files(con, "line_hashes", "repeat_candidates")
-    finally:
-        con.execute("DROP TABLE IF EXISTS line_hashes")
+    row = ", source_row" if with_lines else ""
+    hashes = f"SELECT {LINE_HASH} AS h, hash(source_file) AS hf{row} FROM {quote_ident(staged)}"
+    if with_lines:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE candidate_lines AS SELECT hf, source_row, h AS lh FROM ({hashes}) LIMIT 0"
+        )
+    for first, last, lines in _day_slices(con, staged, shared, shared_params):
+        days = "usage_date IS NULL" if first is None else "usage_date BETWEEN ? AND ?"
+        where = f" WHERE {days}{shared}"
+        params = ([] if first is None else [first, last]) + shared_params
+        if lines <= LINES_PER_SLICE and not with_lines:
+            con.execute(
+                f"INSERT INTO repeat_candidates SELECT h, min(hf), max(hf) FROM ({hashes}{where}) "
+                "GROUP BY h HAVING min(hf) <> max(hf)",
+                params,
+            )
+            continue
+        con.execute(f"CREATE OR REPLACE TEMP TABLE line_hashes AS {hashes}{where}", params)
+        try:
+            _hashes_in_several_files(con, "line_hashes", "slice_candidates")
+            con.execute("INSERT INTO repeat_candidates SELECT * FROM slice_candidates")
+            if with_lines:
+                con.execute(
+                    "INSERT INTO candidate_lines SELECT hf, source_row, h FROM line_hashes "
+                    "WHERE h IN (SELECT h FROM slice_candidates)"
+                )
+        finally:
+            con.execute("DROP TABLE IF EXISTS line_hashes")
+            con.execute("DROP TABLE IF EXISTS slice_candidates")
+
+
+def _day_slices(
+    con: duckdb.DuckDBPyConnection, staged: str, shared: str, params: list[datetime]
+) -> list[tuple[date | None, date | None, int]]:
+    """Runs of consecutive usage days (first, last, lines) of the staged lines matching `shared` (an AND clause),
+    each of up to LINES_PER_SLICE lines or one day; the lines without a usage day last, as (None, None, lines)."""
+    counts = con.execute(
+        f"SELECT usage_date, count(*) FROM {quote_ident(staged)} WHERE true{shared} "
+        "GROUP BY usage_date ORDER BY usage_date NULLS LAST",
+        params,
+    ).fetchall()
+    slices: list[tuple[date | None, date | None, int]] = []
+    for day, lines in counts:
+        if day is None:
+            slices.append((None, None, lines))
+        elif slices and slices[-1][0] is not None and slices[-1][2] + lines <= LINES_PER_SLICE:
+            slices[-1] = (slices[-1][0], day, slices[-1][2] + lines)
+        else:
+            slices.append((day, day, lines))
+    return slices
 
 
 def shared_start_spans(con: duckdb.DuckDBPyConnection, staged: str) -> list[tuple[datetime, datetime]] | None:
@@ -1040,30 +1101,23 @@ def _repeats_by_identity(
     staged: str,
     identity: list[str],
 ) -> tuple[str, str, int, int] | None:
-    """Candidates whose line identity matches across files too: (first file, second file, count, row)."""
+    """Candidates whose line identity matches across files too: (first file, second file, count, row). Reads
+    `candidate_lines` (`_find_repeat_candidates` with `with_lines`)."""
     ids = "hash(" + ", ".join(quote_ident(c) for c in identity) + ")"
-    # The candidate lines alone (18M of the 100M-line bench month, where lines alike in the hashed columns are
-    # common), keyed by a number per file rather than its name, so that the join with the files' identities
-    # and the grouping after it hold numbers.
+    # The candidate lines alone (`candidate_lines`: 18M of the 100M-line bench month, where lines alike in the
+    # hashed columns are common), keyed by a number per file rather than its name, so that the join with the
+    # files' identities and the grouping after it hold numbers.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE candidate_lines AS "
-        f"SELECT hash(source_file) AS hf, source_row, {LINE_HASH} AS lh FROM {quote_ident(staged)} "
-        f"WHERE {LINE_HASH} IN (SELECT h FROM repeat_candidates)"
+        f"""
+        CREATE OR REPLACE TEMP TABLE repeated_lines AS
+        SELECT c.hf, c.source_row, hash(c.lh, i.ih) AS h
+        FROM (
+            SELECT hash(filename) AS hf, file_row_number + 1 AS source_row, {ids} AS ih
+            FROM {_read_function(det, files)}
+        ) AS i
+        INNER JOIN candidate_lines AS c ON i.hf = c.hf AND i.source_row = c.source_row
+        """
     )
-    try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE repeated_lines AS
-            SELECT c.hf, c.source_row, hash(c.lh, i.ih) AS h
-            FROM (
-                SELECT hash(filename) AS hf, file_row_number + 1 AS source_row, {ids} AS ih
-                FROM {_read_function(det, files)}
-            ) AS i
-            INNER JOIN candidate_lines AS c ON i.hf = c.hf AND i.source_row = c.source_row
-            """
-        )
-    finally:
-        con.execute("DROP TABLE IF EXISTS candidate_lines")
     _hashes_in_several_files(con, "repeated_lines", "repeated")
     try:
         pair = _first_pair(con, staged, "repeated")
