@@ -614,7 +614,8 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
     """The sample sees the first lines only: a delivery whose first half is chronological and second half mixed
     passes it, is written as delivered, fails the judgement of what was written, and is sorted from that file.
     What is published is what the one sort writes, byte for byte; above ONE_SORT_MAX_LINES the written file is
-    sorted in two passes, which publish the same rows in the same order."""
+    sorted in two passes, which publish the same rows in the same order. The text codes are collected once: the
+    sort of the written file reuses those of the write as delivered."""
     monkeypatch.setattr(ingest_module, "FILE_ORDER_MIN_LINES", 10_000)
     monkeypatch.setattr(ingest_module, "_ORDER_SAMPLE_LINES", (100, 200_000))
     _small_row_groups(monkeypatch, 2048)
@@ -637,10 +638,19 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
             if not second_chance:
                 patched.setattr(ingest_module, "starts_in_time_order", lambda con, lines: False)
             _written(calls, patched)
+            collected: list[str] = []
+            text_codes = ingest_module._text_codes
+            patched.setattr(
+                ingest_module, "_text_codes", lambda *a, **k: collected.append("codes") or text_codes(*a, **k)
+            )
             settings = Settings(home=tmp_path / name)
             con = lake.connect(settings)
             _ingest(con, settings, source.parent)
+            assert not con.execute(
+                "SELECT * FROM duckdb_types() WHERE type_name LIKE '_text_code%'"
+            ).fetchall()
             con.close()
+        assert collected == ["codes"], name
         published[name] = (lake.partition_path(settings, "line_items", "2026-10-01"), calls)
         assert not [p for p in settings.home.rglob("*") if "as-delivered" in p.name]
 

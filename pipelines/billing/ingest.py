@@ -23,6 +23,7 @@ import shutil
 import threading
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -257,10 +258,12 @@ def stage_delivery(
             _write_as_delivered(con, params, out)
         elif starts_in_time_order(con, lines):
             # The footers could not tell (CSV, coarse row groups), the first lines look chronological: written as
-            # delivered, then judged by the row groups written, and sorted after all if they do not group days.
-            _write_as_delivered(con, params, out)
-            if not written_clustered(out):
-                _sort_written(con, out, memory_limit, by_content)
+            # delivered, then judged by the row groups written, and sorted after all if they do not group days
+            # (with the same text codes: the written file holds the export's values).
+            with _codes_for(con, load_sql("line_items"), params) as codes:
+                _write_as_delivered(con, params, out, codes)
+                if not written_clustered(out):
+                    _sort_written(con, out, memory_limit, by_content, codes)
         elif lines <= ONE_SORT_MAX_LINES:
             _write_in_one_sort(con, params, out, memory_limit, by_content=by_content)
         else:
@@ -532,37 +535,41 @@ def written_clustered(out: Path) -> bool:
 
 
 def _sort_written(
-    con: duckdb.DuckDBPyConnection, out: Path, memory_limit: str | None, by_content: bool = False
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    memory_limit: str | None,
+    by_content: bool = False,
+    codes: TextCodes | None = None,
 ) -> None:
     """Rewrite line_items written as delivered to `out` in DAY_ORDER, reading the normalized file rather than the
-    export again: the second chance did not pay off, and costs this one extra write."""
+    export again: the second chance did not pay off, and costs this one extra write. `codes`: those of the write
+    as delivered (default: collected from the file)."""
     delivered = out.with_name(out.name + ".as-delivered")
     out.replace(delivered)
     source = f"FROM read_parquet({quote_literal(str(delivered))})"
     try:
         if pq.read_metadata(delivered).num_rows <= ONE_SORT_MAX_LINES:
-            _write_in_one_sort(con, {}, out, memory_limit, source=source, by_content=by_content)
+            _write_in_one_sort(con, {}, out, memory_limit, source=source, by_content=by_content, codes=codes)
         else:
-            _write_by_day(con, {}, out, source=source, by_content=by_content)
+            _write_by_day(con, {}, out, source=source, by_content=by_content, codes=codes)
     finally:
         delivered.unlink(missing_ok=True)
 
 
-def _write_as_delivered(con: duckdb.DuckDBPyConnection, params: dict, out: Path) -> None:
+def _write_as_delivered(
+    con: duckdb.DuckDBPyConnection, params: dict, out: Path, codes: TextCodes | None = None
+) -> None:
     """Write line_items to `out` in the delivery's own order (files in order, then rows): the staging query only
     reads and projects, and DuckDB keeps that order while reading in parallel (`preserve_insertion_order`,
     lake.connect), so a repeat writes the same bytes. The repeated text columns are written from ENUM
-    dictionaries (`_text_codes`; those written back as text by the sort are left as text here)."""
+    dictionaries (`codes`, default `_text_codes`; those written back as text by the sort are left as text here)."""
     query = load_sql("line_items")
-    codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
-    try:
+    with _codes_for(con, query, params, codes) as codes:
         con.execute(
             f"COPY (SELECT *{_replace(_written_codes(codes))} FROM ({query})) TO {quote_literal(str(out))} "
             f"({lake.PARQUET_OPTIONS})",
             params,
         )
-    finally:
-        _drop_text_codes(con, codes)
 
 
 # The share of the connection's memory limit the one-sort write gives DuckDB's buffer pool (below). With the text
@@ -579,6 +586,7 @@ def _write_in_one_sort(
     memory_limit: str | None = None,
     source: str | None = None,
     by_content: bool = False,
+    codes: TextCodes | None = None,
 ) -> None:
     """Write line_items to `out` in DAY_ORDER with one COPY … ORDER BY (deliveries up to ONE_SORT_MAX_LINES).
 
@@ -589,23 +597,25 @@ def _write_in_one_sort(
     as in pass 2): 1.34 GiB (docs/benchmarks.md, sections 14, 18 and 19). The connection's limit
     is set back after the write. Without `memory_limit` (or one not in bytes and DuckDB's units) the pool keeps the
     connection's limit. `source`: the lines' query (default line_items.sql over `staged_lines`, with `params`);
-    `by_content`: ties broken by the lines' content (`_sorted_lines`).
+    `by_content`: ties broken by the lines' content (`_sorted_lines`); `codes`: the text codes (default
+    `_text_codes` of the lines).
     """
     query = source or load_sql("line_items")
     limit = lake.memory_bytes(memory_limit) if memory_limit else None
     lake.return_freed_memory(con)
-    codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
-    if limit:
-        con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
-    try:
-        # Every coded column sorted as codes; those whose dictionary is large written back as text.
-        decode = [f"{quote_ident(c)}::VARCHAR AS {quote_ident(c)}" for c in sorted(codes.written_as_text)]
-        lines = _sorted_lines(f"({query})", False, by_content, _to_codes(codes, list(codes.types)), decode)
-        con.execute(f"COPY ({lines}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params)
-    finally:
+    with _codes_for(con, query, params, codes) as codes:
         if limit:
-            con.execute("SET memory_limit = ?", [memory_limit])
-        _drop_text_codes(con, codes)
+            con.execute("SET memory_limit = ?", [f"{int(limit * SORT_MEMORY_SHARE)}B"])
+        try:
+            # Every coded column sorted as codes; those whose dictionary is large written back as text.
+            decode = [f"{quote_ident(c)}::VARCHAR AS {quote_ident(c)}" for c in sorted(codes.written_as_text)]
+            lines = _sorted_lines(
+                f"({query})", False, by_content, _to_codes(codes, list(codes.types)), decode
+            )
+            con.execute(f"COPY ({lines}) TO {quote_literal(str(out))} ({lake.PARQUET_OPTIONS})", params)
+        finally:
+            if limit:
+                con.execute("SET memory_limit = ?", [memory_limit])
 
 
 def _replace(expressions: list[str]) -> str:
@@ -714,33 +724,50 @@ def _drop_text_codes(con: duckdb.DuckDBPyConnection, codes: TextCodes) -> None:
         con.execute(f"DROP TYPE IF EXISTS {type_name}")
 
 
+@contextlib.contextmanager
+def _codes_for(
+    con: duckdb.DuckDBPyConnection, query: str, params: dict, codes: TextCodes | None = None
+) -> Iterator[TextCodes]:
+    """`codes` as they are (their owner drops them), or the text codes of `query`'s lines (none without
+    TEXT_AS_CODES), dropped afterwards."""
+    if codes is not None:
+        yield codes
+        return
+    made = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
+    try:
+        yield made
+    finally:
+        _drop_text_codes(con, made)
+
+
 def _write_by_day(
     con: duckdb.DuckDBPyConnection,
     params: dict,
     out: Path,
     source: str | None = None,
     by_content: bool = False,
+    codes: TextCodes | None = None,
 ) -> None:
     """Write line_items to `out` in DAY_ORDER without sorting the whole delivery at once.
 
     Pass 1 (`_split_by_day`) streams the normalized lines into one folder per usage day. Pass 2
     (`_append_days_in_order`) sorts each day on its own (a month's 1/31) and appends it to `out`, so each row group
     holds one day. The rows and their order are those of the one-pass ORDER BY; temporary space is one compressed
-    copy of the delivery instead of an uncompressed one. `source` and `by_content` as in `_write_in_one_sort`.
+    copy of the delivery instead of an uncompressed one. `source`, `by_content` and `codes` as in
+    `_write_in_one_sort`.
     """
     days = out.with_name(out.name + ".days")
     shutil.rmtree(days, ignore_errors=True)
     query = source or load_sql("line_items")
-    codes = _text_codes(con, query, params) if TEXT_AS_CODES else TextCodes()
     try:
-        folders = _split_by_day(con, params, days, query, codes)
-        if not folders:  # no lines: the one-pass write of an empty result
-            _write_in_one_sort(con, params, out, source=source, by_content=by_content)
-            return
-        _append_days_in_order(con, folders, out, by_content, codes)
+        with _codes_for(con, query, params, codes) as codes:
+            folders = _split_by_day(con, params, days, query, codes)
+            if not folders:  # no lines: the one-pass write of an empty result
+                _write_in_one_sort(con, params, out, source=source, by_content=by_content, codes=codes)
+                return
+            _append_days_in_order(con, folders, out, by_content, codes)
     finally:
         shutil.rmtree(days, ignore_errors=True)
-        _drop_text_codes(con, codes)
 
 
 def _to_codes(codes: TextCodes, columns: list[str]) -> list[str]:
