@@ -881,8 +881,9 @@ def _render_paper(w, sizes: dict) -> None:
             f"The ingestion row scales a delivery of {_size(paper['from_lines'])} lines, written in one sort with its "
             f"repeated text as codes. A delivery of more than {ONE_SORT_MAX_LINES:,} lines is written in two passes "
             "(one folder per usage day, then each day sorted): the 10M month forced through them took 3.8 s a "
-            "million lines and the 100M month 4.4 s (the notes below, section 19), so a billion-line month's "
-            "ingestion and compute take longer than these rows say."
+            "million lines and the 100M month 4.4 s (the notes below, section 19); the 300M month 6.7 s on a day "
+            "this machine ran ~40 % slower, ~4.8 s at the 100M figure's speed (section 20). So a billion-line "
+            "month's ingestion and compute take longer than these rows say."
         )
         w("")
 
