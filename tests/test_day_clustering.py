@@ -639,9 +639,12 @@ def test_a_delivery_that_only_starts_in_time_order_is_sorted_after_its_write_as_
                 patched.setattr(ingest_module, "starts_in_time_order", lambda con, lines: False)
             _written(calls, patched)
             collected: list[str] = []
-            text_codes = ingest_module._text_codes
             patched.setattr(
-                ingest_module, "_text_codes", lambda *a, **k: collected.append("codes") or text_codes(*a, **k)
+                ingest_module,
+                "_text_codes",
+                lambda *a, _seen=collected, _real=ingest_module._text_codes, **k: (
+                    _seen.append("codes") or _real(*a, **k)
+                ),
             )
             settings = Settings(home=tmp_path / name)
             con = lake.connect(settings)
