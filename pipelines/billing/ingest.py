@@ -982,7 +982,7 @@ def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str, with_li
     staging/*_lines.sql): the hashes are grouped over runs of consecutive days of up to LINES_PER_SLICE lines
     (`_day_slices`), each read straight from the staged file. It is clustered by day, so a slice reads its days' row
     groups and each line is read once: the work grows with the lines, where slicing the hash space had to write
-    every line's hash first (a 1.6 GB table at 100M lines, then a Parquet folder per slice). A day over
+    every line's hash first (16 bytes a line, a 1.6 GB table at 100M lines, then a Parquet folder per slice). A day over
     LINES_PER_SLICE lines (a 1B-line month has 32M a day) is grouped on its own by `_hashes_in_several_files`.
     Only the lines that can be repeats are read: those starting inside a span of start times two files share
     (`shared_start_spans`), and those without a start. Plain ranges on the start, so DuckDB reads only the row
