@@ -884,6 +884,14 @@ def test_the_repeat_candidates_grouped_day_by_day_are_those_of_one_grouping_over
             "WHERE _line_hash IN (SELECT _line_hash FROM staged GROUP BY 1 HAVING count(DISTINCT source_file) > 1) "
             "ORDER BY ALL"
         ).fetchall()
+        # The case covers what each slice must find: repeats on many days and among lines without a start.
+        repeated = {h for h, _, _ in expected}
+        starts = {
+            start
+            for start, h in con.execute("SELECT charge_period_start, _line_hash FROM staged").fetchall()
+            if h in repeated
+        }
+        assert None in starts and len({start.date() for start in starts - {None}}) > 5
         for with_lines in (False, True):
             ingest_module._find_repeat_candidates(con, "staged", with_lines=with_lines)
             found = con.execute("SELECT * FROM repeat_candidates ORDER BY 1").fetchall()

@@ -928,6 +928,8 @@ def _refuse_repeated_lines(
 # of the hash space, `_hashes_in_several_files`): one GROUP BY over every line of a 100M-line delivery held 6.45 GB
 # (DuckDB's aggregate did not stay within its memory limit).
 LINES_PER_SLICE = 4_000_000
+# The hashes (h, a number per file hf) of `{source}` found in more than one file, as (h, first_hf, last_hf).
+_IN_SEVERAL_FILES = "SELECT h, min(hf), max(hf) FROM {source} GROUP BY h HAVING min(hf) <> max(hf)"
 
 
 def _hashes_in_several_files(con: duckdb.DuckDBPyConnection, table: str, out: str) -> None:
@@ -944,7 +946,7 @@ def _hashes_in_several_files(con: duckdb.DuckDBPyConnection, table: str, out: st
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(out)} (h UBIGINT, first_hf UBIGINT, last_hf UBIGINT)"
     )
-    group = "SELECT h, min(hf), max(hf) FROM {source} GROUP BY h HAVING min(hf) <> max(hf)"
+    group = _IN_SEVERAL_FILES
     if slices == 1:
         con.execute(f"INSERT INTO {quote_ident(out)} {group.format(source=quote_ident(table))}")
         return
@@ -1016,8 +1018,7 @@ def _find_repeat_candidates(con: duckdb.DuckDBPyConnection, staged: str, with_li
         params = ([] if first is None else [first, last]) + shared_params
         if lines <= LINES_PER_SLICE and not with_lines:
             con.execute(
-                f"INSERT INTO repeat_candidates SELECT h, min(hf), max(hf) FROM ({hashes}{where}) "
-                "GROUP BY h HAVING min(hf) <> max(hf)",
+                "INSERT INTO repeat_candidates " + _IN_SEVERAL_FILES.format(source=f"({hashes}{where})"),
                 params,
             )
             continue
